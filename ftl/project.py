@@ -63,7 +63,9 @@ def find_project_file(explicit: str | os.PathLike[str] | None = None, start: Pat
         candidate = directory / PROJECT_FILE_NAME
         if candidate.is_file():
             return candidate
-    raise FtlError(f"no {PROJECT_FILE_NAME} found in {here} or any parent directory (run `ftl init` to create one)")
+    raise FtlError(
+        f"no {PROJECT_FILE_NAME} found in {here} or any parent directory (run `ftl init` to create one)"
+    )
 
 
 def _existing(path: Path) -> Path:
