@@ -13,7 +13,10 @@ from ftl.cli.output import console_err
 # import breaks only its own commands' tests, not `ftl --help`.
 COMMAND_GROUPS = (
     "ftl.cli.schema",
+    "ftl.cli.schema_get",
+    "ftl.cli.schema_diff",
     "ftl.cli.project",
+    "ftl.cli.build",
     "ftl.cli.config",
     "ftl.cli.serve",
     "ftl.cli.dev",
