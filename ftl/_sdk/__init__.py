@@ -1,0 +1,1 @@
+"""Implementation of the SDK that `import ftl` exposes; import from `ftl`, not from here."""

@@ -1,0 +1,285 @@
+"""The timeline: a bounded, queryable, streamable record of what happened in the backplane.
+
+Events are kept in one ring per kind, so a flood of logs never evicts the last deployments. The
+whole store is bounded by count (the fullest kind gives way first) and by age (every kind). Each
+kind also keeps per-module, per-verb and per-request-id indexes in id order; since a kind evicts
+strictly oldest-first, an evicted event is always at the front of each of its index rings, which
+keeps `add` O(1) while making a trace lookup touch only that request's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import threading
+import time
+from bisect import bisect_left
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import msgspec
+
+K = TypeVar("K")
+
+KINDS = ("deployment", "changeset", "call", "ingress", "log", "cron")
+
+STREAM_QUEUE_SIZE = 10_000
+
+
+class TimelineEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One thing that happened. `id` is assigned by the timeline when the event is added."""
+
+    kind: str
+    time: float
+    module: str = ""
+    verb: str = ""
+    request_id: str = ""
+    parent_request_id: str = ""
+    duration_ms: float | None = None
+    level: str = ""
+    message: str = ""
+    data: dict[str, Any] = {}
+    id: int = 0
+
+
+def event_to_json(event: TimelineEvent) -> dict[str, Any]:
+    """The event as plain JSON-able builtins (the admin API's and SSE's wire shape)."""
+    result: dict[str, Any] = msgspec.to_builtins(event)
+    return result
+
+
+def event_from_json(value: Any) -> TimelineEvent:
+    return msgspec.convert(value, TimelineEvent)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which events a query or stream wants; None means any."""
+
+    kind: str | None = None
+    module: str | None = None
+    verb: str | None = None
+    request_id: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+    def matches(self, event: TimelineEvent) -> bool:
+        return (
+            (self.kind is None or event.kind == self.kind)
+            and (self.module is None or event.module == self.module)
+            and (self.verb is None or event.verb == self.verb)
+            and (self.request_id is None or event.request_id == self.request_id)
+            and (self.since is None or event.time >= self.since)
+            and (self.until is None or event.time <= self.until)
+        )
+
+
+@dataclass(slots=True)
+class _KindStore:
+    """All live events of one kind, in id order, with their index rings."""
+
+    events: deque[TimelineEvent] = field(default_factory=deque)
+    by_module: dict[str, deque[TimelineEvent]] = field(default_factory=dict)
+    by_verb: dict[tuple[str, str], deque[TimelineEvent]] = field(default_factory=dict)
+    by_request: dict[str, deque[TimelineEvent]] = field(default_factory=dict)
+
+    def append(self, event: TimelineEvent) -> None:
+        self.events.append(event)
+        if event.module:
+            _push(self.by_module, event.module, event)
+            if event.verb:
+                _push(self.by_verb, (event.module, event.verb), event)
+        if event.request_id:
+            _push(self.by_request, event.request_id, event)
+
+    def evict_oldest(self) -> None:
+        event = self.events.popleft()
+        if event.module:
+            _pop_front(self.by_module, event.module)
+            if event.verb:
+                _pop_front(self.by_verb, (event.module, event.verb))
+        if event.request_id:
+            _pop_front(self.by_request, event.request_id)
+
+    def candidates(self, wanted: EventFilter) -> deque[TimelineEvent]:
+        """The narrowest ring that holds every event of this kind `wanted` could match."""
+        empty: deque[TimelineEvent] = deque()
+        if wanted.request_id is not None:
+            return self.by_request.get(wanted.request_id, empty)
+        if wanted.module is not None and wanted.verb is not None:
+            return self.by_verb.get((wanted.module, wanted.verb), empty)
+        if wanted.module is not None:
+            return self.by_module.get(wanted.module, empty)
+        return self.events
+
+
+def _push(index: dict[K, deque[TimelineEvent]], key: K, event: TimelineEvent) -> None:
+    ring = index.get(key)
+    if ring is None:
+        index[key] = ring = deque()
+    ring.append(event)
+
+
+def _pop_front(index: dict[K, deque[TimelineEvent]], key: K) -> None:
+    ring = index[key]
+    ring.popleft()
+    if not ring:
+        del index[key]
+
+
+def _newest_first(ring: deque[TimelineEvent], before_id: int | None) -> Iterator[TimelineEvent]:
+    if before_id is None:
+        return reversed(ring)
+    end = bisect_left(ring, before_id, key=lambda event: event.id)
+    return (ring[i] for i in range(end - 1, -1, -1))
+
+
+@dataclass(slots=True)
+class _Subscriber:
+    wanted: EventFilter
+    queue: asyncio.Queue[TimelineEvent]
+    loop: asyncio.AbstractEventLoop
+    thread_id: int
+    dropped: int = 0
+
+    def offer(self, event: TimelineEvent) -> None:
+        if threading.get_ident() == self.thread_id:
+            self._put(event)
+        else:
+            self.loop.call_soon_threadsafe(self._put, event)
+
+    def _put(self, event: TimelineEvent) -> None:
+        # A stalled reader loses events rather than growing without bound or blocking the producer.
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+
+class Timeline:
+    """Bounded event store. `add` is cheap enough for the ingress and call hot paths."""
+
+    def __init__(
+        self, max_events: int = 100_000, max_age_s: float = 3600, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        if max_events < 1:
+            raise ValueError("max_events must be at least 1")
+        self.max_events = max_events
+        self.max_age_s = max_age_s
+        self._clock = clock
+        self._stores: dict[str, _KindStore] = {}
+        self._size = 0
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._subscribers: list[_Subscriber] = []
+        self._next_age_check = 0.0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def add(self, event: TimelineEvent) -> TimelineEvent:
+        """Store the event under a fresh id (and the current time when it has none); returns it."""
+        with self._lock:
+            now = self._clock()
+            stamped = msgspec.structs.replace(event, id=next(self._ids), time=event.time or now)
+            store = self._stores.get(stamped.kind)
+            if store is None:
+                self._stores[stamped.kind] = store = _KindStore()
+            store.append(stamped)
+            self._size += 1
+            self._evict(now)
+        for subscriber in self._subscribers:
+            if subscriber.wanted.matches(stamped):
+                subscriber.offer(stamped)
+        return stamped
+
+    def add_many(self, events: Iterable[TimelineEvent]) -> list[TimelineEvent]:
+        return [self.add(event) for event in events]
+
+    def _evict(self, now: float) -> None:
+        if now >= self._next_age_check:
+            self._evict_older_than(now - self.max_age_s)
+            # Age is checked a few times a second at most: cheap on the hot path, precise enough.
+            self._next_age_check = now + min(0.25, self.max_age_s / 10)
+        while self._size > self.max_events:
+            fullest = max(self._stores.values(), key=lambda store: len(store.events))
+            fullest.evict_oldest()
+            self._size -= 1
+
+    def _evict_older_than(self, horizon: float) -> None:
+        for store in self._stores.values():
+            # Reported times can be slightly out of order; arrival order decides, the head's time triggers.
+            while store.events and store.events[0].time < horizon:
+                store.evict_oldest()
+                self._size -= 1
+
+    def query(
+        self,
+        kind: str | None = None,
+        module: str | None = None,
+        verb: str | None = None,
+        request_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[TimelineEvent]:
+        """Matching events, newest first; page on with `before_id` = the last id of the previous page."""
+        wanted = EventFilter(kind, module, verb, request_id, since, until)
+        with self._lock:
+            if kind is not None:
+                store = self._stores.get(kind)
+                rings = [store.candidates(wanted)] if store else []
+            else:
+                rings = [store.candidates(wanted) for store in self._stores.values()]
+            # Consumed under the lock: a deque must not change while it is iterated.
+            streams = [_newest_first(ring, before_id) for ring in rings if ring]
+            if len(streams) == 1:
+                merged: Iterable[TimelineEvent] = streams[0]
+            else:
+                merged = heapq.merge(*streams, key=lambda event: -event.id)
+            return list(itertools.islice((e for e in merged if wanted.matches(e)), max(limit, 0)))
+
+    def get(self, event_id: int) -> TimelineEvent | None:
+        with self._lock:
+            for store in self._stores.values():
+                ring = store.events
+                i = bisect_left(ring, event_id, key=lambda event: event.id)
+                if i < len(ring) and ring[i].id == event_id:
+                    return ring[i]
+        return None
+
+    async def stream(
+        self,
+        kind: str | None = None,
+        module: str | None = None,
+        verb: str | None = None,
+        request_id: str | None = None,
+        *,
+        backlog: int = 0,
+    ) -> AsyncIterator[TimelineEvent]:
+        """The last `backlog` matching events (oldest first), then every new one as it is added."""
+        wanted = EventFilter(kind, module, verb, request_id)
+        subscriber = _Subscriber(
+            wanted, asyncio.Queue(STREAM_QUEUE_SIZE), asyncio.get_running_loop(), threading.get_ident()
+        )
+        self._subscribers = [*self._subscribers, subscriber]
+        try:
+            last_id = 0
+            if backlog > 0:
+                past = self.query(kind, module, verb, request_id, limit=backlog)
+                for event in reversed(past):
+                    last_id = event.id
+                    yield event
+            while True:
+                event = await subscriber.queue.get()
+                if event.id > last_id:
+                    yield event
+        finally:
+            self._subscribers = [s for s in self._subscribers if s is not subscriber]
+
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)

@@ -1,0 +1,226 @@
+"""Adding, updating, listing and removing realm pins (`[realms.egress.<name>]`).
+
+Every operation does all of its network and validation work first and edits `ftl-project.toml`
+last, in one atomic write, so any failure leaves the file exactly as it was.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftl.errors import Diagnostic, FtlError
+from ftl.project import DEFAULT_PUBLIC_SCHEMA, PROJECT_FILE_NAME, Project, RealmPin
+from ftl.realm import cache
+from ftl.realm.external import (
+    decode_schema,
+    fetch_public_schema,
+    load_pinned_realm,
+    parse_public_realm,
+    source_label,
+)
+from ftl.realm.git import open_commit, redact, resolve_branch
+from ftl.realm.project_file import ProjectFile
+from ftl.realm.references import realm_references
+from ftl.schema import ast, validate_schema
+from ftl.schema.breaking import Change, schema_changes
+
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class RealmSummary:
+    """What a pinned realm offers: its modules and the verbs it exports to other realms."""
+
+    pin: RealmPin
+    modules: tuple[str, ...]
+    verbs: tuple[str, ...]
+
+    @classmethod
+    def of(cls, pin: RealmPin, realm: ast.Realm) -> RealmSummary:
+        modules = tuple(sorted(m.name for m in realm.modules if not m.builtin))
+        verbs = tuple(
+            sorted(
+                f"{m.name}.{v.name}"
+                for m in realm.modules
+                for v in m.verbs()
+                if v.visibility == ast.Visibility.REALM
+            )
+        )
+        return cls(pin=pin, modules=modules, verbs=verbs)
+
+
+@dataclass(frozen=True)
+class PinUpdate:
+    """One pin's move: old → new commit and what changed in its public schema."""
+
+    name: str
+    old_commit: str
+    new_commit: str
+    changes: tuple[Change, ...]
+
+    @property
+    def moved(self) -> bool:
+        return self.old_commit != self.new_commit
+
+    @property
+    def breaking(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.breaking)
+
+
+class RealmInUseError(FtlError):
+    """`remove` refused: modules still refer to the realm (`references` says where)."""
+
+    def __init__(self, name: str, references: list[Diagnostic]) -> None:
+        self.references = references
+        super().__init__(
+            f"realm {name!r} is still referred to by this project's modules; "
+            "remove those references first, or use --force"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def add_realm(
+    project_file: Path,
+    git_repo: str,
+    *,
+    git_branch: str | None = None,
+    git_path: str | None = None,
+    name: str | None = None,
+) -> RealmSummary:
+    """Pin the public schema of the realm in `git_repo` at its branch's current head."""
+    document = ProjectFile.read(project_file)
+    project = document.project()
+    if name is not None:
+        _check_new_name(name, project)
+    head = resolve_branch(git_repo, git_branch)
+    with open_commit(git_repo, head.commit) as files:
+        remote = _remote_project(files.read(PROJECT_FILE_NAME), git_repo, head.commit)
+        path = git_path or (remote.public_schema if remote else None)
+        if path is None:
+            raise FtlError(
+                f"git repository {redact(git_repo)} has no {PROJECT_FILE_NAME} at commit {head.commit[:12]}; "
+                "give the public schema file with --git-path"
+            )
+        data = files.read(path)
+    label = source_label(head.commit, path)
+    if data is None:
+        raise FtlError(f"git repository {redact(git_repo)} has no file {path} at commit {head.commit[:12]}")
+    text = decode_schema(data, label)
+    realm = parse_public_realm(text, label)
+    local_name = name or (remote.realm if remote else realm.name)
+    _check_new_name(local_name, project)
+    pin = RealmPin(
+        name=local_name, git_repo=git_repo, git_branch=head.branch, git_commit=head.commit, git_path=path
+    )
+    cache.store(project.state_dir, pin, text)
+    document.set_pin(pin)
+    document.save()
+    return RealmSummary.of(pin, realm)
+
+
+def update_realms(project_file: Path, names: Iterable[str] = (), *, check: bool = False) -> list[PinUpdate]:
+    """Move pins (all, or those named) to their branch heads; with `check`, only report."""
+    document = ProjectFile.read(project_file)
+    project = document.project()
+    pins = _select(project, list(names))
+    updates: list[PinUpdate] = []
+    for pin in pins:
+        head = resolve_branch(pin.git_repo, pin.git_branch or None)
+        if head.commit == pin.git_commit:
+            updates.append(PinUpdate(pin.name, pin.git_commit, head.commit, ()))
+            continue
+        moved = RealmPin(pin.name, pin.git_repo, head.branch, head.commit, pin.git_path)
+        old_realm = load_pinned_realm(project, pin).realm
+        new_text = fetch_public_schema(moved)
+        new_realm = parse_public_realm(new_text, source_label(moved.git_commit, moved.git_path))
+        changes = schema_changes(_validated(old_realm), _validated(new_realm))
+        updates.append(PinUpdate(pin.name, pin.git_commit, head.commit, tuple(changes)))
+        if not check:
+            cache.store(project.state_dir, moved, new_text)
+            document.set_pin(moved)
+    if not check:
+        document.save()
+    return updates
+
+
+def list_realms(project: Project) -> list[RealmSummary]:
+    return [RealmSummary.of(pin, load_pinned_realm(project, pin).realm) for pin in project.realms]
+
+
+def remove_realm(project_file: Path, name: str, *, force: bool = False) -> RealmPin:
+    """Unpin `name`; refused while the project's modules still refer to it, unless `force`."""
+    document = ProjectFile.read(project_file)
+    project = document.project()
+    pin = next((p for p in project.realms if p.name == name), None)
+    if pin is None:
+        raise FtlError(_unknown_realm(name, project))
+    if not force:
+        references = realm_references(project, name)
+        if references:
+            raise RealmInUseError(name, references)
+    document.remove_pin(name)
+    document.save()
+    shutil.rmtree(project.state_dir / "realms" / name, ignore_errors=True)
+    return pin
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _RemoteProject:
+    realm: str
+    public_schema: str
+
+
+def _remote_project(data: bytes | None, url: str, commit: str) -> _RemoteProject | None:
+    if data is None:
+        return None
+    where = f"{PROJECT_FILE_NAME} of {redact(url)} at commit {commit[:12]}"
+    try:
+        values = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise FtlError(f"the {where} is not valid TOML: {exc}") from exc
+    realm = values.get("realm")
+    public_schema = values.get("public-schema", DEFAULT_PUBLIC_SCHEMA)
+    if not isinstance(realm, str) or not isinstance(public_schema, str):
+        raise FtlError(f"the {where} has no valid `realm` / `public-schema` setting")
+    return _RemoteProject(realm=realm, public_schema=public_schema)
+
+
+def _check_new_name(name: str, project: Project) -> None:
+    if not _NAME_RE.match(name):
+        raise FtlError(f"{name!r} is not a valid realm name (letters, digits and underscores)")
+    if name == project.realm:
+        raise FtlError(f"realm name {name!r} is this project's own realm; give another one with --name")
+    if any(p.name == name for p in project.realms):
+        raise FtlError(
+            f"a realm named {name!r} is already pinned; use `ftl realm update {name}` or another --name"
+        )
+
+
+def _select(project: Project, names: list[str]) -> list[RealmPin]:
+    if not names:
+        return list(project.realms)
+    by_name = {p.name: p for p in project.realms}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise FtlError(_unknown_realm(unknown[0], project))
+    return [by_name[n] for n in dict.fromkeys(names)]
+
+
+def _unknown_realm(name: str, project: Project) -> str:
+    pinned = ", ".join(p.name for p in project.realms) or "none"
+    return f"no realm named {name!r} is pinned (pinned: {pinned})"
+
+
+def _validated(realm: ast.Realm) -> ast.Schema:
+    schema, _ = validate_schema(ast.Schema(realms=(ast.replace(realm, external=False),)))
+    return schema

@@ -1,0 +1,157 @@
+"""A realm's public schema: its `export realm` declarations plus everything they reach.
+
+Differences from upstream's `Schema.External()` (schema-language.md §9.2), all deliberate:
+- type-parameter references (module "") are skipped instead of crashing the traversal;
+- the output is canonical and deterministic: modules by name, declarations in the validator's
+  order (kind, then name), no positions, no module metadata (`+git` would carry commit ids);
+- the builtin module is left out: validation injects it into every realm, external ones too;
+- a reachable reference into a third realm (`m.T@other`) is refused, since a realm may only
+  publish its own types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+from ftl.errors import Diagnostic, FtlError, Position
+from ftl.schema import ast
+
+# Declaration order inside a module, as the validator sorts it.
+KIND_ORDER = ("config", "secret", "database", "topic", "typealias", "enum", "data", "verb")
+
+_STRIPPED_METADATA = (ast.MetadataConfig, ast.MetadataSecrets)
+_TYPE_KINDS = (ast.Data, ast.Enum, ast.TypeAlias)
+
+
+def public_schema(schema: ast.Schema, realm: str) -> ast.Schema:
+    """The public schema of the internal realm `realm` of `schema` (an empty realm if it has none)."""
+    source = next((r for r in schema.realms if r.name == realm and not r.external), None)
+    if source is None:
+        return ast.Schema(realms=(ast.Realm(name=realm),))
+    kept = _reachable(source)
+    leaks = [d for module, decl in kept for d in _third_realm_refs(module, decl)]
+    if leaks:
+        raise FtlError(leaks)
+    by_module: dict[str, list[ast.Decl]] = {}
+    for module, decl in kept:
+        by_module.setdefault(module, []).append(_strip_metadata(decl))
+    modules = []
+    for module in sorted(by_module):
+        original = source.module(module)
+        assert original is not None
+        decls = tuple(sorted(by_module[module], key=decl_sort_key))
+        modules.append(ast.Module(name=module, decls=decls, comments=original.comments))
+    public = ast.Schema(realms=(ast.Realm(name=realm, modules=tuple(modules)),))
+    stripped: ast.Schema = without_positions(public)
+    return stripped
+
+
+def check_no_third_realm_leak(realm: ast.Realm) -> list[Diagnostic]:
+    """Errors for every reference in `realm` (a fetched public schema) into another realm."""
+    return [
+        leak
+        for module in realm.modules
+        for decl in module.decls
+        for leak in _third_realm_refs(module.name, decl)
+    ]
+
+
+def decl_sort_key(decl: ast.Decl) -> tuple[int, str]:
+    return (KIND_ORDER.index(decl.kind), decl.name)
+
+
+def _reachable(realm: ast.Realm) -> list[tuple[str, ast.Decl]]:
+    """(module, decl) for every root and everything it reaches, each once, in traversal order."""
+    index: dict[tuple[str, str], list[ast.Decl]] = {}
+    for module in realm.modules:
+        if module.builtin:
+            continue
+        for decl in module.decls:
+            index.setdefault((module.name, decl.name), []).append(decl)
+    pending = [  # a stack: reversed so that roots are visited in source order
+        (module.name, decl)
+        for module in realm.modules
+        if not module.builtin
+        for decl in module.decls
+        if getattr(decl, "visibility", ast.Visibility.NONE) == ast.Visibility.REALM
+    ][::-1]
+    seen: set[int] = set()
+    order: list[tuple[str, ast.Decl]] = []
+    while pending:
+        module_name, decl = pending.pop()
+        if id(decl) in seen or isinstance(decl, ast.Config | ast.Secret):
+            continue
+        seen.add(id(decl))
+        order.append((module_name, decl))
+        targets: list[tuple[str, ast.Decl]] = []
+        for ref, wanted in _outgoing_refs(decl):
+            if ref.realm or ref.module == "builtin":
+                continue
+            target_module = ref.module or module_name
+            if not ref.module and _is_type_parameter(decl, ref):
+                continue
+            candidates = index.get((target_module, ref.name), [])
+            chosen = [c for c in candidates if isinstance(c, wanted)] or candidates
+            targets.extend((target_module, c) for c in chosen[:1])
+        pending.extend(reversed(targets))
+    return order
+
+
+def _is_type_parameter(decl: ast.Decl, ref: ast.Ref) -> bool:
+    return isinstance(decl, ast.Data) and any(p.name == ref.name for p in decl.type_params)
+
+
+def _outgoing_refs(decl: ast.Decl) -> Iterator[tuple[ast.Ref, tuple[type, ...]]]:
+    """Each reference `decl` makes (outside stripped metadata), with the kinds it may name."""
+    stack: list[tuple[ast.Node, tuple[type, ...]]] = [(decl, _TYPE_KINDS)]
+    while stack:
+        node, wanted = stack.pop()
+        if isinstance(node, _STRIPPED_METADATA):
+            continue
+        if isinstance(node, ast.Ref):
+            yield node, wanted
+        stack.extend((child, _wanted_by(node, wanted)) for child in ast.children(node))
+
+
+def _wanted_by(parent: ast.Node, inherited: tuple[type, ...]) -> tuple[type, ...]:
+    if isinstance(parent, ast.MetadataCalls | ast.MetadataRetry):
+        return (ast.Verb,)
+    if isinstance(parent, ast.MetadataPublisher | ast.MetadataSubscriber):
+        return (ast.Topic,)
+    if isinstance(parent, ast.MetadataDatabases):
+        return (ast.Database,)
+    if isinstance(parent, ast.Ref):
+        return _TYPE_KINDS  # type arguments are types whatever the outer ref names
+    return inherited
+
+
+def _third_realm_refs(module: str, decl: ast.Decl) -> Iterator[Diagnostic]:
+    for ref, _ in _outgoing_refs(decl):
+        if ref.realm:
+            yield Diagnostic(
+                f"{module}.{decl.name} exposes {ref.module}.{ref.name}@{ref.realm} of realm "
+                f"{ref.realm!r}: a public schema may not expose another realm's declarations",
+                ref.pos if ref.pos != ast.NO_POS else None,
+            )
+
+
+def _strip_metadata(decl: ast.Decl) -> ast.Decl:
+    metadata = getattr(decl, "metadata", None)
+    if not metadata:
+        return decl
+    kept = tuple(m for m in metadata if not isinstance(m, _STRIPPED_METADATA))
+    return decl if len(kept) == len(metadata) else ast.replace(decl, metadata=kept)
+
+
+def without_positions(node: Any) -> Any:
+    """A copy of `node` (and everything below it) with every position cleared."""
+    if isinstance(node, tuple):
+        return tuple(without_positions(item) for item in node)
+    if not dataclasses.is_dataclass(node) or isinstance(node, type | Position):
+        return node
+    changes = {
+        f.name: without_positions(getattr(node, f.name)) for f in dataclasses.fields(node) if f.name != "pos"
+    }
+    return dataclasses.replace(node, pos=ast.NO_POS, **changes)

@@ -1,0 +1,108 @@
+"""`ftl.toml`, the file that makes a directory a module:
+
+    module = "echo"          # the module's schema name (required)
+    language = "python"      # optional; Python is the only language this runtime runs
+    package = "echo"         # optional; the Python package holding the code (default: the module name)
+    watch = ["**/*.py"]      # optional; globs `ftl dev` watches
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ftl._sdk.names import module_name_problem
+from ftl.errors import Diagnostic, FtlError, Position
+
+MODULE_FILE = "ftl.toml"
+DEFAULT_WATCH = ("**/*.py", MODULE_FILE)
+_RESERVED_PACKAGES = frozenset({"ftl", "ftl_modules", "tests", "test"})
+
+
+@dataclass(frozen=True)
+class ModuleFile:
+    name: str
+    package: str
+    directory: Path
+    watch: tuple[str, ...] = DEFAULT_WATCH
+
+    @property
+    def path(self) -> Path:
+        return self.directory / MODULE_FILE
+
+    @property
+    def package_dir(self) -> Path:
+        return self.directory / self.package
+
+
+def read_module_file(directory: Path) -> ModuleFile:
+    """Read and check `<directory>/ftl.toml`; every problem is an FtlError positioned in that file."""
+    directory = directory.resolve()
+    path = directory / MODULE_FILE
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FtlError([Diagnostic(f"cannot read {MODULE_FILE}: {exc}", Position(shown, 1, 1))]) from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"at line (\d+), column (\d+)", str(exc))
+        line, column = (int(match[1]), int(match[2])) if match else (1, 1)
+        message = str(exc).split(" (at ")[0]
+        raise FtlError([Diagnostic(f"invalid TOML: {message}", Position(shown, line, column))]) from exc
+    return _module_file(directory, text, data)
+
+
+def _key_pos(path: Path, text: str, key: str) -> Position:
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = re.match(rf"\s*{re.escape(key)}\s*=\s*", line)
+        if match:
+            return Position(str(path), number, match.end() + 1)
+    return Position(str(path), 1, 1)
+
+
+def _module_file(directory: Path, text: str, data: dict[str, Any]) -> ModuleFile:
+    path = directory / MODULE_FILE
+
+    def fail(message: str, key: str | None = None) -> FtlError:
+        pos = _key_pos(path, text, key) if key else Position(str(path), 1, 1)
+        return FtlError([Diagnostic(message, pos)])
+
+    if "module" not in data:
+        suggestion = re.sub(r"\W", "_", directory.name)
+        raise fail(f'{MODULE_FILE} is missing the `module` key: add `module = "{suggestion}"`')
+    name = data["module"]
+    if not isinstance(name, str):
+        raise fail("`module` must be a string", "module")
+    problem = module_name_problem(name)
+    if problem:
+        raise fail(problem, "module")
+    language = data.get("language", "python")
+    if language != "python":
+        raise fail(f"`language` is {language!r}: this runtime builds Python modules only", "language")
+    package = data.get("package", name)
+    if not isinstance(package, str) or not package.isidentifier():
+        raise fail("`package` must be the name of a Python package (an identifier)", "package")
+    if package in sys.stdlib_module_names or package in _RESERVED_PACKAGES:
+        raise fail(
+            f"the package name {package!r} clashes with Python's own `{package}`: rename the package "
+            f'directory and set `package = "<new name>"` in {MODULE_FILE}',
+            "package" if "package" in data else "module",
+        )
+    if not (directory / package / "__init__.py").is_file():
+        shown_dir = os.path.join(package, "")
+        raise fail(
+            f"no package {shown_dir} (with an __init__.py) next to {MODULE_FILE}: create it, or set "
+            "`package` to the directory that holds the module's code",
+            "package" if "package" in data else "module",
+        )
+    watch = data.get("watch", list(DEFAULT_WATCH))
+    if not isinstance(watch, list) or not all(isinstance(w, str) for w in watch):
+        raise fail("`watch` must be a list of glob patterns", "watch")
+    return ModuleFile(name=name, package=package, directory=directory, watch=tuple(watch))

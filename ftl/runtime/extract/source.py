@@ -1,0 +1,166 @@
+"""Parsed Python source files, and positions in them as the user sees them.
+
+Python's `ast` gives 0-based UTF-8 byte columns; positions here are 1-based character columns, the
+way editors and `file:line:col` messages count. Files are parsed once per content version.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import re
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ftl.errors import Position
+
+_DEF_NAME = re.compile(r"(?:async\s+)?(?:def|class)\s+")
+
+
+@dataclass
+class SourceFile:
+    path: str
+    text: str
+    tree: ast.Module
+    lines: list[str] = field(repr=False)
+    _functions: dict[tuple[str, int], ast.FunctionDef | ast.AsyncFunctionDef] = field(
+        default_factory=dict, repr=False
+    )
+    _aliases: dict[str, ast.AnnAssign] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+                self._functions.setdefault((node.name, first), node)
+
+    def position(self, line: int, byte_column: int) -> Position:
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        column = len(text.encode("utf-8")[:byte_column].decode("utf-8", errors="ignore"))
+        return Position(self.path, line, column + 1)
+
+    def pos(self, node: ast.AST) -> Position:
+        return self.position(getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
+
+    def name_pos(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> Position:
+        """Where the name of a `def`/`class` starts (not its decorators)."""
+        line = self.lines[node.lineno - 1] if node.lineno <= len(self.lines) else ""
+        match = _DEF_NAME.match(line, len(line.encode("utf-8")[: node.col_offset].decode("utf-8", "ignore")))
+        column = match.end() if match else node.col_offset
+        return Position(self.path, node.lineno, column + 1)
+
+    def find_function(self, func: types.FunctionType) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        return self._functions.get((func.__name__, func.__code__.co_firstlineno))
+
+    def find_class(self, cls: type) -> ast.ClassDef | None:
+        """The `class` statement of `cls`, following its qualified name through nested scopes."""
+        parts = [p for p in cls.__qualname__.split(".") if p != "<locals>"]
+        scope: list[ast.stmt] = self.tree.body
+        found: ast.ClassDef | None = None
+        for part in parts:
+            found = next((n for n in scope if isinstance(n, ast.ClassDef) and n.name == part), None)
+            if found is None:
+                break
+            scope = found.body
+        if found is not None and found.name == cls.__name__:
+            return found
+        return next(
+            (n for n in ast.walk(self.tree) if isinstance(n, ast.ClassDef) and n.name == cls.__name__), None
+        )
+
+    def type_aliases(self) -> dict[str, ast.AnnAssign]:
+        """Module-level `Name: TypeAlias = ...` statements, by name."""
+        if self._aliases is None:
+            self._aliases = {
+                node.target.id: node
+                for node in self.tree.body
+                if isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and node.value is not None
+                and _is_type_alias_annotation(node.annotation)
+            }
+        return self._aliases
+
+    def imported_names(self, python_module: str, is_package: bool) -> dict[str, tuple[str, str]]:
+        """`from M import N as L` at module level: local name L -> (absolute M, N)."""
+        package = python_module if is_package else python_module.rpartition(".")[0]
+        names: dict[str, tuple[str, str]] = {}
+        for node in self.tree.body:
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            try:
+                source = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
+            except ImportError:
+                continue
+            for alias in node.names:
+                names[alias.asname or alias.name] = (source, alias.name)
+        return names
+
+    def assignment_to(self, name: str) -> ast.Assign | ast.AnnAssign | None:
+        """The module-level statement that assigns `name` (for `X = NewType(...)` and topics)."""
+        for node in self.tree.body:
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == name for t in node.targets
+            ):
+                return node
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and node.target.id == name
+            ):
+                return node
+        return None
+
+    def statement_at(self, line: int) -> ast.stmt | None:
+        return next((n for n in self.tree.body if n.lineno <= line <= (n.end_lineno or n.lineno)), None)
+
+
+def _is_type_alias_annotation(node: ast.expr) -> bool:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value.rpartition(".")[2] == "TypeAlias"
+    if isinstance(node, ast.Name):
+        return node.id == "TypeAlias"
+    return isinstance(node, ast.Attribute) and node.attr == "TypeAlias"
+
+
+_cache: dict[str, tuple[tuple[int, int], SourceFile]] = {}
+
+
+def load_source(path: str | os.PathLike[str]) -> SourceFile | None:
+    """The parsed file at `path`, or None if it cannot be read or parsed."""
+    resolved = str(Path(path).resolve())
+    try:
+        stat = os.stat(resolved)
+    except OSError:
+        return None
+    version = (stat.st_mtime_ns, stat.st_size)
+    cached = _cache.get(resolved)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    try:
+        raw = Path(resolved).read_bytes()
+        text = raw.decode("utf-8")
+        tree = ast.parse(raw, filename=resolved)
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+        return None
+    source = SourceFile(resolved, text, tree, text.splitlines())
+    _cache[resolved] = (version, source)
+    return source
+
+
+def source_of_module(python_module: str) -> SourceFile | None:
+    module = sys.modules.get(python_module)
+    filename = getattr(module, "__file__", None)
+    return load_source(filename) if filename else None
+
+
+def source_of(obj: object) -> SourceFile | None:
+    """The source file that defines a function or class."""
+    code = getattr(obj, "__code__", None)
+    if code is not None:
+        return load_source(code.co_filename)
+    module_name = getattr(obj, "__module__", None)
+    return source_of_module(module_name) if isinstance(module_name, str) else None

@@ -1,0 +1,172 @@
+"""What a verb's code uses: generated verb clients (`+calls`) and this module's topics (`+publish`).
+
+The body of the verb is read as source, and every name in it is looked up the way Python would at
+call time (its globals and closure). Helper functions and classes of the same package are followed,
+so a verb that calls a helper that calls another module still declares the call.
+"""
+
+from __future__ import annotations
+
+import ast as pyast
+import importlib
+import inspect
+import sys
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from ftl._sdk.calls import VerbClient
+from ftl._sdk.topics import Topic
+from ftl.errors import Position
+from ftl.runtime.extract.source import SourceFile, source_of
+
+
+@dataclass(frozen=True)
+class Use:
+    target: VerbClient[object, object] | Topic[object]
+    pos: Position
+
+
+class UsageFinder:
+    def __init__(self, is_local: Callable[[str], bool]) -> None:
+        self.is_local = is_local
+
+    def uses(self, func: Callable[..., object]) -> list[Use]:
+        """Every client or topic `func` uses, directly or through local helpers, first use first."""
+        found: list[Use] = []
+        seen: set[object] = set()
+        self._function(inspect.unwrap(func), found, seen)
+        return found
+
+    def _function(self, func: object, found: list[Use], seen: set[object]) -> None:
+        code = getattr(func, "__code__", None)
+        if not isinstance(func, types.FunctionType) or code is None or code in seen:
+            return
+        seen.add(code)
+        source = source_of(func)
+        definition = source.find_function(func) if source else None
+        if source is None or definition is None:
+            return
+        namespace = dict(func.__globals__)
+        if func.__closure__:
+            for name, cell in zip(code.co_freevars, func.__closure__, strict=True):
+                try:
+                    namespace[name] = cell.cell_contents
+                except ValueError:
+                    continue
+        imports = _local_imports(definition)
+        namespace.update(imports)
+        local_names = _local_names(definition) - imports.keys()
+        for chain, node in _name_chains(definition.body):
+            if chain[0] in local_names:
+                continue
+            for value in _values_along(chain, namespace):
+                if isinstance(value, VerbClient | Topic):
+                    found.append(Use(value, source.pos(node)))
+                    break
+                if isinstance(value, types.FunctionType) and self.is_local(value.__module__):
+                    self._function(inspect.unwrap(value), found, seen)
+                    break
+                if isinstance(value, type) and self.is_local(value.__module__):
+                    self._class(value, source, found, seen)
+                    break
+
+    def _class(self, cls: type, source: SourceFile, found: list[Use], seen: set[object]) -> None:
+        if cls in seen:
+            return
+        seen.add(cls)
+        for member in vars(cls).values():
+            function = member.__func__ if isinstance(member, classmethod | staticmethod) else member
+            if isinstance(function, types.FunctionType) and function.__module__ == cls.__module__:
+                self._function(function, found, seen)
+
+
+def _values_along(chain: list[str], namespace: dict[str, object]) -> Iterator[object]:
+    """The values of `a`, `a.b`, `a.b.c`, ... stepping only through modules (no side effects)."""
+    if chain[0] not in namespace:
+        return
+    value = namespace[chain[0]]
+    yield value
+    for attribute in chain[1:]:
+        if not isinstance(value, types.ModuleType):
+            return
+        value = getattr(value, attribute, None)
+        if value is None:
+            return
+        yield value
+
+
+def _name_chains(body: list[pyast.stmt]) -> Iterator[tuple[list[str], pyast.expr]]:
+    """Every `name` and `name.attr.attr` read in `body`, with the node where it starts."""
+    stack: list[pyast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, pyast.Attribute | pyast.Name) and isinstance(node.ctx, pyast.Load):
+            chain = _chain(node)
+            if chain is not None:
+                yield chain, node
+                continue
+        stack.extend(reversed(list(pyast.iter_child_nodes(node))))
+
+
+def _chain(node: pyast.expr) -> list[str] | None:
+    parts: list[str] = []
+    while isinstance(node, pyast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, pyast.Name):
+        return None
+    parts.append(node.id)
+    return parts[::-1]
+
+
+def _local_names(definition: pyast.FunctionDef | pyast.AsyncFunctionDef) -> set[str]:
+    """Names bound inside the function (parameters, assignments, imports inside it)."""
+    arguments = definition.args
+    names = {
+        a.arg
+        for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg)
+        if a is not None
+    }
+    for node in pyast.walk(pyast.Module(body=definition.body, type_ignores=[])):
+        if isinstance(node, pyast.Name) and isinstance(node.ctx, pyast.Store | pyast.Del):
+            names.add(node.id)
+        elif isinstance(node, pyast.FunctionDef | pyast.AsyncFunctionDef | pyast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, pyast.Import | pyast.ImportFrom):
+            names.update((alias.asname or alias.name).partition(".")[0] for alias in node.names)
+        elif isinstance(node, pyast.Global | pyast.Nonlocal):
+            names.difference_update(node.names)
+    return names
+
+
+def _local_imports(definition: pyast.FunctionDef | pyast.AsyncFunctionDef) -> dict[str, object]:
+    """Modules and names imported inside the function body that are already importable without side
+    effects: generated stubs (always safe to import) and modules the process already loaded."""
+    bound: dict[str, object] = {}
+    for node in pyast.walk(pyast.Module(body=definition.body, type_ignores=[])):
+        if isinstance(node, pyast.Import):
+            for alias in node.names:
+                top = alias.name.partition(".")[0]
+                module = _safe_import(alias.name if alias.asname else top)
+                if module is not None:
+                    bound[alias.asname or top] = module
+        elif isinstance(node, pyast.ImportFrom) and node.level == 0 and node.module:
+            module = _safe_import(node.module)
+            for alias in node.names:
+                value = getattr(module, alias.name, None) if module is not None else None
+                value = value if value is not None else _safe_import(f"{node.module}.{alias.name}")
+                if value is not None:
+                    bound[alias.asname or alias.name] = value
+    return bound
+
+
+def _safe_import(name: str) -> object | None:
+    if name in sys.modules:
+        return sys.modules[name]
+    if name.partition(".")[0] != "ftl_modules":
+        return None
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None

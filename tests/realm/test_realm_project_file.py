@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ftl.errors import FtlError
+from ftl.project import RealmPin, load_project
+from ftl.realm.project_file import ProjectFile
+
+PIN = RealmPin("bank", "file:///srv/bank", "main", "a" * 40, "ftl-public-schema.ftl")
+
+
+def test_adding_a_pin_keeps_comments_order_and_formatting(shop: Path) -> None:
+    before = shop.read_text()
+    document = ProjectFile.read(shop)
+    document.set_pin(PIN)
+    assert document.save()
+    after = shop.read_text()
+    assert after.startswith(before)
+    assert after[len(before) :] == (
+        "\n[realms.egress.bank]\n"
+        'git-repo = "file:///srv/bank"\n'
+        'git-branch = "main"\n'
+        f'git-commit = "{"a" * 40}"\n'
+        'git-path = "ftl-public-schema.ftl"\n'
+    )
+    assert load_project(shop).realms == (PIN,)
+
+
+def test_updating_a_pin_changes_only_its_commit_line(shop: Path) -> None:
+    shop.write_text(
+        shop.read_text()
+        + "\n[realms.egress.bank]  # the bank\n"
+        + 'git-repo = "file:///srv/bank"\ngit-branch = "main"\n'
+        + f'git-commit = "{"a" * 40}"   # pinned\ngit-path = "ftl-public-schema.ftl"\n'
+    )
+    before = shop.read_text()
+    document = ProjectFile.read(shop)
+    document.set_pin(RealmPin("bank", PIN.git_repo, "main", "b" * 40, PIN.git_path))
+    document.save()
+    assert shop.read_text() == before.replace("a" * 40, "b" * 40)
+
+
+def test_removing_the_last_pin_restores_the_original_file(shop: Path) -> None:
+    original = shop.read_text()
+    document = ProjectFile.read(shop)
+    document.set_pin(PIN)
+    document.save()
+    document = ProjectFile.read(shop)
+    document.remove_pin("bank")
+    document.save()
+    assert shop.read_text().rstrip("\n") == original.rstrip("\n")
+
+
+def test_pins_written_as_inline_tables_are_edited_in_place(shop: Path) -> None:
+    shop.write_text(f'realm = "shop"\nrealms.egress.bank = {{git-repo = "x", git-commit = "{"a" * 40}"}}\n')
+    document = ProjectFile.read(shop)
+    document.set_pin(RealmPin("bank", "x", "main", "c" * 40, "p.ftl"))
+    document.save()
+    text = shop.read_text()
+    assert text.startswith('realm = "shop"\nrealms.egress.bank = {git-repo = "x", git-commit = "' + "c" * 40)
+    assert load_project(shop).realms[0].git_path == "p.ftl"
+
+
+def test_malformed_toml_is_an_error_with_its_line(shop: Path) -> None:
+    shop.write_text('realm = "shop"\nmodule-dirs = [\n[config]\nx = = 1\n')
+    with pytest.raises(FtlError) as caught:
+        ProjectFile.read(shop)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.pos is not None and diagnostic.pos.line == 3
+    assert diagnostic.message.startswith("invalid TOML")
+
+
+def test_removing_an_unknown_pin_is_an_error(shop: Path) -> None:
+    with pytest.raises(FtlError, match="no realm named 'nope'"):
+        ProjectFile.read(shop).remove_pin("nope")
+
+
+def test_nothing_is_written_when_the_file_changed_meanwhile(shop: Path) -> None:
+    document = ProjectFile.read(shop)
+    document.set_pin(PIN)
+    shop.write_text(shop.read_text() + "# edited by someone else\n")
+    edited = shop.read_bytes()
+    with pytest.raises(FtlError, match="changed while it was being edited"):
+        document.save()
+    assert shop.read_bytes() == edited
+
+
+def test_an_edit_that_makes_the_project_invalid_is_not_written(shop: Path) -> None:
+    before = shop.read_bytes()
+    document = ProjectFile.read(shop)
+    document.document["module-dirs"] = "not a list"
+    with pytest.raises(FtlError, match="module-dirs"):
+        document.save()
+    assert shop.read_bytes() == before
+
+
+def test_saving_an_unchanged_document_does_not_touch_the_file(shop: Path) -> None:
+    mtime = shop.stat().st_mtime_ns
+    assert not ProjectFile.read(shop).save()
+    assert shop.stat().st_mtime_ns == mtime
+
+
+def test_the_file_keeps_its_permissions(shop: Path) -> None:
+    shop.chmod(0o640)
+    document = ProjectFile.read(shop)
+    document.set_pin(PIN)
+    document.save()
+    assert shop.stat().st_mode & 0o777 == 0o640
