@@ -29,7 +29,9 @@ def generate_schema(modules: int = 200, data_per_module: int = 20, verbs_per_mod
     for index in range(modules):
         if index:
             lines.append("")
-        lines.extend("  " + line if line else "" for line in _module(index, data_per_module, verbs_per_module))
+        lines.extend(
+            "  " + line if line else "" for line in _module(index, data_per_module, verbs_per_module)
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -42,7 +44,7 @@ def _module(index: int, data_count: int, verb_count: int) -> list[str]:
     for d in range(data_count):
         out.append(f"  // Record {d} of {name}.")
         out.append(f"  export data Record{d} {{")
-        out.append("    id String +alias json \"id\"")
+        out.append('    id String +alias json "id"')
         out.append("    createdAt Time")
         out.append("    amount Float?")
         out.append("    tags [String]")
@@ -58,9 +60,8 @@ def _module(index: int, data_count: int, verb_count: int) -> list[str]:
     for v in range(verb_count):
         request, response = f"{name}.Record{v % data_count}", f"{name}.Record{(v + 1) % data_count}"
         if v % 5 == 0:
-            out.append(
-                f"  export verb get{v}(builtin.HttpRequest<Unit, Unit, Unit>) builtin.HttpResponse<{response}, String>"
-            )
+            http = f"builtin.HttpRequest<Unit, Unit, Unit>) builtin.HttpResponse<{response}, String>"
+            out.append(f"  export verb get{v}({http}")
             out.append(f"    +ingress http GET /{name}/get{v}")
         elif v % 7 == 3:
             out.append(f"  verb tick{v}(Unit) Unit")
@@ -102,7 +103,9 @@ def _ftl_command() -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--modules", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3, help="in-process stages: best of N runs")
     args = parser.parse_args()

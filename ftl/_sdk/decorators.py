@@ -86,7 +86,7 @@ def _spec(func: object, decorator: str) -> VerbSpec:
 
 def _check_export(export: object) -> Export:
     if export is True or export is False or export == "realm":
-        return export  # type: ignore[return-value]
+        return export
     raise TypeError(f'export must be True, False or "realm", not {export!r}')
 
 

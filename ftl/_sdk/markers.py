@@ -7,7 +7,13 @@ Used inside `Annotated`, FastAPI-style, so a verb stays a plain function:
 
 from __future__ import annotations
 
+import inspect
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from ftl._sdk.names import lower_camel
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +37,17 @@ class Secret:
 
 
 Injection = Config | Secret
+
+
+def injections_of(func: Callable[..., Any]) -> dict[str, Injection]:
+    """Parameter name -> the config or secret injected into it (by its declared name)."""
+    hints = typing.get_type_hints(inspect.unwrap(func), include_extras=True)
+    found: dict[str, Injection] = {}
+    for parameter, hint in hints.items():
+        if typing.get_origin(hint) is not typing.Annotated:
+            continue
+        marker = next((m for m in hint.__metadata__ if isinstance(m, Config | Secret)), None)
+        if marker is not None:
+            name = marker.name or lower_camel(parameter)
+            found[parameter] = Config(name) if isinstance(marker, Config) else Secret(name)
+    return found

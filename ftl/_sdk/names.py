@@ -16,8 +16,11 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 GO_KEYWORDS = frozenset(
-    "break case chan const continue default defer else fallthrough for func go goto if import "
-    "interface map package range return select struct switch type var".split()
+    {
+        *("break", "case", "chan", "const", "continue", "default", "defer", "else", "fallthrough", "for"),
+        *("func", "go", "goto", "if", "import", "interface", "map", "package", "range", "return"),
+        *("select", "struct", "switch", "type", "var"),
+    }
 )
 PRIMITIVE_NAMES = frozenset({"Int", "Float", "String", "Bytes", "Bool", "Time", "Unit", "Any"})
 

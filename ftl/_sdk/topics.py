@@ -1,10 +1,10 @@
 """`ftl.topic`: a pub/sub topic declared at module level, published to by verbs.
 
-    orders = ftl.topic("orders", OrderPlaced, partitions=4)
+orders = ftl.topic("orders", OrderPlaced, partitions=4)
 
-    @ftl.verb
-    def place(req: Order) -> None:
-        orders.publish(OrderPlaced(...))       # extraction adds `+publish shop.orders`
+@ftl.verb
+def place(req: Order) -> None:
+    orders.publish(OrderPlaced(...))       # extraction adds `+publish shop.orders`
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def topic(name: str, event: type[Event], *, partitions: int = 1, export: Export 
     """Declare a topic of this module: `orders = ftl.topic("orders", OrderPlaced, partitions=4)`."""
     caller = sys._getframe(1)
     python_module = str(caller.f_globals.get("__name__", ""))
-    declared = Topic(
+    declared: Topic[Event] = Topic(
         name,
         event,
         partitions=partitions,

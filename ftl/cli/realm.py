@@ -143,7 +143,7 @@ def list_command(
         console.print(table)
         return
     for s in summaries:
-        console.print("\t".join(escape(cell) for cell in _row(s)))
+        typer.echo("\t".join(_row(s)))
 
 
 def _row(summary: RealmSummary) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from ftl.cli.build import fail_on_diagnostics
 from ftl.cli.output import (
     JSON_OPTION,
     PLAIN_OPTION,
@@ -99,6 +100,8 @@ def export(
             return
         result = check_public_schema(project, schema, output)
     except FtlError as error:
+        if any(d.pos for d in error.diagnostics):
+            fail_on_diagnostics(error.diagnostics)  # build errors, named relative to here
         fail_with(error)
     if result.up_to_date:
         console.print(f"{escape(name)} is up to date")

@@ -98,4 +98,3 @@ Event = (
     | ChangesetFailed
     | ExternalRealmPinned
 )
-

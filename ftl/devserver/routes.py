@@ -75,7 +75,9 @@ def project_routes(state: SchemaState, version: int) -> RouteTable:
             route = VerbRoute(module.name, verb.name, deployment.key, deployment.endpoint)
             verbs[(module.name, verb.name)] = route
             verbs.setdefault((module.name, snake_case(verb.name)), route)
-    return RouteTable(version, MappingProxyType(verbs), MappingProxyType(endpoints), MappingProxyType(deployments))
+    return RouteTable(
+        version, MappingProxyType(verbs), MappingProxyType(endpoints), MappingProxyType(deployments)
+    )
 
 
 def allowed_calls(module: ast.Module, realm: str) -> dict[str, list[str]]:
@@ -126,7 +128,9 @@ class Router:
         if route is None:
             return self._failed(module, verb, request_id, "not_found", self._unknown(module, verb))
         if not route.endpoint:
-            return self._failed(module, verb, request_id, "not_live", f"module {module} is not live right now")
+            return self._failed(
+                module, verb, request_id, "not_live", f"module {module} is not live right now"
+            )
         if caller:
             headers = {**headers, CALLER_HEADER: caller} if headers else {CALLER_HEADER: caller}
         deployment = route.deployment
@@ -136,7 +140,9 @@ class Router:
             client = self._pool.ready(route.endpoint) or await self._pool.get(route.endpoint)
             reply = await client.call(route.module, route.verb, body, request_id, (), headers)
         except (ConnectionLost, OSError):
-            return self._failed(module, verb, request_id, "not_live", f"module {module} went away during the call")
+            return self._failed(
+                module, verb, request_id, "not_live", f"module {module} went away during the call"
+            )
         finally:
             left = self._in_flight[deployment] - 1
             if left:

@@ -134,7 +134,9 @@ def initial_state(realm: str) -> SchemaState:
     )
 
 
-def merged_schema(realm: str, modules: Mapping[str, ast.Module], external: Mapping[str, ast.Realm]) -> ast.Schema:
+def merged_schema(
+    realm: str, modules: Mapping[str, ast.Module], external: Mapping[str, ast.Realm]
+) -> ast.Schema:
     internal = ast.Realm(name=realm, modules=tuple(modules[name] for name in sorted(modules)))
     return ast.Schema(realms=(internal, *(external[name] for name in sorted(external))))
 
@@ -259,7 +261,9 @@ def _prepared(state: SchemaState, event: ChangesetPrepared) -> SchemaState:
         raise InvalidEvent(f"changeset {changeset.key} does not validate", changeset.diagnostics)
     waiting = [key for key in changeset.deployments if not state.deployments[key].endpoint]
     if waiting:
-        raise InvalidEvent(f"changeset {changeset.key} has deployments without an endpoint: {', '.join(waiting)}")
+        raise InvalidEvent(
+            f"changeset {changeset.key} has deployments without an endpoint: {', '.join(waiting)}"
+        )
     return _with_changeset(state, replace(changeset, state=ChangesetState.PREPARED, updated_at=event.time))
 
 
@@ -277,7 +281,9 @@ def _committed(state: SchemaState, event: ChangesetCommitted) -> SchemaState:
         schema, diagnostics = validate_schema(merged_schema(state.realm, modules, state.external_realms))
         if diagnostics:
             raise InvalidEvent(f"changeset {changeset.key} no longer fits the live schema", diagnostics)
-    replaced = tuple(state.live[name] for name in (*changeset.modules, *changeset.removals) if name in state.live)
+    replaced = tuple(
+        state.live[name] for name in (*changeset.modules, *changeset.removals) if name in state.live
+    )
     deployments = dict(state.deployments)
     for key in replaced:
         deployments[key] = replace(deployments[key], state=DeploymentState.DRAINING)

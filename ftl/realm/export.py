@@ -36,10 +36,17 @@ def export_path(project: Project, output: Path | None = None) -> Path:
 
 
 def project_schema(project: Project) -> ast.Schema:
-    """The project's merged, validated schema, built from its sources (no server needed)."""
-    from ftl.build import build_project  # ftl.build imports ftl.realm, so not at module level
+    """The project's merged, validated schema, built from its sources (no server needed).
 
-    result = build_project(project)
+    The build is asked for every module by name: a whole-project build would itself rewrite the
+    public schema file, which `ftl schema export --check` must never do.
+    """
+    from ftl.build import build_project, discover_modules  # ftl.build imports ftl.realm
+
+    names = [module.name for module in discover_modules(project)]
+    if not names:
+        return ast.Schema(realms=(ast.Realm(name=project.realm),))
+    result = build_project(project, names)
     if result.diagnostics or result.schema is None:
         raise FtlError(result.diagnostics or "the project's schema could not be built")
     return result.schema

@@ -7,6 +7,7 @@ written (atomically). So a failure at any step leaves the file byte-for-byte as 
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,8 @@ class ProjectFile:
         try:
             document = tomlkit.parse(text)
         except tomlkit.exceptions.ParseError as exc:
-            message = re.sub(r" at line \d+ col \d+$", "", str(exc))
-            place = Position(display, exc.line, exc.col)
-            raise FtlError([Diagnostic(f"invalid TOML: {message}", place)]) from exc
+            message, line, column = _toml_problem(text, exc)
+            raise FtlError([Diagnostic(f"invalid TOML: {message}", Position(display, line, column))]) from exc
         return cls(path=path, original=original, document=document)
 
     def project(self) -> Project:
@@ -108,6 +108,22 @@ class ProjectFile:
         write_atomic(self.path, data)
         self.original = data
         return True
+
+
+def _toml_problem(text: str, exc: tomlkit.exceptions.ParseError) -> tuple[str, int, int]:
+    """Message, line and column for a TOML error: tomllib's wording where it has one (tomlkit
+    reports the end of the file as an unexpected NUL character)."""
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as strict:
+        message, _, where = str(strict).partition(" (at ")
+        place = re.match(r"line (\d+), column (\d+)", where)
+        if place:
+            return message, int(place[1]), int(place[2])
+        lines = text.splitlines() or [""]
+        return message, len(lines), len(lines[-1]) + 1
+    message = re.sub(r" at line \d+ col \d+$", "", str(exc))
+    return message, exc.line, max(exc.col, 1)
 
 
 def _egress(document: tomlkit.TOMLDocument, *, create: bool) -> Any:

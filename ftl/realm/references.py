@@ -31,14 +31,16 @@ def realm_references(project: Project, realm: str) -> list[Diagnostic]:
 
 def _from_schema(project: Project, realm: str) -> Iterator[Diagnostic]:
     try:
-        from ftl.build import build_project
+        from ftl.build import build_project, discover_modules
     except ImportError:
         return
     try:
-        result = build_project(project)
+        # Naming every module keeps the build from also rewriting the public schema file.
+        names = [module.name for module in discover_modules(project)]
+        result = build_project(project, names) if names else None
     except FtlError:
         return
-    if result.schema is None:
+    if result is None or result.schema is None:
         return
     for internal in result.schema.internal_realms():
         for module in internal.modules:
@@ -47,8 +49,12 @@ def _from_schema(project: Project, realm: str) -> Iterator[Diagnostic]:
                     if isinstance(node, ast.Ref) and node.realm == realm:
                         yield Diagnostic(
                             f"{module.name}.{decl.name} refers to {node.module}.{node.name}@{realm}",
-                            node.pos if node.pos != ast.NO_POS else None,
+                            _relative(node.pos) if node.pos != ast.NO_POS else None,
                         )
+
+
+def _relative(pos: Position) -> Position:
+    return pos.with_filename(display_path(Path(pos.filename))) if os.path.isabs(pos.filename) else pos
 
 
 def _from_sources(project: Project, realm: str) -> Iterator[Diagnostic]:

@@ -284,10 +284,14 @@ class _Builder:
         if len(members) == 1:
             inner = self.build(members[0], env)
         else:
-            resolved = [_resolve(m, env) for m in members]
-            name = " | ".join(getattr(_class_of(m), "__name__", repr(m)) for m in resolved)
-            sum_key = ("sum", key) if key is not None else None
-            inner = self.sum_type(sum_key, name, _union_variants(resolved), env)
+            inner_key = ("sum", key) if optional and key is not None else key
+            cached = self.lookup(inner_key)
+            if cached is not None:
+                inner = cached
+            else:
+                resolved = [_resolve(m, env) for m in members]
+                name = " | ".join(getattr(_class_of(m), "__name__", repr(m)) for m in resolved)
+                inner = self.sum_type(inner_key, name, _union_variants(resolved), env)
         return self.store(key, _optional(inner)) if optional else inner
 
     def list_of(self, element: Codec) -> Codec:

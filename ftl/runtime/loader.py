@@ -40,7 +40,9 @@ def load_module(module_dir: Path, *, stubs: Path | None = None, isolated: bool =
     return load_module_file(read_module_file(module_dir), stubs=stubs, isolated=isolated)
 
 
-def load_module_file(module: ModuleFile, *, stubs: Path | None = None, isolated: bool = False) -> LoadedModule:
+def load_module_file(
+    module: ModuleFile, *, stubs: Path | None = None, isolated: bool = False
+) -> LoadedModule:
     paths = [str(module.directory)] + ([str(stubs)] if stubs else [])
     with _on_sys_path(paths, restore=isolated):
         python_modules = import_package(module, fresh=isolated)
@@ -82,7 +84,9 @@ def _python_modules(module: ModuleFile) -> Iterator[str]:
             parts = parts[:-1]
             if not parts:
                 continue
-            if not all((root.joinpath(*parts[:i]) / "__init__.py").is_file() for i in range(1, len(parts) + 1)):
+            if not all(
+                (root.joinpath(*parts[:i]) / "__init__.py").is_file() for i in range(1, len(parts) + 1)
+            ):
                 continue
         elif not all((root.joinpath(*parts[:i]) / "__init__.py").is_file() for i in range(1, len(parts))):
             continue

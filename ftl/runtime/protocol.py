@@ -221,10 +221,12 @@ class Connection(asyncio.Protocol):
         self._frames = FrameBuffer()
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self._closed_waiter: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self._closed_waiter = asyncio.get_running_loop().create_future()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -238,6 +240,8 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._closed_waiter is not None and not self._closed_waiter.done():
+            self._closed_waiter.set_result(None)
         if self._on_lost is not None:
             self._on_lost(self, exc)
 
@@ -254,8 +258,13 @@ class Connection(asyncio.Protocol):
         return join_endpoint(address[0], address[1]) if address else ""
 
     def close(self) -> None:
+        """Close once everything written so far has been sent."""
         if self.transport is not None:
             self.transport.close()
+
+    async def wait_closed(self) -> None:
+        if self._closed_waiter is not None:
+            await asyncio.shield(self._closed_waiter)
 
     def abort(self, exc: Exception | None = None) -> None:
         if self.transport is not None:
@@ -398,7 +407,9 @@ class BlockingCallClient:
     ) -> Reply:
         self._next_stream += 1
         stream = self._next_stream
-        message = Call(stream, module, verb, body, request_id, chain, dict(headers) if headers else _NO_HEADERS)
+        message = Call(
+            stream, module, verb, body, request_id, chain, dict(headers) if headers else _NO_HEADERS
+        )
         try:
             self._socket.sendall(_frame(self._encoder, message))
             while True:

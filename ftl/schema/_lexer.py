@@ -29,6 +29,7 @@ MAX_NESTING = 64
 # Terminals the lexer builds itself (with how errors name them); the rest are strings in the grammar.
 SPECIAL_TERMINALS = {
     "IDENT": "a name",
+    "QNAME": "a qualified name",
     "STRING": "a string",
     "NUMBER": "a number",
     "DURATION": "a duration",
@@ -43,7 +44,7 @@ SPECIAL_TERMINALS = {
 # One match per token: leading whitespace, then one group per kind of token (or the end).
 _TOKEN = re.compile(
     r"""[ \t\n\r\f\v]*(?:
-        ([A-Za-z_][A-Za-z0-9_]*)
+        ([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)
       | ([{}\[\]()<>,.:=?@+])
       | ([0-9]+)
       | ("(?:[^"\\]|\\.)*")
@@ -79,14 +80,19 @@ class SchemaSyntaxError(Exception):
 
 
 def can_shift(
-    states: Mapping[Any, Mapping[str, tuple[Any, Any]]], stack: list[Any], terminal: str, end_state: Any = None
+    states: Mapping[Any, Mapping[str, tuple[Any, Any]]],
+    stack: list[Any],
+    terminal: str,
+    end_state: Any = None,
 ) -> bool:
     """Whether feeding `terminal` now would end in a shift (or, for `$END`, in `end_state`)."""
+    action = states[stack[-1]].get(terminal)
+    if action is None:
+        return False
+    if action[0] is Shift:
+        return True
     stack = stack[:]
     while True:
-        action = states[stack[-1]].get(terminal)
-        if action is None:
-            return False
         kind, arg = action
         if kind is Shift:
             return True
@@ -96,6 +102,9 @@ def can_shift(
         stack.append(states[stack[-1]][arg.origin.name][1])
         if stack[-1] == end_state:
             return True
+        action = states[stack[-1]].get(terminal)
+        if action is None:
+            return False
 
 
 class SchemaLexer(Lexer):
@@ -110,7 +119,7 @@ class SchemaLexer(Lexer):
             if terminal.pattern.type != "str" or terminal.name in SPECIAL_TERMINALS:
                 continue
             value = terminal.pattern.value
-            if _WORD.fullmatch(value):
+            if _IDENT.fullmatch(value):
                 self.keywords[value] = terminal.name
             else:
                 self.punctuation[value] = terminal.name
@@ -146,14 +155,18 @@ class SchemaLexer(Lexer):
             if mode is not None:
                 special, line, line_start = _special_token(mode, text, pos, line, line_start)
                 if special is not None:
-                    pos = special.end
+                    pos = special.end_pos
                     yield special
                     continue
 
             match = next_token(text, pos)
             if match is None:
                 pos, line, line_start = _skip_whitespace(text, pos, line, line_start)
-                raise SchemaSyntaxError(f"invalid input text {_excerpt(text, pos)}", line, pos - line_start + 1)
+                if text.startswith('"', pos):
+                    raise SchemaSyntaxError("string literal not terminated", line, pos - line_start + 1)
+                raise SchemaSyntaxError(
+                    f"invalid input text {_excerpt(text, pos)}", line, pos - line_start + 1
+                )
             group = match.lastindex
             start = match.start(group)  # type: ignore[arg-type]
             if start != pos and count("\n", pos, start):
@@ -164,6 +177,13 @@ class SchemaLexer(Lexer):
 
             if group == _WORD:
                 word = match.group(_WORD)
+                if "." in word:
+                    if "QNAME" in states[stack[-1]]:
+                        yield _Token("QNAME", word, start, line, column)
+                        continue
+                    # Not a place for a reference: lex the name and the dot one by one.
+                    word = word[: word.index(".")]
+                    pos = start + len(word)
                 terminal = keywords.get(word)
                 if terminal is None:
                     terminal = "IDENT"
@@ -196,6 +216,27 @@ class SchemaLexer(Lexer):
                 return
 
 
+class _Token(Token):
+    """A Lark token built with less ceremony: the lexer makes ~200k of them per MB of schema."""
+
+    __slots__ = ()
+    end_pos: int  # where lexing resumes after a whitespace-sensitive token
+    end_line = None  # Lark only reads these (to place an end-of-input token)
+    end_column = None
+
+    def __new__(
+        cls, type_: str, value: str, start_pos: int, line: int, column: int, end_pos: int = 0
+    ) -> _Token:
+        token = str.__new__(cls, value)
+        token.type = type_
+        token.value = value
+        token.start_pos = start_pos
+        token.line = line
+        token.column = column
+        token.end_pos = end_pos
+        return token
+
+
 def _is_export_realm(text: str, end: int) -> bool:
     """`export` followed by exactly one space and the word `realm` (§1.6: Go needs the one space)."""
     if not text.startswith(" realm", end):
@@ -204,33 +245,35 @@ def _is_export_realm(text: str, end: int) -> bool:
     return after >= len(text) or not (text[after].isalnum() or text[after] == "_")
 
 
-def _cron_text(text: str, pos: int, line: int, line_start: int) -> Token | None:
-    """The rest of the physical line after `+cron`, trimmed; a lone quoted string is unquoted."""
-    end = text.find("\n", pos)
-    end = len(text) if end < 0 else end
-    segment = text[pos:end]
-    value = segment.strip(" \t\r\f\v")
-    if not value:
-        return None
-    start = pos + segment.index(value[0])
-    column = start - line_start + 1
-    if len(value) >= 2 and value[0] == '"' and _STRING.fullmatch(value):
-        value = unquote_at(value, line, column)
-    token = Token("CRON_TEXT", value, start, line, column)
-    token.end_pos = end
-    return token
+def _skip_whitespace(text: str, pos: int, line: int, line_start: int) -> tuple[int, int, int]:
+    end = _WHITESPACE.match(text, pos).end()  # type: ignore[union-attr]
+    newlines = text.count("\n", pos, end)
+    if newlines:
+        line += newlines
+        line_start = text.rfind("\n", pos, end) + 1
+    return end, line, line_start
 
 
-def _special_token(mode: str, text: str, pos: int, line: int, column: int) -> Token | None:
-    """A whitespace-sensitive token at `pos` if the parser wants one there and the text has one."""
+def _special_token(
+    mode: str, text: str, pos: int, line: int, line_start: int
+) -> tuple[_Token | None, int, int]:
+    """A whitespace-sensitive token, if the parser wants one here and the text has one.
+
+    Returns the token (its `end_pos` is where lexing resumes) and the line counters; None means
+    "lex as usual", which then reports whatever is there as unexpected.
+    """
+    if mode is _CRON:
+        return _cron_text(text, pos, line, line_start), line, line_start
+    pos, line, line_start = _skip_whitespace(text, pos, line, line_start)
+    column = pos - line_start + 1
     if mode is _DURATIONS:
         match = _DURATION.match(text, pos)
         if match is None:
-            return None
-        token = Token("DURATION", match.group(), pos, line, column)
-    elif mode is _PATH:
-        if text[pos] != "/":
-            return None
+            return None, line, line_start
+        return _Token("DURATION", match.group(), pos, line, column, match.end()), line, line_start
+    if mode is _PATH:
+        if not text.startswith("/", pos):
+            return None, line, line_start
         match = _INGRESS_PATH.match(text, pos)
         assert match is not None  # a lone "/" always matches
         end = match.end()
@@ -243,14 +286,26 @@ def _special_token(mode: str, text: str, pos: int, line: int, column: int) -> To
                 line,
                 column + end - pos,
             )
-        token = Token("INGRESS_PATH", match.group(), pos, line, column)
-    else:
-        match = _SHA256.match(text, pos)
-        if match is None:
-            return None
-        token = Token("SHA256", match.group(), pos, line, column)
-    token.end_pos = match.end()
-    return token
+        return _Token("INGRESS_PATH", match.group(), pos, line, column, end), line, line_start
+    match = _SHA256.match(text, pos)
+    if match is None:
+        return None, line, line_start
+    return _Token("SHA256", match.group(), pos, line, column, match.end()), line, line_start
+
+
+def _cron_text(text: str, pos: int, line: int, line_start: int) -> _Token | None:
+    """The rest of the physical line after `+cron`, trimmed; a lone quoted string is unquoted."""
+    end = text.find("\n", pos)
+    end = len(text) if end < 0 else end
+    segment = text[pos:end]
+    value = segment.strip(" \t\r\f\v")
+    if not value:
+        return None
+    start = pos + segment.index(value[0])
+    column = start - line_start + 1
+    if len(value) >= 2 and value[0] == '"' and _STRING_LITERAL.fullmatch(value):
+        value = unquote_at(value, line, column)
+    return _Token("CRON_TEXT", value, start, line, column, end)
 
 
 def unquote_at(literal: str, line: int, column: int) -> str:

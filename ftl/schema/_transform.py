@@ -8,6 +8,7 @@ position is its first token: the first doc comment, else `export`, else the keyw
 from __future__ import annotations
 
 import re
+import typing
 from typing import Any
 
 from lark import Token, Transformer
@@ -19,7 +20,16 @@ from ftl.schema._lexer import SchemaSyntaxError, unquote_at
 _INT64_MAX = 2**63 - 1
 _HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 _VISIBILITY = {"EXPORT": ast.Visibility.MODULE, "EXPORT_REALM": ast.Visibility.REALM}
-_METADATA_TYPES = tuple(ast.Metadata.__args__)  # type: ignore[attr-defined]
+_METADATA_TYPES = typing.get_args(ast.Metadata)
+
+
+class _Splice:
+    """What a `x*` helper rule reduces to: the parent rule only reads `.children`."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, children: list[Any]) -> None:
+        self.children = children
 
 
 class AstBuilder(Transformer[Token, Any]):
@@ -43,7 +53,7 @@ class AstBuilder(Transformer[Token, Any]):
         """The doc comments a rule starts with (its `COMMENT*`), and the children after them."""
         count = 0
         for child in children:
-            if child.__class__ is not Token or child.type != "COMMENT":
+            if not isinstance(child, Token) or child.type != "COMMENT":
                 break
             count += 1
         return children[:count], children[count:]
@@ -68,6 +78,10 @@ class AstBuilder(Transformer[Token, Any]):
                 break
             count += 1
         return tuple(items[:count]), tuple(items[count:])
+
+    def __default__(self, data: Any, children: list[Any], meta: Any) -> _Splice:
+        # Only Lark's own list helpers (`x*`) have no method here; their parent splices them in.
+        return _Splice(children)
 
     # -- documents -------------------------------------------------------------------------------
 
@@ -268,10 +282,16 @@ class AstBuilder(Transformer[Token, Any]):
         return ast.Map(key=children[1], value=children[2], pos=self._pos(children[0]))
 
     def ref(self, children: list[Any]) -> ast.Ref:
-        first, second, type_args, realm = children
+        first = children[0]
+        if len(children) == 3:  # QNAME: `module.name` as one token
+            type_args, realm = children[1], children[2]
+            module, _, name = first.value.partition(".")
+        else:
+            second, type_args, realm = children[1], children[2], children[3]
+            module, name = (first.value, second.value) if second is not None else ("", first.value)
         return ast.Ref(
-            module=first.value if second is not None else "",
-            name=second.value if second is not None else first.value,
+            module=module,
+            name=name,
             type_args=type_args or (),
             realm=realm.value if realm is not None else "",
             pos=self._pos(first),
@@ -302,7 +322,7 @@ class AstBuilder(Transformer[Token, Any]):
         components: list[ast.IngressPathComponent] = []
         offset = 1
         for part in path.value[1:].split("/") if path.value != "/" else ():
-            pos = Position(self.filename, path.line, path.column + offset)  # type: ignore[arg-type]
+            pos = Position(self.filename, path.line, path.column + offset)
             if part.startswith("{"):
                 components.append(ast.IngressPathParameter(name=part[1:-1], pos=pos))
             else:
@@ -344,7 +364,9 @@ class AstBuilder(Transformer[Token, Any]):
 
     def md_typemap(self, children: list[Any]) -> ast.MetadataTypeMap:
         plus, runtime, native = children
-        return ast.MetadataTypeMap(runtime=runtime.value, native_name=self._string(native), pos=self._pos(plus))
+        return ast.MetadataTypeMap(
+            runtime=runtime.value, native_name=self._string(native), pos=self._pos(plus)
+        )
 
     def md_encoding(self, children: list[Any]) -> ast.MetadataEncoding:
         return ast.MetadataEncoding(lenient=children[-1] is not None, pos=self._pos(children[0]))
@@ -356,7 +378,7 @@ class AstBuilder(Transformer[Token, Any]):
         plus, path, digest, executable = children
         digest_value = self._string(digest)
         if not _HEX_DIGEST.fullmatch(digest_value):
-            raise SchemaSyntaxError("artefact digest must be 64 hex digits", digest.line, digest.column)  # type: ignore[arg-type]
+            raise SchemaSyntaxError("artefact digest must be 64 hex digits", digest.line, digest.column)
         return ast.MetadataArtefact(
             path=self._string(path),
             digest=digest_value,

@@ -227,7 +227,8 @@ _TypeDecl = ast.Data | ast.Enum | ast.TypeAlias
 
 @dataclass
 class _Index:
-    types: dict[tuple[str, str, str], _TypeDecl]  # (realm or "", module, name) → data/enum/typealias
+    # (realm or "", module, name) → a data/enum/typealias with the scope it was declared in
+    types: dict[tuple[str, str, str], tuple[_TypeDecl, _Scope]]
     others: dict[tuple[str, str, str], ast.Decl]  # any other declaration kind, for clear errors
     modules: set[tuple[str, str]]
 
@@ -248,10 +249,11 @@ def _index(schema: ast.Schema) -> _Index:
         realm_key = realm.name if realm.external else ""
         for module in realm.modules:
             index.modules.add((realm_key, module.name))
+            scope = _Scope(realm_key, module.name)
             for decl in module.decls:
                 key = (realm_key, module.name, decl.name)
                 if isinstance(decl, ast.Data | ast.Enum | ast.TypeAlias):
-                    index.types.setdefault(key, decl)
+                    index.types.setdefault(key, (decl, scope))
                 else:
                     index.others.setdefault(key, decl)
     _INDEX_CACHE[id(schema)] = (schema, index)
@@ -283,9 +285,9 @@ class _Checker:
         else:
             candidates = [("builtin", ref.name), (scope.module, ref.name)]
         for module, name in candidates:
-            decl = self.index.types.get((realm, module, name))
-            if decl is not None:
-                return decl, _Scope(realm, module)
+            found = self.index.types.get((realm, module, name))
+            if found is not None:
+                return found
         for module, name in candidates:
             other = self.index.others.get((realm, module, name))
             if other is not None:
@@ -298,6 +300,8 @@ class _Checker:
                 f"reference to data structure {data.name} has {len(ref.type_args)} type parameters, "
                 f"but {len(data.type_params)} were expected"
             )
+        if not data.type_params:
+            return decl_scope
         params = {p.name: (arg, use_scope) for p, arg in zip(data.type_params, ref.type_args, strict=True)}
         return _Scope(decl_scope.realm, decl_scope.module, params)
 

@@ -131,7 +131,9 @@ def _unexpected_token(exc: UnexpectedToken, text: str, filename: str, display: d
     if state is not None:
         # LALR merges look-ahead sets; keep only what could really be shifted here.
         conf = state.parse_conf
-        shiftable = {name for name in names if can_shift(conf.states, state.state_stack, name, conf.end_state)}
+        shiftable = {
+            name for name in names if can_shift(conf.states, state.state_stack, name, conf.end_state)
+        }
         names = shiftable or names
     # Described terminals ("a name") first, then keywords and punctuation.
     expected = sorted({display.get(name, name) for name in names}, key=lambda shown: (shown[0] == '"', shown))
@@ -139,7 +141,7 @@ def _unexpected_token(exc: UnexpectedToken, text: str, filename: str, display: d
         expected = [*expected[:_MAX_EXPECTED], "..."]
     hint = f" (expected {', '.join(expected)})" if expected else ""
     if token.type == "$END":
-        return Diagnostic(f'unexpected end of input{hint}', _end_position(text, filename))
+        return Diagnostic(f"unexpected end of input{hint}", _end_position(text, filename))
     shown = f"// {token.value}" if token.type == "COMMENT" else str(token.value)
     return Diagnostic(f"unexpected token {quote(shown)}{hint}", Position(filename, token.line, token.column))
 

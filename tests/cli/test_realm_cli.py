@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def test_an_invalid_public_schema_is_reported_at_its_place(shop: Path, bank: Pat
     before = shop.read_bytes()
     code, _, err = ftl("realm", "add", "--git-repo", str(bank))
     assert code == 1
-    assert err.startswith(f"{commit[:12]}:ftl-public-schema.ftl:4:")
+    assert re.match(rf"{commit[:12]}:ftl-public-schema\.ftl:3:\d+: ", err)
     assert shop.read_bytes() == before
 
 
@@ -112,7 +113,7 @@ def test_a_malformed_project_file_is_reported_with_its_line(shop: Path, bank: Pa
     before = shop.read_bytes()
     code, _, err = ftl("realm", "add", "--git-repo", str(bank))
     assert code == 1
-    assert err.startswith("ftl-project.toml:3:") and "invalid TOML" in err
+    assert err == "ftl-project.toml:2:25: invalid TOML: Unclosed array\n"
     assert shop.read_bytes() == before
 
 

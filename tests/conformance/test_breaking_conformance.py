@@ -86,7 +86,8 @@ def test_conformance_data_is_present(conformance_dir: Path) -> None:
 def test_breaking_case(case: dict[str, Any], conformance_dir: Path) -> None:
     schema = _schema(case)
     findings = [
-        f.message for f in type_changes(_parse(case["old"]), _parse(case["new"]), old_schema=schema, new_schema=schema)
+        f.message
+        for f in type_changes(_parse(case["old"]), _parse(case["new"]), old_schema=schema, new_schema=schema)
     ]
     if case["id"] in OVERRIDES:
         breaking, expected, _reason = OVERRIDES[case["id"]]

@@ -47,9 +47,7 @@ class GitRepo:
         return self.path.as_uri()
 
     def git(self, *args: str) -> str:
-        done = subprocess.run(
-            ["git", *args], cwd=self.path, check=True, capture_output=True, text=True
-        )
+        done = subprocess.run(["git", *args], cwd=self.path, check=True, capture_output=True, text=True)
         return done.stdout.strip()
 
     def write(self, relative: str, text: str) -> None:

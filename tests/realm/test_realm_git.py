@@ -39,7 +39,9 @@ def test_named_branch_and_unknown_branch(repo: GitRepo) -> None:
 
 
 def test_unreachable_repository(tmp_path: Path) -> None:
-    with pytest.raises(FtlError, match="cannot reach git repository .*does not appear to be a git repository"):
+    with pytest.raises(
+        FtlError, match=r"cannot reach git repository .*does not appear to be a git repository"
+    ):
         resolve_branch(str(tmp_path / "missing"))
 
 
@@ -99,7 +101,7 @@ def test_local_file_at_revision(repo: GitRepo) -> None:
     assert repo_root(sub) == repo.path
     with pytest.raises(FtlError, match="unknown git revision"):
         read_local_file(sub, "nope", "f.txt")
-    with pytest.raises(FtlError, match="has no file g.txt"):
+    with pytest.raises(FtlError, match=r"has no file g\.txt"):
         read_local_file(sub, "HEAD", "g.txt")
 
 

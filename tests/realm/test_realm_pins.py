@@ -51,14 +51,18 @@ def test_add_pins_the_default_branch_head(shop: Path, bank: GitRepo) -> None:
     assert summary.verbs == ("balance.withdraw",)
     assert load_project(shop).realms == (pin,)
     assert "# The shop project." in shop.read_text() and "# keep me" in shop.read_text()
-    assert (shop.parent / ".ftl" / "realms" / "bank" / bank.head() / "public-schema.ftl").read_text() == BANK_V1
+    assert (
+        shop.parent / ".ftl" / "realms" / "bank" / bank.head() / "public-schema.ftl"
+    ).read_text() == BANK_V1
 
 
 def test_add_with_branch_path_and_local_name(shop: Path, bank: GitRepo) -> None:
     bank.git("checkout", "-q", "-b", "release")
     commit = bank.commit("release", **{"schemas/public.ftl": BANK_V1})
     bank.git("checkout", "-q", "main")
-    pin = add_realm(shop, str(bank.path), git_branch="release", git_path="schemas/public.ftl", name="money").pin
+    pin = add_realm(
+        shop, str(bank.path), git_branch="release", git_path="schemas/public.ftl", name="money"
+    ).pin
     assert (pin.name, pin.git_branch, pin.git_commit, pin.git_path) == (
         "money",
         "release",
@@ -98,12 +102,14 @@ def test_unknown_branch(shop: Path, bank: GitRepo, unchanged: None) -> None:
 def test_missing_public_schema_file(shop: Path, bank: GitRepo, unchanged: None) -> None:
     bank.git("rm", "-q", "ftl-public-schema.ftl")
     bank.commit("lost it")
-    with pytest.raises(FtlError, match="has no file ftl-public-schema.ftl at commit"):
+    with pytest.raises(FtlError, match=r"has no file ftl-public-schema\.ftl at commit"):
         add_realm(shop, bank.url)
 
 
 def test_public_schema_that_does_not_parse(shop: Path, bank: GitRepo, unchanged: None) -> None:
-    commit = bank.commit("broken", **{"ftl-public-schema.ftl": "realm bank {\n  module balance {\n    data {\n"})
+    commit = bank.commit(
+        "broken", **{"ftl-public-schema.ftl": "realm bank {\n  module balance {\n    data {\n"}
+    )
     with pytest.raises(FtlError) as caught:
         add_realm(shop, bank.url)
     [diagnostic] = caught.value.diagnostics
@@ -290,7 +296,11 @@ def test_remove_refuses_while_a_module_uses_the_realm(shop: Path, bank: GitRepo)
     assert shop.read_bytes() == before
     [reference] = caught.value.references
     assert reference.pos is not None
-    assert (Path(reference.pos.filename).name, reference.pos.line, reference.pos.column) == ("__init__.py", 2, 6)
+    assert (Path(reference.pos.filename).name, reference.pos.line, reference.pos.column) == (
+        "__init__.py",
+        2,
+        6,
+    )
     remove_realm(shop, "bank", force=True)
     assert load_project(shop).realms == ()
 

@@ -24,7 +24,7 @@ def test_a_file_and_stdin(tmp_path: Path) -> None:
 
 
 def test_a_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(FtlError, match="cannot read nope.ftl"):
+    with pytest.raises(FtlError, match=r"cannot read nope\.ftl"):
         read_schema_source("nope.ftl", project=None, read_stdin=_no_stdin, cwd=tmp_path)
 
 
@@ -41,9 +41,13 @@ def test_git_revision_defaults_to_the_projects_public_schema(tmp_path: Path) -> 
     project = load_project(repo.path / "app" / "ftl-project.toml")
     old = read_schema_source("git:HEAD~1", project=project, read_stdin=_no_stdin, cwd=repo.path / "app")
     assert (old.label, old.text) == ("git:HEAD~1:app/public.ftl", "realm app {}\n")
-    explicit = read_schema_source("git:HEAD:app/public.ftl", project=None, read_stdin=_no_stdin, cwd=repo.path)
+    explicit = read_schema_source(
+        "git:HEAD:app/public.ftl", project=None, read_stdin=_no_stdin, cwd=repo.path
+    )
     assert explicit.text == "realm app { module m {} }\n"
-    relative = read_schema_source("git:HEAD~1:./public.ftl", project=None, read_stdin=_no_stdin, cwd=repo.path / "app")
+    relative = read_schema_source(
+        "git:HEAD~1:./public.ftl", project=None, read_stdin=_no_stdin, cwd=repo.path / "app"
+    )
     assert relative.text == "realm app {}\n"
 
 
@@ -52,7 +56,7 @@ def test_git_errors(tmp_path: Path) -> None:
     repo.commit("one", **{"a.ftl": "realm a {}\n"})
     with pytest.raises(FtlError, match="unknown git revision 'nope'"):
         read_schema_source("git:nope:a.ftl", project=None, read_stdin=_no_stdin, cwd=repo.path)
-    with pytest.raises(FtlError, match="has no file b.ftl"):
+    with pytest.raises(FtlError, match=r"has no file b\.ftl"):
         read_schema_source("git:HEAD:b.ftl", project=None, read_stdin=_no_stdin, cwd=repo.path)
     with pytest.raises(FtlError, match="names no file"):
         read_schema_source("git:HEAD", project=None, read_stdin=_no_stdin, cwd=repo.path)

@@ -11,6 +11,7 @@ import ast as pyast
 import dataclasses
 import enum
 import inspect
+import itertools
 import sys
 import typing
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from ftl._sdk.decorators import is_sum_type_base
 from ftl._sdk.names import PRIMITIVE_NAMES, lower_camel, wire_name_problem
 from ftl.errors import Diagnostic, Position
 from ftl.runtime.extract.resolver import TypeResolver, Where, schema_text, stub_origin
-from ftl.runtime.extract.source import SourceFile, source_of, source_of_module
+from ftl.runtime.extract.source import SourceFile, place, source_of, source_of_module
 from ftl.runtime.extract.typenodes import (
     AliasName,
     ObjectNode,
@@ -45,7 +46,7 @@ def doc_lines(node: pyast.AST | None) -> tuple[str, ...]:
 def attribute_docs(body: list[pyast.stmt]) -> dict[str, tuple[str, ...]]:
     """Attribute docstrings: a string literal right after `name: T` or `NAME = value` documents it."""
     docs: dict[str, tuple[str, ...]] = {}
-    for statement, following in zip(body, body[1:], strict=False):
+    for statement, following in itertools.pairwise(body):
         target = _assigned_name(statement)
         if (
             target
@@ -127,7 +128,9 @@ class ModuleDecls:
             return None
         value = SourceNode(statement.value, source)
         scope = Scope(module, source)
-        self._declare(name, alias, source.pos(statement.target), lambda: self._alias(name, value, scope, statement))
+        self._declare(
+            name, alias, source.pos(statement.target), lambda: self._alias(name, value, scope, statement)
+        )
         return ast.Ref(self.name, name, pos=pos)
 
     def newtype_ref(self, newtype: typing.NewType, pos: Position) -> ast.Ref | None:
@@ -167,12 +170,15 @@ class ModuleDecls:
         )
         return False
 
-    def _declare(self, name: str, key: object, where: Position, extract: Callable[[], ast.Decl | None]) -> None:
+    def _declare(
+        self, name: str, key: object, where: Position, extract: Callable[[], ast.Decl | None]
+    ) -> None:
         if key in self._names:
             return
         other = self._places.get(name)
         if other is not None:
-            self.error(f"two declarations are named {name!r} (the other is at {other}): rename one", where)
+            elsewhere = place(other, where)
+            self.error(f"two declarations are named {name!r} (the other at {elsewhere}): rename one", where)
             return
         if name in PRIMITIVE_NAMES:
             self.error(f"{name!r} is a reserved name in the schema: rename it", where)
@@ -202,7 +208,7 @@ class ModuleDecls:
             params.append(parameter.__name__)
         fields: list[ast.Field] = []
         wire_names: dict[str, str] = {}
-        for data_field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        for data_field in dataclasses.fields(cls):
             field = self._field(cls, data_field, tuple(params), where)
             if field is None:
                 continue
@@ -226,9 +232,7 @@ class ModuleDecls:
     def _field(
         self, cls: type, data_field: dataclasses.Field[typing.Any], params: tuple[str, ...], where: Position
     ) -> ast.Field | None:
-        owner = next(
-            (c for c in cls.__mro__ if data_field.name in c.__dict__.get("__annotations__", {})), cls
-        )
+        owner = next((c for c in cls.__mro__ if data_field.name in inspect.get_annotations(c)), cls)
         source = source_of(owner)
         classdef = source.find_class(owner) if source else None
         statement = class_member(classdef, data_field.name)
@@ -263,7 +267,7 @@ class ModuleDecls:
         classdef = source.find_class(cls) if source else None
         docs = attribute_docs(classdef.body) if classdef else {}
         variants: list[ast.EnumVariant] = []
-        members: dict[str, enum.Enum] = dict(cls.__members__)
+        members: dict[str, enum.Enum] = dict(typing.cast(type[enum.Enum], cls).__members__)
         for name, member in members.items():
             statement = class_member(classdef, name)
             pos = source.pos(statement) if source and statement else where
@@ -284,10 +288,13 @@ class ModuleDecls:
         where = class_pos(cls)
         source = source_of(cls)
         variants: list[ast.EnumVariant] = []
+        variant: type
         for variant in cls.__subclasses__():
             pos = class_pos(variant)
             if not dataclasses.is_dataclass(variant):
-                self.error(f"variant {variant.__name__} of the sum type {cls.__name__} must be a @dataclass", pos)
+                self.error(
+                    f"variant {variant.__name__} of the sum type {cls.__name__} must be a @dataclass", pos
+                )
                 continue
             ref = self.data_ref(variant, pos, ())
             if ref is not None:
@@ -298,7 +305,9 @@ class ModuleDecls:
         classdef = source.find_class(cls) if source else None
         return ast.Enum(cls.__name__, tuple(variants), comments=doc_lines(classdef), pos=where)
 
-    def _alias(self, name: str, value: SourceNode, scope: Scope, statement: pyast.AnnAssign) -> ast.Decl | None:
+    def _alias(
+        self, name: str, value: SourceNode, scope: Scope, statement: pyast.AnnAssign
+    ) -> ast.Decl | None:
         where = value.source.pos(statement.target)
         try:
             members = union_members(unquote(value), scope)
@@ -357,8 +366,12 @@ class Settings:
         self.configs: dict[str, ast.Config] = {}
         self.secrets: dict[str, ast.Secret] = {}
 
-    def declare(self, kind: typing.Literal["config", "secret"], name: str, type_: ast.Type, pos: Position) -> ast.Ref:
-        existing: ast.Config | ast.Secret | None = (self.configs if kind == "config" else self.secrets).get(name)
+    def declare(
+        self, kind: typing.Literal["config", "secret"], name: str, type_: ast.Type, pos: Position
+    ) -> ast.Ref:
+        existing: ast.Config | ast.Secret | None = (self.configs if kind == "config" else self.secrets).get(
+            name
+        )
         if existing is None:
             if kind == "config":
                 self.configs[name] = ast.Config(name, type_, pos=pos)
@@ -368,7 +381,7 @@ class Settings:
             self.diagnostics.append(
                 Diagnostic(
                     f"{kind} {name!r} has type {schema_text(type_)} here but {schema_text(existing.type)} "
-                    f"at {existing.pos}: use one type",
+                    f"at {place(existing.pos, pos)}: use one type",
                     pos,
                 )
             )

@@ -20,13 +20,22 @@ from ftl._sdk.topics import Topic
 from ftl.errors import Diagnostic, FtlError, Position
 from ftl.runtime.extract.decls import ModuleDecls, Settings, doc_lines
 from ftl.runtime.extract.resolver import Where
-from ftl.runtime.extract.source import source_of_module
+from ftl.runtime.extract.source import place, source_of_module
 from ftl.runtime.extract.typenodes import ObjectNode, Scope, SourceNode, TypeNode
 from ftl.runtime.extract.usage import UsageFinder
 from ftl.runtime.extract.verbs import VerbExtractor, VerbHandle
 from ftl.schema import ast
 
-DECL_ORDER = {"config": 0, "secret": 1, "database": 2, "topic": 3, "typealias": 4, "enum": 5, "data": 6, "verb": 7}
+DECL_ORDER = {
+    "config": 0,
+    "secret": 1,
+    "database": 2,
+    "topic": 3,
+    "typealias": 4,
+    "enum": 5,
+    "data": 6,
+    "verb": 7,
+}
 
 
 @dataclass(frozen=True)
@@ -49,14 +58,18 @@ def extract_package(name: str, package: str, python_modules: Iterable[ModuleType
     handles: dict[str, VerbHandle] = {}
     topic_decls: dict[str, ast.Topic] = {}
     topics: list[Topic[object]] = []
-    for module in sorted(python_modules, key=lambda m: m.__name__):
-        for declared in registry.declared_in(module.__name__):
+    for python_module in sorted(python_modules, key=lambda m: m.__name__):
+        for declared in registry.declared_in(python_module.__name__):
             if isinstance(declared, Topic):
                 topic = _topic(declared, name, decls)
                 if topic is None:
                     continue
                 if topic.name in topic_decls:
-                    decls.error(f"two topics are named {topic.name!r} (the other is at {topic_decls[topic.name].pos})", topic.pos)
+                    decls.error(
+                        f"two topics are named {topic.name!r} "
+                        f"(the other at {place(topic_decls[topic.name].pos, topic.pos)})",
+                        topic.pos,
+                    )
                     continue
                 declared.module = name
                 topic_decls[topic.name] = topic
@@ -68,7 +81,8 @@ def extract_package(name: str, package: str, python_modules: Iterable[ModuleType
                 verb, handle = extracted
                 if verb.name in verb_decls:
                     decls.error(
-                        f"two verbs are named {verb.name!r} (the other is at {verb_decls[verb.name].pos}): rename one",
+                        f"two verbs are named {verb.name!r} "
+                        f"(the other at {place(verb_decls[verb.name].pos, verb.pos)}): rename one",
                         verb.pos,
                     )
                     continue
@@ -104,15 +118,22 @@ def _topic(topic: Topic[object], module: str, decls: ModuleDecls) -> ast.Topic |
     pos = Position(str(getattr(python_module, "__file__", topic.python_module)), topic.line or 1, 1)
     event: TypeNode = ObjectNode(topic.event, pos)
     if source is not None and statement is not None:
-        target = statement.targets[0] if isinstance(statement, pyast.Assign) else getattr(statement, "target", None)
+        target = (
+            statement.targets[0]
+            if isinstance(statement, pyast.Assign)
+            else getattr(statement, "target", None)
+        )
         pos = source.pos(target if target is not None else statement)
-        call = next((n for n in pyast.walk(statement) if isinstance(n, pyast.Call) and len(n.args) >= 2), None)
+        call = next(
+            (n for n in pyast.walk(statement) if isinstance(n, pyast.Call) and len(n.args) >= 2), None
+        )
         event_expr = call.args[1] if call else None
         if event_expr is not None:
             event = SourceNode(event_expr, source)
     if not is_identifier(topic.name) or not topic.name[0].islower():
         decls.error(
-            f"topic name {topic.name!r} is invalid: start it with a lowercase letter, then letters, digits, underscores",
+            f"topic name {topic.name!r} is invalid: start it with a lowercase letter, "
+            "followed by letters, digits or underscores",
             pos,
         )
         return None
@@ -122,7 +143,9 @@ def _topic(topic: Topic[object], module: str, decls: ModuleDecls) -> ast.Topic |
     event_type = decls.resolver.resolve(event, Scope(python_module, source), Where())
     if event_type is None:
         return None
-    visibility = {True: ast.Visibility.MODULE, "realm": ast.Visibility.REALM}.get(topic.export, ast.Visibility.NONE)
+    visibility = {True: ast.Visibility.MODULE, "realm": ast.Visibility.REALM}.get(
+        topic.export, ast.Visibility.NONE
+    )
     metadata: tuple[ast.Metadata, ...] = (
         (ast.MetadataPartitions(topic.partitions, pos=pos),) if topic.partitions != 1 else ()
     )

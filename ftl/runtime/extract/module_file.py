@@ -1,9 +1,9 @@
 """`ftl.toml`, the file that makes a directory a module:
 
-    module = "echo"          # the module's schema name (required)
-    language = "python"      # optional; Python is the only language this runtime runs
-    package = "echo"         # optional; the Python package holding the code (default: the module name)
-    watch = ["**/*.py"]      # optional; globs `ftl dev` watches
+module = "echo"          # the module's schema name (required)
+language = "python"      # optional; Python is the only language this runtime runs
+package = "echo"         # optional; the Python package holding the code (default: the module name)
+watch = ["**/*.py"]      # optional; globs `ftl dev` watches
 """
 
 from __future__ import annotations

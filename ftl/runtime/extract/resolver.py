@@ -1,13 +1,13 @@
 """Python type annotations -> schema types.
 
-| Python | schema |
-|---|---|
-| int, float, str, bytes, bool, datetime.datetime, typing.Any | Int, Float, String, Bytes, Bool, Time, Any |
-| None (request, response, type argument) | Unit |
-| list[T], dict[str, T], T \\| None | [T], {String: T}, T? |
-| a dataclass, StrEnum/IntEnum, `@ftl.enum` base, TypeAlias, NewType of the package | a ref to its declaration |
-| a class or alias of a generated stub (`ftl_modules.<module>`) | a ref into that module |
-| ftl.HttpRequest[...], ftl.HttpResponse[...], ftl.Empty, ... | builtin.HttpRequest<...>, ... |
+    int, float, str, bytes, bool           -> Int, Float, String, Bytes, Bool
+    datetime.datetime, typing.Any          -> Time, Any
+    None (request, response, type args)    -> Unit
+    list[T], dict[str, T], T | None        -> [T], {String: T}, T?
+    dataclass, StrEnum/IntEnum, @ftl.enum,
+      TypeAlias, NewType of the package    -> a ref to its declaration
+    a class or alias of a generated stub   -> a ref into that module (`ftl_modules.<module>`)
+    ftl.HttpRequest[...], ftl.Empty, ...   -> builtin.HttpRequest<...>, builtin.Empty, ...
 
 Anything else is an error at the annotation that says what to write instead.
 """
@@ -229,11 +229,11 @@ class TypeResolver:
             return self._annotated(args, pos, scope, where)
         if head in _LISTS:
             element = self._only_argument(head, args, pos)
-            item = element and self.resolve(element, scope, where.inner())
+            item = self.resolve(element, scope, where.inner()) if element is not None else None
             return ast.Array(item, pos=pos) if item is not None else None
         if head in _DICTS:
             return self._map(args, pos, scope, where)
-        if isinstance(head, type) and getattr(head, "__parameters__", ()):
+        if isinstance(head, type) and bool(getattr(head, "__parameters__", ())):
             resolved = [self.resolve(arg, scope, where.inner(unit=True)) for arg in args]
             if any(r is None for r in resolved):
                 return None

@@ -126,28 +126,29 @@ def _is_type_alias_annotation(node: ast.expr) -> bool:
     return isinstance(node, ast.Attribute) and node.attr == "TypeAlias"
 
 
-_cache: dict[str, tuple[tuple[int, int], SourceFile]] = {}
+_cache: dict[str, tuple[bytes, SourceFile]] = {}
 
 
 def load_source(path: str | os.PathLike[str]) -> SourceFile | None:
-    """The parsed file at `path`, or None if it cannot be read or parsed."""
+    """The parsed file at `path`, or None if it cannot be read or parsed.
+
+    Parsing is cached by content (not modification time, which can miss a quick second save).
+    """
     resolved = str(Path(path).resolve())
     try:
-        stat = os.stat(resolved)
+        raw = Path(resolved).read_bytes()
     except OSError:
         return None
-    version = (stat.st_mtime_ns, stat.st_size)
     cached = _cache.get(resolved)
-    if cached is not None and cached[0] == version:
+    if cached is not None and cached[0] == raw:
         return cached[1]
     try:
-        raw = Path(resolved).read_bytes()
         text = raw.decode("utf-8")
         tree = ast.parse(raw, filename=resolved)
-    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+    except (UnicodeDecodeError, SyntaxError, ValueError):
         return None
     source = SourceFile(resolved, text, tree, text.splitlines())
-    _cache[resolved] = (version, source)
+    _cache[resolved] = (raw, source)
     return source
 
 
@@ -164,3 +165,14 @@ def source_of(obj: object) -> SourceFile | None:
         return load_source(code.co_filename)
     module_name = getattr(obj, "__module__", None)
     return source_of_module(module_name) if isinstance(module_name, str) else None
+
+
+def place(pos: Position, here: Position) -> str:
+    """How a message names another place: `line 12` in the same file, else `path:12:5`."""
+    if pos.filename == here.filename:
+        return f"line {pos.line}"
+    try:
+        filename = os.path.relpath(pos.filename)
+    except ValueError:
+        filename = pos.filename
+    return str(pos.with_filename(filename))

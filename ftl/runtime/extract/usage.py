@@ -125,7 +125,13 @@ def _local_names(definition: pyast.FunctionDef | pyast.AsyncFunctionDef) -> set[
     arguments = definition.args
     names = {
         a.arg
-        for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg)
+        for a in (
+            *arguments.posonlyargs,
+            *arguments.args,
+            *arguments.kwonlyargs,
+            arguments.vararg,
+            arguments.kwarg,
+        )
         if a is not None
     }
     for node in pyast.walk(pyast.Module(body=definition.body, type_ignores=[])):

@@ -92,10 +92,15 @@ class VerbExtractor:
         spec = verb_spec(func)
         target = inspect.unwrap(func)
         source = source_of(target)
-        definition = source.find_function(target) if source and isinstance(target, types.FunctionType) else None
+        definition = (
+            source.find_function(target) if source and isinstance(target, types.FunctionType) else None
+        )
         if spec is None or source is None or definition is None or not isinstance(target, types.FunctionType):
             filename = getattr(getattr(target, "__code__", None), "co_filename", "") or str(target)
-            self.error(f"cannot find the source of the verb {getattr(target, '__name__', target)!r}", Position(filename, 1, 1))
+            self.error(
+                f"cannot find the source of the verb {getattr(target, '__name__', target)!r}",
+                Position(filename, 1, 1),
+            )
             return None
         where = source.name_pos(definition)
         problem = wire_name_problem(target.__name__)
@@ -110,7 +115,9 @@ class VerbExtractor:
         if signature is None:
             return None
         metadata = self._metadata(name, spec, signature, source, definition, func)
-        visibility = {True: ast.Visibility.MODULE, "realm": ast.Visibility.REALM}.get(spec.export, ast.Visibility.NONE)
+        visibility = {True: ast.Visibility.MODULE, "realm": ast.Visibility.REALM}.get(
+            spec.export, ast.Visibility.NONE
+        )
         if any(isinstance(m, ast.MetadataIngress) for m in metadata):
             visibility = max(visibility, ast.Visibility.MODULE)
         verb = ast.Verb(
@@ -150,7 +157,14 @@ class VerbExtractor:
             self.error(f"cannot evaluate the type hints of verb {name}: {type(exc).__name__}: {exc}", where)
             return None
         arguments = definition.args
-        nodes = {a.arg: a for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+        every = (
+            *arguments.posonlyargs,
+            *arguments.args,
+            arguments.vararg,
+            *arguments.kwonlyargs,
+            arguments.kwarg,
+        )
+        nodes = {a.arg: a for a in every if a is not None}
         result = _Signature(ast.Unit(pos=where), ast.Unit(pos=where), type(None), type(None), {}, [], [])
         ok = True
         has_request = False
@@ -158,9 +172,10 @@ class VerbExtractor:
             node = nodes.get(param.name)
             pos = source.pos(node) if node else where
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                stars = "*" if param.kind is param.VAR_POSITIONAL else "**"
                 self.error(
-                    f"verb {name}: remove `{'*' if param.kind is param.VAR_POSITIONAL else '**'}{param.name}`; "
-                    "a verb takes one request parameter and injects the others with Annotated[T, ftl.Config(...)]",
+                    f"verb {name}: remove `{stars}{param.name}`; a verb takes one request parameter "
+                    "and injects the others with Annotated[T, ftl.Config(...)]",
                     pos,
                 )
                 ok = False
@@ -168,16 +183,24 @@ class VerbExtractor:
             is_request_slot = index == 0 and param.kind is not param.KEYWORD_ONLY
             if param.name not in hints:
                 hint = "<RequestType>" if is_request_slot else 'Annotated[T, ftl.Config("name")]'
-                self.error(f"parameter {param.name} of verb {name} has no type hint: write `{param.name}: {hint}`", pos)
+                self.error(
+                    f"parameter {param.name} of verb {name} has no type hint: write `{param.name}: {hint}`",
+                    pos,
+                )
                 ok = False
                 continue
             hint_value = hints[param.name]
             annotation: TypeNode = (
-                SourceNode(node.annotation, source) if node and node.annotation else ObjectNode(hint_value, pos)
+                SourceNode(node.annotation, source)
+                if node and node.annotation
+                else ObjectNode(hint_value, pos)
             )
             marker = _marker(hint_value)
             if marker is not None:
-                ok = self._injection(name, param.name, marker, hint_value, annotation, scope, pos, result) and ok
+                ok = (
+                    self._injection(name, param.name, marker, hint_value, annotation, scope, pos, result)
+                    and ok
+                )
                 continue
             if is_request_slot:
                 has_request = True
@@ -198,7 +221,9 @@ class VerbExtractor:
             self.error(f"verb {name} has no return type hint: add `-> <ResponseType>` (or `-> None`)", where)
             return None
         returns: TypeNode = (
-            SourceNode(definition.returns, source) if definition.returns else ObjectNode(hints["return"], where)
+            SourceNode(definition.returns, source)
+            if definition.returns
+            else ObjectNode(hints["return"], where)
         )
         response = self.decls.resolver.resolve(returns, scope, Where(unit=True))
         if response is None or not ok:
@@ -261,7 +286,9 @@ class VerbExtractor:
         if calls:
             metadata.append(ast.MetadataCalls(tuple(calls), pos=calls[0].pos))
         if signature.secrets:
-            metadata.append(ast.MetadataSecrets(_sorted_refs(signature.secrets), pos=signature.secrets[0].pos))
+            metadata.append(
+                ast.MetadataSecrets(_sorted_refs(signature.secrets), pos=signature.secrets[0].pos)
+            )
         if signature.configs:
             metadata.append(ast.MetadataConfig(_sorted_refs(signature.configs), pos=signature.configs[0].pos))
         if "cron" in first:
@@ -282,14 +309,16 @@ class VerbExtractor:
             metadata.append(ast.MetadataFixture(fixture.manual, pos=pos))
         return metadata
 
-    def _uses(self, func: Callable[..., Any]) -> tuple[list[ast.Ref], list[ast.Ref]]:
+    def _uses(self, func: Callable[..., Any]) -> tuple[tuple[ast.Ref, ...], tuple[ast.Ref, ...]]:
         calls: dict[tuple[str, str, str], ast.Ref] = {}
         publishes: dict[str, ast.Ref] = {}
         for use in self.usage.uses(func):
             target = use.target
             if isinstance(target, VerbClient):
                 key = (target.module, target.verb, target.realm or "")
-                calls.setdefault(key, ast.Ref(target.module, target.verb, realm=target.realm or "", pos=use.pos))
+                calls.setdefault(
+                    key, ast.Ref(target.module, target.verb, realm=target.realm or "", pos=use.pos)
+                )
             elif self.decls.is_local(target.python_module):
                 publishes.setdefault(target.name, ast.Ref(self.module, target.name, pos=use.pos))
         return _sorted_refs(list(calls.values())), _sorted_refs(list(publishes.values()))
@@ -299,7 +328,10 @@ class VerbExtractor:
     ) -> ast.MetadataIngress | None:
         method = ingress.method.upper() if isinstance(ingress.method, str) else ""
         if method not in HTTP_METHODS:
-            self.error(f"ingress method {ingress.method!r} is not supported: use one of {', '.join(HTTP_METHODS)}", pos)
+            self.error(
+                f"ingress method {ingress.method!r} is not supported: use one of {', '.join(HTTP_METHODS)}",
+                pos,
+            )
             return None
         path = self._ingress_path(ingress.path, pos)
         if path is None:
@@ -314,7 +346,8 @@ class VerbExtractor:
             ok = False
         if not _is_builtin(signature.response, "HttpResponse"):
             self.error(
-                f"ingress verb {name} returns `ftl.HttpResponse[Body, Error]`, not {schema_text(signature.response)}",
+                f"ingress verb {name} returns `ftl.HttpResponse[Body, Error]`, "
+                f"not {schema_text(signature.response)}",
                 signature.response.pos,
             )
             ok = False
@@ -353,7 +386,9 @@ class VerbExtractor:
         if subscribe.from_offset not in ("beginning", "latest"):
             self.error(f'from_ must be "beginning" or "latest", not {subscribe.from_offset!r}', pos)
             return None
-        return ast.MetadataSubscriber(topic, ast.FromOffset(subscribe.from_offset), subscribe.dead_letter, pos=pos)
+        return ast.MetadataSubscriber(
+            topic, ast.FromOffset(subscribe.from_offset), subscribe.dead_letter, pos=pos
+        )
 
     def _topic_ref(self, topic: object, pos: Position) -> ast.Ref | None:
         if isinstance(topic, Topic):
@@ -363,7 +398,8 @@ class VerbExtractor:
             if origin is not None or topic.module:
                 return ast.Ref(topic.module or origin[0], topic.name, realm=topic.realm or "", pos=pos)  # type: ignore[index]
         self.error(
-            "subscribe to a topic declared with ftl.topic(...) in this package, or one from ftl_modules.<module>",
+            "subscribe to a topic declared with ftl.topic(...) in this package, "
+            "or to one from ftl_modules.<module>",
             pos,
         )
         return None
@@ -374,7 +410,7 @@ class VerbExtractor:
             return None
         for value in (retry.min_backoff, retry.max_backoff):
             if not isinstance(value, str) or not re.fullmatch(r"(\d+[a-z]+)*", value):
-                self.error(f"retry backoff {value!r} must be a duration like \"5s\", \"1m\" or \"1h30m\"", pos)
+                self.error(f'retry backoff {value!r} must be a duration like "5s", "1m" or "1h30m"', pos)
                 return None
         if retry.max_backoff and not retry.min_backoff:
             self.error("a retry with max_backoff needs min_backoff too", pos)
@@ -390,10 +426,12 @@ class VerbExtractor:
         if isinstance(catch, VerbClient):
             return ast.Ref(catch.module, catch.verb, realm=catch.realm or "", pos=pos)
         target = inspect.unwrap(catch) if callable(catch) else catch
-        if verb_spec(catch) is not None and isinstance(target, types.FunctionType):
-            if self.decls.is_local(target.__module__):
-                return ast.Ref(self.module, lower_camel(target.__name__), pos=pos)
-        self.error("catch must be a verb of this module (decorated with @ftl.verb) or a client from ftl_modules", pos)
+        is_verb = verb_spec(catch) is not None and isinstance(target, types.FunctionType)
+        if is_verb and isinstance(target, types.FunctionType) and self.decls.is_local(target.__module__):
+            return ast.Ref(self.module, lower_camel(target.__name__), pos=pos)
+        self.error(
+            "catch must be a verb of this module (decorated with @ftl.verb) or a client from ftl_modules", pos
+        )
         return None
 
 

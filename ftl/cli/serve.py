@@ -1,0 +1,313 @@
+"""`ftl serve`, `ftl call`, `ftl ps`, `ftl logs` and `ftl deploy`: the backplane from the command line.
+
+`serve` runs a backplane in this process (no build, no watch); the others talk to a running one
+through its admin API (`--endpoint`, else $FTL_ENDPOINT, else http://127.0.0.1:8892).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ftl.cli.output import (
+    JSON_OPTION,
+    PLAIN_OPTION,
+    console,
+    console_err,
+    fail,
+    fail_with,
+    is_terminal,
+    print_json,
+    set_plain,
+)
+from ftl.client import AdminClient, CallOutcome, Deployment, resolve_endpoint
+from ftl.devserver.timeline import TimelineEvent
+from ftl.errors import FtlError
+from ftl.project import Project, find_project_file, load_project
+
+ENDPOINT_OPTION = typer.Option(
+    None,
+    "--endpoint",
+    help="Admin API of the backplane (default: $FTL_ENDPOINT, else http://127.0.0.1:8892).",
+)
+PROJECT_FILE_OPTION = typer.Option(
+    None, "--project-file", help="The ftl-project.toml to use (default: found like git finds its repo)."
+)
+
+DIRS_ARGUMENT = typer.Argument(None, metavar="[DIR...]", help="Module directories (default: all).")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("call")(call)
+    app.command("ps")(ps)
+    app.command("logs")(logs)
+    app.command("deploy")(deploy)
+
+
+# ---------------------------------------------------------------------------------------------
+# serve
+
+
+def serve(
+    ingress_bind: str | None = typer.Option(
+        None,
+        "--ingress-bind",
+        help="Ingress address (default: $FTL_INGRESS_BIND, else http://127.0.0.1:8891).",
+    ),
+    bind: str | None = typer.Option(
+        None, "--bind", help="Admin API and console address (default: $FTL_BIND, else http://127.0.0.1:8892)."
+    ),
+    realm: str | None = typer.Option(None, "--realm", help="Realm name when serving outside a project."),
+    project_file: Path | None = PROJECT_FILE_OPTION,
+    plain: bool = PLAIN_OPTION,
+) -> None:
+    """Run the backplane (no build, no watch) until Ctrl-C; deploy into it with `ftl deploy`."""
+    from ftl.devserver.admin import ServerUrls
+    from ftl.devserver.server import DevServer, ServeOptions, serve_until_signalled
+
+    set_plain(plain)
+    try:
+        project = _optional_project(project_file)
+        options = ServeOptions.from_flags(ingress_bind, bind)
+        realm_name = realm or (project.realm if project is not None else "local")
+        server = DevServer(project, realm=realm_name, options=options)
+
+        def ready(urls: ServerUrls) -> None:
+            _print_urls(realm_name, urls)
+
+        asyncio.run(serve_until_signalled(server, ready))
+    except FtlError as error:
+        fail_with(error)
+    console_err.print("stopped")
+
+
+def _optional_project(project_file: Path | None) -> Project | None:
+    try:
+        path = find_project_file(project_file)
+    except FtlError:
+        if project_file is not None:
+            raise
+        return None
+    return load_project(path)
+
+
+def _print_urls(realm: str, urls: Any) -> None:
+    if is_terminal():
+        console.print(f"[bold]ftl serve[/] realm [cyan]{escape(realm)}[/]")
+        console.print(f"  ingress  {urls.ingress_url}")
+        console.print(f"  admin    {urls.admin_url}")
+        console.print(f"  console  {urls.console_url}")
+        console.print("[dim]Ctrl-C to stop[/]")
+    else:
+        typer.echo(f"realm {realm}")
+        typer.echo(f"ingress {urls.ingress_url}")
+        typer.echo(f"admin {urls.admin_url}")
+        typer.echo(f"console {urls.console_url}")
+    sys.stdout.flush()
+
+
+# ---------------------------------------------------------------------------------------------
+# call
+
+
+def call(
+    verb: str = typer.Argument(
+        ..., metavar="MODULE.VERB", help="The verb, e.g. users.get_user or users.getUser."
+    ),
+    request: str | None = typer.Argument(
+        None, metavar="[JSON]", help="The request as JSON (default {}; - reads stdin)."
+    ),
+    endpoint: str | None = ENDPOINT_OPTION,
+    verbose: bool = typer.Option(
+        False, "-v", "--verbose", help="Also print the request id and its trace URL."
+    ),
+    plain: bool = PLAIN_OPTION,
+) -> None:
+    """Call a verb on a running backplane and print its response."""
+    set_plain(plain)
+    body = _request_body(request)
+    try:
+        with AdminClient(resolve_endpoint(endpoint)) as admin:
+            outcome = admin.call(verb, body)
+            if verbose and outcome.request_id:
+                admin_url = admin.status().admin_url
+                typer.echo(f"request id: {outcome.request_id}", err=True)
+                typer.echo(f"trace: {admin_url}/trace/{outcome.request_id}", err=True)
+    except FtlError as error:
+        fail_with(error)
+    if outcome.error is not None:
+        fail(call_failure_message(outcome))
+    print_json(outcome.body)
+
+
+def _request_body(text: str | None) -> Any:
+    if text is None:
+        return {}
+    if text == "-":
+        text = sys.stdin.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as problem:
+        fail(f"the request is not valid JSON: {problem}")
+
+
+def call_failure_message(outcome: CallOutcome) -> str:
+    """The one line `ftl call` prints for a failed call (with close names for an unknown verb)."""
+    assert outcome.error is not None
+    message = outcome.error.message
+    if outcome.error.suggestions:
+        message += f" (did you mean {' or '.join(outcome.error.suggestions)}?)"
+    return message
+
+
+# ---------------------------------------------------------------------------------------------
+# ps
+
+
+def ps(
+    endpoint: str | None = ENDPOINT_OPTION, as_json: bool = JSON_OPTION, plain: bool = PLAIN_OPTION
+) -> None:
+    """List deployments: module, deployment key, state, endpoint, started at."""
+    set_plain(plain)
+    try:
+        with AdminClient(resolve_endpoint(endpoint)) as admin:
+            deployments = admin.deployments()
+    except FtlError as error:
+        fail_with(error)
+    if as_json:
+        print_json([_deployment_json(d) for d in deployments])
+        return
+    rows = [(d.module, d.key, d.state, d.endpoint or "-", _local_time(d.started_at)) for d in deployments]
+    headers = ("MODULE", "DEPLOYMENT", "STATE", "ENDPOINT", "STARTED")
+    if is_terminal():
+        table = Table(*headers, box=None, pad_edge=False)
+        for row in rows:
+            table.add_row(*(escape(cell) for cell in row))
+        console.print(table)
+    else:
+        for line in format_columns([headers, *rows]):
+            typer.echo(line)
+
+
+def _deployment_json(deployment: Deployment) -> dict[str, Any]:
+    return {
+        "key": deployment.key,
+        "module": deployment.module,
+        "state": deployment.state,
+        "endpoint": deployment.endpoint,
+        "started_at": deployment.started_at,
+        "version": deployment.version,
+    }
+
+
+def format_columns(rows: Iterable[tuple[str, ...]]) -> list[str]:
+    """Rows as left-aligned columns separated by two spaces."""
+    materialised = list(rows)
+    if not materialised:
+        return []
+    widths = [max(len(row[i]) for row in materialised) for i in range(len(materialised[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in materialised
+    ]
+
+
+def _local_time(unix: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(unix)) if unix else "-"
+
+
+# ---------------------------------------------------------------------------------------------
+# logs
+
+
+def logs(
+    target: str | None = typer.Argument(None, metavar="[MODULE[.VERB]]", help="Only this module or verb."),
+    follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new events as they happen."),
+    kind: str = typer.Option(
+        "log", "--kind", help="Event kind: log, call, ingress, deployment, changeset, cron."
+    ),
+    limit: int = typer.Option(100, "-n", "--limit", help="How many past events to show."),
+    endpoint: str | None = ENDPOINT_OPTION,
+    as_json: bool = JSON_OPTION,
+    plain: bool = PLAIN_OPTION,
+) -> None:
+    """Print timeline events (logs by default) from a running backplane."""
+    set_plain(plain)
+    module, _, verb = (target or "").partition(".")
+    filters: dict[str, Any] = {"kind": kind or None, "module": module or None, "verb": verb or None}
+    try:
+        with AdminClient(resolve_endpoint(endpoint)) as admin:
+            if not follow:
+                for event in reversed(admin.timeline(**filters, limit=limit)):
+                    _print_event(event, as_json)
+                return
+            for event in admin.stream_timeline(**filters, backlog=limit):
+                _print_event(event, as_json)
+    except FtlError as error:
+        fail_with(error)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+def _print_event(event: TimelineEvent, as_json: bool) -> None:
+    if as_json:
+        from ftl.devserver.timeline import event_to_json
+
+        typer.echo(json.dumps(event_to_json(event)))
+    else:
+        typer.echo(format_event(event))
+    sys.stdout.flush()
+
+
+def format_event(event: TimelineEvent) -> str:
+    """`12:04:05.123 INFO  users.getUser req-ab12 message` (empty parts left out)."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.time)) + f".{int(event.time * 1000) % 1000:03d}"
+    where = f"{event.module}.{event.verb}" if event.verb else event.module
+    level = (event.level or event.kind).upper()
+    parts = [stamp, f"{level:<5}", where, event.request_id, event.message]
+    if event.duration_ms is not None:
+        parts.append(f"({event.duration_ms:.1f} ms)")
+    return " ".join(part for part in parts if part)
+
+
+# ---------------------------------------------------------------------------------------------
+# deploy
+
+
+def deploy(
+    dirs: list[Path] | None = DIRS_ARGUMENT,
+    endpoint: str | None = ENDPOINT_OPTION,
+    project_file: Path | None = PROJECT_FILE_OPTION,
+    plain: bool = PLAIN_OPTION,
+) -> None:
+    """Build and deploy modules into a running backplane as one changeset."""
+    set_plain(plain)
+    try:
+        module_dirs = list(dirs) if dirs else _all_module_dirs(project_file)
+        if not module_dirs:
+            fail("no modules to deploy")
+        with AdminClient(resolve_endpoint(endpoint)) as admin:
+            outcome = admin.deploy(module_dirs)
+    except FtlError as error:
+        fail_with(error)
+    if not outcome.ok:
+        for diagnostic in outcome.diagnostics:
+            typer.echo(diagnostic, err=True)
+        fail(f"changeset {outcome.changeset} failed")
+    typer.echo(f"changeset {outcome.changeset} {outcome.state.lower()}: {', '.join(outcome.deployments)}")
+
+
+def _all_module_dirs(project_file: Path | None) -> list[Path]:
+    from ftl.build import discover_modules
+
+    project = load_project(find_project_file(project_file))
+    return [info.directory for info in discover_modules(project)]

@@ -1,0 +1,259 @@
+"""A small typed client for the backplane's admin API (what `ftl call`, `ps`, `logs`, `deploy` and
+`schema get --endpoint` use).
+
+    with AdminClient(resolve_endpoint(None)) as admin:
+        outcome = admin.call("users.get_user", {"id": 7})
+
+Every failure is an `FtlError` with a message fit for the user: no backplane listening is
+`BackplaneUnavailable` ("no backplane at URL (start one with ftl dev or ftl serve)").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+
+from ftl.devserver.timeline import TimelineEvent, event_from_json
+from ftl.errors import FtlError
+
+DEFAULT_ENDPOINT: Final = "http://127.0.0.1:8892"
+ENDPOINT_ENV: Final = "FTL_ENDPOINT"
+
+
+def resolve_endpoint(flag: str | None, environ: Mapping[str, str] = os.environ) -> str:
+    """`--endpoint`, else $FTL_ENDPOINT, else the default admin address."""
+    endpoint = (flag or environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT).strip().rstrip("/")
+    return endpoint if "://" in endpoint else f"http://{endpoint}"
+
+
+class BackplaneUnavailable(FtlError):
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(f"no backplane at {endpoint} (start one with ftl dev or ftl serve)")
+        self.endpoint = endpoint
+
+
+class AdminError(FtlError):
+    """The admin API answered with an error."""
+
+    def __init__(self, status: int, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    realm: str
+    ingress_url: str
+    admin_url: str
+    console_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    key: str
+    module: str
+    state: str
+    endpoint: str
+    started_at: float
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallFailure:
+    kind: str
+    message: str
+    suggestions: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    """A verb's response body (decoded JSON), or why there is none."""
+
+    request_id: str
+    body: Any = None
+    error: CallFailure | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeployOutcome:
+    changeset: str
+    state: str
+    deployments: list[str]
+    diagnostics: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.state.upper() != "FAILED"
+
+
+class AdminClient:
+    def __init__(self, endpoint: str, *, timeout: float = 60.0, transport: httpx.BaseTransport | None = None):
+        self.endpoint = endpoint.rstrip("/")
+        try:
+            self._http = httpx.Client(
+                base_url=self.endpoint, timeout=httpx.Timeout(timeout, connect=5.0), transport=transport
+            )
+        except (httpx.InvalidURL, ValueError) as problem:
+            raise FtlError(f"bad endpoint {endpoint!r}: {problem}") from None
+
+    def __enter__(self) -> AdminClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- the API ----------------------------------------------------------------------------------
+
+    def status(self) -> Status:
+        data = self._json("GET", "/api/status")
+        return Status(data["realm"], data["ingress_url"], data["admin_url"], data["console_url"])
+
+    def deployments(self) -> list[Deployment]:
+        return [
+            Deployment(d["key"], d["module"], d["state"], d["endpoint"], d["started_at"], d["version"])
+            for d in self._json("GET", "/api/deployments")
+        ]
+
+    def schema_text(self, modules: Sequence[str] = (), *, public: bool = False) -> str:
+        response = self._request("GET", "/api/schema", params=_schema_params(modules, "text", public))
+        return response.text
+
+    def schema_json(self, modules: Sequence[str] = (), *, public: bool = False) -> dict[str, Any]:
+        params = _schema_params(modules, "json", public)
+        result: dict[str, Any] = self._json("GET", "/api/schema", params=params)
+        return result
+
+    def call(self, verb: str, body: Any = None) -> CallOutcome:
+        """Call `module.verb` (either spelling); a verb error is an outcome, not an exception."""
+        payload = {"verb": verb, "body": {} if body is None else body}
+        response = self._send("POST", "/api/call", json=payload, timeout=None)
+        data = _decode(response)
+        if type(data) is not dict:
+            raise FtlError(f"unexpected answer from {self.endpoint}: {response.text[:200]}")
+        error = data.get("error")
+        if error is None:
+            return CallOutcome(data.get("request_id", ""), data.get("body"))
+        failure = CallFailure(
+            error.get("kind", "internal"), error.get("message", ""), error.get("suggestions", [])
+        )
+        return CallOutcome(data.get("request_id", ""), None, failure)
+
+    def timeline(
+        self,
+        *,
+        kind: str | None = None,
+        module: str | None = None,
+        verb: str | None = None,
+        request_id: str | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[TimelineEvent]:
+        """Events, newest first."""
+        params = _filters(kind, module, verb, request_id)
+        if before_id is not None:
+            params["before_id"] = str(before_id)
+        params["limit"] = str(limit)
+        return [event_from_json(e) for e in self._json("GET", "/api/timeline", params=params)]
+
+    def stream_timeline(
+        self,
+        *,
+        kind: str | None = None,
+        module: str | None = None,
+        verb: str | None = None,
+        request_id: str | None = None,
+        backlog: int = 0,
+    ) -> Iterator[TimelineEvent]:
+        """The last `backlog` matching events, then each new one as it happens (until closed)."""
+        params = _filters(kind, module, verb, request_id)
+        params["backlog"] = str(backlog)
+        try:
+            with self._http.stream(
+                "GET", "/api/timeline/stream", params=params, timeout=httpx.Timeout(None, connect=5.0)
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for(response)
+                for line in response.iter_lines():
+                    if line.startswith("data:"):
+                        yield event_from_json(json.loads(line[5:]))
+        except httpx.ConnectError:
+            raise BackplaneUnavailable(self.endpoint) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError):
+            return  # the backplane went away: the stream simply ends
+
+    def deploy(self, module_dirs: Sequence[Path]) -> DeployOutcome:
+        payload = {"module_dirs": [str(Path(d).resolve()) for d in module_dirs]}
+        data = _decode(self._send("POST", "/api/deploy", json=payload, timeout=None))
+        if type(data) is not dict:
+            raise FtlError(f"unexpected answer from {self.endpoint}")
+        if "error" in data:
+            raise AdminError(400, data["error"].get("kind", ""), data["error"].get("message", ""))
+        return DeployOutcome(data["changeset"], data["state"], data["deployments"], data["diagnostics"])
+
+    def realms(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._json("GET", "/api/realms")
+        return result
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kwargs)
+        except httpx.ConnectError:
+            raise BackplaneUnavailable(self.endpoint) from None
+        except httpx.TimeoutException:
+            raise FtlError(f"the backplane at {self.endpoint} did not answer in time") from None
+        except httpx.HTTPError as problem:
+            raise FtlError(f"talking to the backplane at {self.endpoint} failed: {problem}") from None
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = self._send(method, path, **kwargs)
+        if response.status_code >= 400:
+            _raise_for(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return _decode(self._request(method, path, **kwargs))
+
+
+def _decode(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        status = response.status_code
+        raise FtlError(f"the backplane answered {status} with something that is not JSON") from None
+
+
+def _raise_for(response: httpx.Response) -> None:
+    try:
+        error = response.json().get("error", {})
+        kind, message = error.get("kind", ""), error.get("message", "")
+    except (ValueError, AttributeError):
+        kind, message = "", ""
+    raise AdminError(response.status_code, kind, message or f"the backplane answered {response.status_code}")
+
+
+def _filters(
+    kind: str | None, module: str | None, verb: str | None, request_id: str | None
+) -> dict[str, str]:
+    given = {"kind": kind, "module": module, "verb": verb, "request_id": request_id}
+    return {name: value for name, value in given.items() if value}
+
+
+def _schema_params(modules: Sequence[str], form: str, public: bool) -> list[tuple[str, str]]:
+    params = [("module", m) for m in modules] + [("format", form)]
+    if public:
+        params.append(("public", "1"))
+    return params

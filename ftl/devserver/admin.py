@@ -1,0 +1,398 @@
+"""The admin JSON API (default 127.0.0.1:8892): what the CLI, `ftl dev` and the console talk to.
+
+    GET  /api/status                 {"realm", "ingress_url", "admin_url", "console_url"}
+    GET  /api/deployments            [{"key", "module", "state", "endpoint", "started_at", "version"}]
+    GET  /api/schema                 ?module=M (repeatable) &format=text|json &public=1
+    POST /api/call                   {"verb": "module.verb" (either spelling), "body": <json>}
+    GET  /api/timeline               ?kind= &module= &verb= &request_id= &since= &until= &before_id= &limit=
+    GET  /api/timeline/stream        the same filters (and &backlog=N), as server-sent events
+    POST /api/deploy                 {"module_dirs": [...]}
+    GET  /api/realms                 pinned external realms
+
+`admin_routes()` gives the routes so the console can be mounted beside them on the same app.
+Errors are JSON: `{"error": {"kind", "message"}}` (plus `request_id` and `suggestions` on calls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from ftl._sdk.names import lower_camel
+from ftl.devserver.timeline import Timeline, TimelineEvent, event_to_json
+from ftl.errors import FtlError
+from ftl.project import Project
+from ftl.schema import ast, print_schema, to_json
+from ftl.schema.jsonvalidate import normalize_json
+
+MAX_TIMELINE_PAGE: Final = 1000
+HEARTBEAT_SECONDS: Final = 15.0
+
+# HTTP status for each CallError kind.
+CALL_STATUS: Final = {
+    "not_found": 404,
+    "bad_request": 400,
+    "denied": 403,
+    "not_live": 503,
+    "verb_error": 500,
+    "internal": 500,
+    "loop": 508,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerUrls:
+    ingress_url: str
+    admin_url: str
+    console_url: str
+
+
+class _CallError(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+
+
+class _CallResult(Protocol):
+    @property
+    def body(self) -> bytes | None: ...
+    @property
+    def error(self) -> _CallError | None: ...
+    @property
+    def request_id(self) -> str: ...
+
+
+class _DeployResult(Protocol):
+    @property
+    def changeset(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def deployments(self) -> list[str]: ...
+    @property
+    def diagnostics(self) -> Sequence[object]: ...
+
+
+class AdminBackend(Protocol):
+    """The part of the Backplane the admin API uses."""
+
+    @property
+    def realm(self) -> str: ...
+    @property
+    def project(self) -> Project | None: ...
+
+    def schema(self) -> ast.Schema: ...
+    def deployments(self) -> Sequence[Any]: ...
+
+    async def call(
+        self,
+        module: str,
+        verb: str,
+        body: bytes,
+        *,
+        request_id: str | None = None,
+        caller: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> _CallResult: ...
+
+    async def deploy(self, module_dirs: Sequence[Path]) -> _DeployResult: ...
+
+
+def error_response(status: int, kind: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({**extra, "error": {"kind": kind, "message": message}}, status_code=status)
+
+
+# ---------------------------------------------------------------------------------------------
+# Verb lookup (either spelling) with suggestions
+
+
+@dataclass(frozen=True, slots=True)
+class VerbNotFound:
+    message: str
+    suggestions: list[str]
+
+
+def resolve_verb(schema: ast.Schema, text: str) -> tuple[str, ast.Verb] | VerbNotFound:
+    """`users.get_user` or `users.getUser` → (module, verb) of the internal realm, or why not."""
+    module_name, dot, verb_name = text.strip().partition(".")
+    names = _verb_names(schema)
+    if not dot or not module_name or not verb_name:
+        return VerbNotFound(f"expected MODULE.VERB, got {text!r}", _suggest(text, names))
+    for realm in schema.internal_realms():
+        module = realm.module(module_name)
+        if module is None:
+            continue
+        for candidate in (verb_name, lower_camel(verb_name)):
+            decl = module.decl(candidate)
+            if isinstance(decl, ast.Verb):
+                return module.name, decl
+    known_module = any(name.split(".")[0] == module_name for name in names)
+    what = f"module {module_name} has no verb {verb_name}" if known_module else f"unknown verb {text}"
+    return VerbNotFound(what, _suggest(f"{module_name}.{lower_camel(verb_name)}", names))
+
+
+def _verb_names(schema: ast.Schema) -> list[str]:
+    return [
+        f"{module.name}.{verb.name}"
+        for realm in schema.internal_realms()
+        for module in realm.modules
+        if not module.builtin
+        for verb in module.verbs()
+    ]
+
+
+def _suggest(text: str, names: list[str]) -> list[str]:
+    by_lower = {name.lower(): name for name in names}
+    close = difflib.get_close_matches(text.lower(), list(by_lower), n=5, cutoff=0.6)
+    return [by_lower[name] for name in close]
+
+
+# ---------------------------------------------------------------------------------------------
+# Handlers
+
+
+class AdminApi:
+    """The handlers, bound to one backplane; `routes()` lists them."""
+
+    def __init__(self, backend: AdminBackend, timeline: Timeline, urls: ServerUrls) -> None:
+        self.backend = backend
+        self.timeline = timeline
+        self.urls = urls
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/api/status", self.status, methods=["GET"]),
+            Route("/api/deployments", self.deployments, methods=["GET"]),
+            Route("/api/schema", self.schema, methods=["GET"]),
+            Route("/api/call", self.call, methods=["POST"]),
+            Route("/api/timeline", self.timeline_page, methods=["GET"]),
+            Route("/api/timeline/stream", self.timeline_stream, methods=["GET"]),
+            Route("/api/deploy", self.deploy, methods=["POST"]),
+            Route("/api/realms", self.realms, methods=["GET"]),
+        ]
+
+    async def status(self, request: Request) -> Response:
+        return JSONResponse({"realm": self.backend.realm, **asdict(self.urls)})
+
+    async def deployments(self, request: Request) -> Response:
+        return JSONResponse(
+            [
+                {
+                    "key": d.key,
+                    "module": d.module,
+                    "state": d.state,
+                    "endpoint": d.endpoint,
+                    "started_at": d.started_at,
+                    "version": d.version,
+                }
+                for d in self.backend.deployments()
+            ]
+        )
+
+    async def schema(self, request: Request) -> Response:
+        schema = self.backend.schema()
+        if request.query_params.get("public") in ("1", "true", "yes"):
+            from ftl.realm import public_schema
+
+            schema = public_schema(schema, self.backend.realm)
+        modules = request.query_params.getlist("module")
+        if modules:
+            selected = _only_modules(schema, modules)
+            if isinstance(selected, str):
+                return error_response(404, "not_found", selected)
+            schema = selected
+        form = request.query_params.get("format", "text")
+        if form == "json":
+            return JSONResponse(to_json(schema))
+        if form != "text":
+            return error_response(400, "bad_request", f"format must be text or json, not {form!r}")
+        return PlainTextResponse(print_schema(schema))
+
+    async def call(self, request: Request) -> Response:
+        try:
+            payload = msgspec.json.decode(await request.body())
+        except msgspec.DecodeError:
+            return error_response(400, "bad_request", "the request is not valid JSON", request_id="")
+        if type(payload) is not dict or type(payload.get("verb")) is not str:
+            message = 'expected {"verb": "module.verb", "body": ...}'
+            return error_response(400, "bad_request", message, request_id="")
+        schema = self.backend.schema()
+        found = resolve_verb(schema, payload["verb"])
+        if isinstance(found, VerbNotFound):
+            suggestions = found.suggestions
+            return error_response(404, "not_found", found.message, request_id="", suggestions=suggestions)
+        module, verb = found
+        body, problems = normalize_json(payload.get("body", {}), verb.request, schema, "request")
+        if problems:
+            return error_response(400, "bad_request", "\n".join(problems), request_id="")
+        result = await self.backend.call(module, verb.name, msgspec.json.encode(body))
+        failure = result.error
+        if failure is not None:
+            status = CALL_STATUS.get(failure.kind, 500)
+            return error_response(status, failure.kind, failure.message, request_id=result.request_id)
+        try:
+            decoded = msgspec.json.decode(result.body) if result.body else None
+        except msgspec.DecodeError:
+            message = "the verb's response is not valid JSON"
+            return error_response(500, "internal", message, request_id=result.request_id)
+        return JSONResponse({"request_id": result.request_id, "body": decoded})
+
+    async def timeline_page(self, request: Request) -> Response:
+        try:
+            filters = _timeline_filters(request.query_params)
+            before_id = _optional_int(request.query_params.get("before_id"), "before_id")
+            limit = _optional_int(request.query_params.get("limit"), "limit") or 100
+        except ValueError as problem:
+            return error_response(400, "bad_request", str(problem))
+        limit = min(max(limit, 1), MAX_TIMELINE_PAGE)
+        events = self.timeline.query(**filters, before_id=before_id, limit=limit)
+        return JSONResponse([event_to_json(e) for e in events])
+
+    async def timeline_stream(self, request: Request) -> Response:
+        try:
+            filters = _timeline_filters(request.query_params)
+            backlog = _optional_int(request.query_params.get("backlog"), "backlog") or 0
+        except ValueError as problem:
+            return error_response(400, "bad_request", str(problem))
+        for unsupported in ("since", "until"):
+            filters.pop(unsupported, None)
+        return StreamingResponse(
+            _sse(self.timeline, filters, backlog),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def deploy(self, request: Request) -> Response:
+        try:
+            payload = msgspec.json.decode(await request.body())
+        except msgspec.DecodeError:
+            return error_response(400, "bad_request", "the request is not valid JSON")
+        dirs = payload.get("module_dirs") if type(payload) is dict else None
+        if type(dirs) is not list or not dirs or any(type(d) is not str for d in dirs):
+            return error_response(400, "bad_request", 'expected {"module_dirs": ["path", ...]}')
+        base = self.backend.project.root if self.backend.project is not None else Path.cwd()
+        try:
+            result = await self.backend.deploy([(base / d).resolve() for d in dirs])
+        except FtlError as problem:
+            return error_response(400, "bad_request", str(problem))
+        return JSONResponse(
+            {
+                "changeset": result.changeset,
+                "state": str(result.state),
+                "deployments": list(result.deployments),
+                "diagnostics": [str(d) for d in result.diagnostics],
+            }
+        )
+
+    async def realms(self, request: Request) -> Response:
+        project = self.backend.project
+        pins = {pin.name: pin for pin in project.realms} if project is not None else {}
+        schema = self.backend.schema()
+        listed = []
+        for realm in schema.realms:
+            if not realm.external:
+                continue
+            pin = pins.pop(realm.name, None)
+            listed.append(_realm_json(realm.name, pin, realm))
+        listed.extend(_realm_json(name, pin, None) for name, pin in pins.items())
+        return JSONResponse(sorted(listed, key=lambda r: r["name"]))
+
+
+def _realm_json(name: str, pin: Any, realm: ast.Realm | None) -> dict[str, Any]:
+    modules = [m for m in realm.modules if not m.builtin] if realm is not None else []
+    return {
+        "name": name,
+        "git_repo": pin.git_repo if pin else "",
+        "git_branch": pin.git_branch if pin else "",
+        "git_commit": pin.git_commit if pin else "",
+        "git_path": pin.git_path if pin else "",
+        "loaded": realm is not None,
+        "modules": [m.name for m in modules],
+        "verbs": [f"{m.name}.{v.name}" for m in modules for v in m.verbs()],
+    }
+
+
+def _only_modules(schema: ast.Schema, names: list[str]) -> ast.Schema | str:
+    realms = []
+    found: set[str] = set()
+    for realm in schema.realms:
+        if realm.external:
+            continue
+        kept = tuple(m for m in realm.modules if m.name in names)
+        found.update(m.name for m in kept)
+        realms.append(ast.replace(realm, modules=kept))
+    missing = [name for name in names if name not in found]
+    if missing:
+        return f"unknown module {', '.join(missing)}"
+    return ast.Schema(tuple(realms))
+
+
+def _optional_int(text: str | None, name: str) -> int | None:
+    if text is None or text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, not {text!r}") from None
+
+
+def _optional_float(text: str | None, name: str) -> float | None:
+    if text is None or text == "":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number (unix seconds), not {text!r}") from None
+
+
+def _timeline_filters(params: Mapping[str, str]) -> dict[str, Any]:
+    filters: dict[str, Any] = {
+        name: params.get(name) or None for name in ("kind", "module", "verb", "request_id")
+    }
+    filters["since"] = _optional_float(params.get("since"), "since")
+    filters["until"] = _optional_float(params.get("until"), "until")
+    return filters
+
+
+async def _sse(timeline: Timeline, filters: dict[str, Any], backlog: int) -> AsyncIterator[bytes]:
+    """Server-sent events: one JSON event per message, and a comment now and then to keep it open."""
+    queue: asyncio.Queue[TimelineEvent] = asyncio.Queue()
+
+    async def pump() -> None:
+        async for event in timeline.stream(**filters, backlog=backlog):
+            queue.put_nowait(event)
+
+    task = asyncio.create_task(pump())
+    try:
+        yield b": connected\n\n"
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            data = msgspec.json.encode(event_to_json(event))
+            yield b"id: %d\ndata: %s\n\n" % (event.id, data)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def create_admin_app(
+    backend: AdminBackend, timeline: Timeline, urls: ServerUrls, *, extra_routes: Sequence[BaseRoute] = ()
+) -> Starlette:
+    """The admin API, plus `extra_routes` (the console's pages) on the same app."""
+    return Starlette(routes=[*AdminApi(backend, timeline, urls).routes(), *extra_routes])

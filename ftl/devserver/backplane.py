@@ -1,0 +1,319 @@
+"""The backplane facade: the schema service, runners, router and deployer behind one object.
+
+    backplane = Backplane(project, realm=project.realm, timeline=Timeline())
+    await backplane.start()
+    result = await backplane.deploy([Path("modules/echo")])
+    reply = await backplane.call("echo", "echo", b'{"name": "Ada"}')
+    await backplane.stop()
+
+The edges (ingress, admin API, CLI, console) use only this object. Projections keep themselves
+current with `on_change` (called after every schema event) or `subscribe()` (the full state,
+then every event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftl.devserver.changeset import DeploymentState
+from ftl.devserver.deployer import Deployer, DeployResult
+from ftl.devserver.events import (
+    ChangesetCommitted,
+    ChangesetCreated,
+    ChangesetDrained,
+    ChangesetFailed,
+    ChangesetFinalized,
+    ChangesetPrepared,
+    DeploymentRuntimeUpdated,
+    Event,
+    ExternalRealmPinned,
+)
+from ftl.devserver.routes import CallError, CallResult, Router, project_routes, runner_routes
+from ftl.devserver.schema_service import InvalidEvent, SchemaEvent, SchemaService, SchemaState
+from ftl.devserver.supervisor import RunnerProcess, Supervisor
+from ftl.devserver.timeline import Timeline, TimelineEvent
+from ftl.errors import FtlError
+from ftl.project import Project
+from ftl.runtime.protocol import EventRecord, Routes
+from ftl.schema import ast
+
+__all__ = ["Backplane", "CallError", "CallResult", "DeployResult", "DeploymentInfo"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentInfo:
+    key: str
+    module: str
+    state: str  # starting | live | down (crashed, restarting) | draining
+    endpoint: str
+    started_at: float
+    version: int
+
+
+class Backplane:
+    def __init__(
+        self, project: Project | None, *, realm: str, timeline: Timeline, host: str = "127.0.0.1"
+    ) -> None:
+        self.project = project
+        self.realm = realm
+        self.timeline = timeline
+        self._service = SchemaService(realm)
+        self._router = Router(timeline)
+        self._supervisor = Supervisor(
+            on_events=self._runner_events,
+            on_endpoint=self._runner_endpoint,
+            on_report=self._runner_report,
+            host=host,
+            cwd=project.root if project is not None else None,
+        )
+        self._deployer = Deployer(
+            project=project,
+            service=self._service,
+            supervisor=self._supervisor,
+            router=self._router,
+            publish_routes=self._publish_routes,
+        )
+        self._route_version = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._started = False
+        self._service.on_change(self._record_schema_event)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the control port, warm the runner zygote, pin the project's external realms."""
+        await self._supervisor.start()
+        self._started = True
+        if self.project is not None and self.project.realms:
+            await self._pin_external_realms(self.project)
+
+    async def stop(self) -> None:
+        """Stop every runner (and the zygote); after this no process started here is left."""
+        self._started = False
+        await self._deployer.cancel_drains()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._supervisor.stop()
+        self._router.close()
+
+    async def __aenter__(self) -> Backplane:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- the API the edges use ------------------------------------------------------------------
+
+    async def deploy(
+        self, module_dirs: Sequence[Path], *, removals: Sequence[str] = (), build: bool = True
+    ) -> DeployResult:
+        """Build and deploy `module_dirs` as one changeset (`build=False` when stubs are current)."""
+        if not self._started:
+            raise FtlError("the backplane is not running")
+        return await self._deployer.deploy(module_dirs, removals=removals, build=build)
+
+    async def call(
+        self,
+        module: str,
+        verb: str,
+        body: bytes,
+        *,
+        request_id: str | None = None,
+        caller: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> CallResult:
+        """Call a live verb with an FTL-JSON body; verb errors come back in `CallResult.error`."""
+        return await self._router.call(
+            module, verb, body, request_id=request_id, caller=caller, headers=headers
+        )
+
+    def schema(self) -> ast.Schema:
+        """The live schema: every live module plus the pinned external realms, validated."""
+        return self._service.state.schema
+
+    @property
+    def state(self) -> SchemaState:
+        return self._service.state
+
+    def deployments(self) -> list[DeploymentInfo]:
+        result = []
+        for deployment in self._service.state.deployments.values():
+            state = deployment.state.value
+            if deployment.state == DeploymentState.LIVE and not deployment.endpoint:
+                state = "down"
+            result.append(
+                DeploymentInfo(
+                    deployment.key,
+                    deployment.module,
+                    state,
+                    deployment.endpoint,
+                    deployment.created_at,
+                    deployment.version,
+                )
+            )
+        return sorted(result, key=lambda d: (d.module, d.version))
+
+    def subscribe(self) -> AsyncIterator[SchemaEvent]:
+        return self._service.subscribe()
+
+    def on_change(self, callback: Callable[[Event, SchemaState], None]) -> Callable[[], None]:
+        """Call `callback(event, state)` after every schema event; returns an unsubscribe function."""
+        return self._service.on_change(callback)
+
+    async def wait_drained(self) -> None:
+        """Wait until every replaced deployment has finished its calls and stopped."""
+        await self._deployer.wait_drained()
+
+    def runner_pid(self, deployment: str) -> int:
+        """The process id of a deployment's runner (0 if it has none): for tests and `ftl ps -v`."""
+        runner = self._supervisor.runner(deployment)
+        return runner.pid if runner is not None else 0
+
+    @property
+    def control_endpoint(self) -> str:
+        return self._supervisor.control_endpoint
+
+    # -- projections ----------------------------------------------------------------------------
+
+    async def _publish_routes(self) -> None:
+        """Switch the router to the current state and push each runner its slice of the routes."""
+        state = self._service.state
+        self._route_version += 1
+        table = project_routes(state, self._route_version)
+        self._router.update(table)
+        slices: dict[str, Routes] = {}
+        for deployment in state.deployments.values():
+            module = _routing_schema(state, deployment.key)
+            slices[deployment.key] = runner_routes(table, module, state.realm)
+        await self._supervisor.push_routes(slices)
+
+    async def _pin_external_realms(self, project: Project) -> None:
+        try:
+            from ftl.realm import load_external_realms
+
+            realms = await asyncio.to_thread(load_external_realms, project)
+        except (FtlError, ImportError) as exc:
+            self._note("changeset", "error", f"external realms could not be loaded: {exc}")
+            return
+        for realm in realms:
+            try:
+                self._service.apply(ExternalRealmPinned(realm, time.time()))
+            except InvalidEvent as exc:
+                self._note("changeset", "error", f"realm {realm.name} could not be pinned: {exc}")
+
+    def _record_schema_event(self, event: Event, state: SchemaState) -> None:
+        match event:
+            case ChangesetCreated():
+                changeset = state.changesets[event.changeset]
+                what = ", ".join(changeset.modules) or "nothing"
+                self._changeset_note(event.changeset, "info", f"changeset {event.changeset} created: {what}")
+            case ChangesetPrepared() | ChangesetFinalized() | ChangesetDrained():
+                status = state.changesets[event.changeset].state
+                self._changeset_note(event.changeset, "info", f"changeset {event.changeset} {status.lower()}")
+            case ChangesetCommitted():
+                changeset = state.changesets[event.changeset]
+                self._changeset_note(event.changeset, "info", f"changeset {event.changeset} committed")
+                for key in changeset.deployments:
+                    deployment = state.deployments[key]
+                    self._note(
+                        "deployment",
+                        "info",
+                        f"{deployment.module} v{deployment.version} live ({key})",
+                        module=deployment.module,
+                        data={"deployment": key, "version": deployment.version, "changeset": event.changeset},
+                    )
+                for removed in changeset.removals:
+                    self._note("deployment", "info", f"{removed} removed", module=removed)
+            case ChangesetFailed():
+                changeset = state.changesets[event.changeset]
+                details = [str(d) for d in changeset.diagnostics]
+                self._changeset_note(
+                    event.changeset,
+                    "error",
+                    f"changeset {event.changeset} failed: {event.reason}",
+                    {"diagnostics": details},
+                )
+            case ExternalRealmPinned():
+                self._note("changeset", "info", f"external realm {event.realm.name} pinned")
+            case DeploymentRuntimeUpdated():
+                pass  # runner ups and downs are reported by the supervisor, with their reasons
+
+    def _changeset_note(
+        self, changeset: str, level: str, message: str, extra: dict[str, object] | None = None
+    ) -> None:
+        record = self._service.state.changesets.get(changeset)
+        data: dict[str, object] = {"changeset": changeset}
+        if record is not None:
+            data.update(
+                state=record.state.value, modules=list(record.modules), removals=list(record.removals)
+            )
+        self._note("changeset", level, message, data={**data, **(extra or {})})
+
+    def _note(
+        self, kind: str, level: str, message: str, *, module: str = "", data: dict[str, object] | None = None
+    ) -> None:
+        self.timeline.add(
+            TimelineEvent(
+                kind=kind, time=time.time(), module=module, level=level, message=message, data=data or {}
+            )
+        )
+
+    # -- runner callbacks -----------------------------------------------------------------------
+
+    def _runner_events(self, runner: RunnerProcess, records: list[EventRecord]) -> None:
+        module = runner.module
+        self.timeline.add_many(
+            TimelineEvent(
+                kind=r.kind,
+                time=r.time,
+                module=module,
+                verb=r.verb,
+                request_id=r.request_id,
+                duration_ms=r.duration_ms,
+                level=r.level,
+                message=r.message,
+                data=r.data,
+            )
+            for r in records
+        )
+
+    def _runner_endpoint(self, runner: RunnerProcess) -> None:
+        state = self._service.state
+        if runner.deployment not in state.deployments:
+            return  # not part of any changeset yet: the deployer records its endpoint itself
+        with contextlib.suppress(InvalidEvent):
+            self._service.apply(DeploymentRuntimeUpdated(runner.deployment, runner.endpoint, time.time()))
+        if state.deployments[runner.deployment].state in (DeploymentState.LIVE, DeploymentState.DRAINING):
+            task = asyncio.get_running_loop().create_task(self._publish_routes())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _runner_report(self, runner: RunnerProcess, level: str, message: str, tail: str) -> None:
+        text = f"runner of {runner.module} ({runner.deployment}) {message}"
+        data: dict[str, object] = {"deployment": runner.deployment, "pid": runner.pid}
+        if tail:
+            data["stderr"] = tail
+        self._note("deployment", level, text, module=runner.module, data=data)
+
+
+def _routing_schema(state: SchemaState, key: str) -> ast.Module:
+    """The module schema a deployment routes by: the live one, else the one its changeset validated."""
+    deployment = state.deployments[key]
+    if state.live.get(deployment.module) == key:
+        live = state.live_module(deployment.module)
+        if live is not None:
+            return live
+    changeset = state.changesets.get(deployment.changeset)
+    if changeset is not None and changeset.candidate is not None:
+        realm = changeset.candidate.realm(state.realm)
+        candidate = realm.module(deployment.module) if realm else None
+        if candidate is not None:
+            return candidate
+    return deployment.schema

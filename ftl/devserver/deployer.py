@@ -1,0 +1,239 @@
+"""The deployer: drives one changeset from module directories to serving (or to FAILED).
+
+    build stubs → fork a runner per module → each imports its module and reports its schema →
+    ChangesetCreated (the merged schema validated) → runners' endpoints → PREPARED → COMMITTED
+    (routes switch; every runner acknowledges) → old runners finish in-flight calls → DRAINED →
+    FINALIZED
+
+Any failure before the commit stops the new runners and records the changeset as FAILED with its
+diagnostics; the deployments that were serving keep serving. Draining happens in the background,
+so `deploy` returns as soon as the new code serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ftl.build import build_project, stubs_dir
+from ftl.configstore import values_for
+from ftl.devserver.changeset import ChangesetState, new_changeset_key, new_deployment_key
+from ftl.devserver.events import (
+    ChangesetCommitted,
+    ChangesetCreated,
+    ChangesetDrained,
+    ChangesetFailed,
+    ChangesetFinalized,
+    ChangesetPrepared,
+    DeploymentRuntimeUpdated,
+    NewDeployment,
+)
+from ftl.devserver.routes import Router
+from ftl.devserver.schema_service import InvalidEvent, SchemaService
+from ftl.devserver.supervisor import RunnerFailed, RunnerProcess, Supervisor
+from ftl.errors import Diagnostic, FtlError, sorted_unique
+from ftl.project import Project
+from ftl.runtime.extract import ModuleFile, read_module_file
+from ftl.runtime.protocol import Register
+from ftl.runtime.runner import RunnerSpec
+from ftl.schema import ast, from_json
+
+REALM_ENDPOINT_SUFFIX = "-realm-endpoint"
+REALM_ENDPOINT_ENV = "FTL_REALM_ENDPOINT_"
+
+
+@dataclass(frozen=True, slots=True)
+class DeployResult:
+    changeset: str
+    state: str  # a ChangesetState value: COMMITTED on success, FAILED otherwise
+    deployments: list[str]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.state != ChangesetState.FAILED
+
+
+def realm_endpoints(project: Project | None, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """External realm -> ingress URL: config `<realm>-realm-endpoint`; env `FTL_REALM_ENDPOINT_<REALM>` wins."""
+    endpoints: dict[str, str] = {}
+    if project is not None:
+        for key, value in project.config.items():
+            if key.endswith(REALM_ENDPOINT_SUFFIX) and isinstance(value, str):
+                endpoints[key.removesuffix(REALM_ENDPOINT_SUFFIX)] = value
+    for variable, value in environ.items():
+        if variable.startswith(REALM_ENDPOINT_ENV) and value:
+            endpoints[variable.removeprefix(REALM_ENDPOINT_ENV).lower()] = value
+    return endpoints
+
+
+class Deployer:
+    """Runs changesets one at a time against the schema service, the supervisor and the router."""
+
+    def __init__(
+        self,
+        *,
+        project: Project | None,
+        service: SchemaService,
+        supervisor: Supervisor,
+        router: Router,
+        publish_routes: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._project = project
+        self._service = service
+        self._supervisor = supervisor
+        self._router = router
+        self._publish_routes = publish_routes
+        self._lock = asyncio.Lock()
+        self._drains: set[asyncio.Task[None]] = set()
+
+    @property
+    def realm(self) -> str:
+        return self._service.realm
+
+    async def deploy(
+        self, module_dirs: Sequence[Path], *, removals: Sequence[str] = (), build: bool = True
+    ) -> DeployResult:
+        """Deploy `module_dirs` (and remove `removals`) as one changeset."""
+        async with self._lock:
+            return await self._deploy([Path(d) for d in module_dirs], tuple(removals), build)
+
+    async def wait_drained(self) -> None:
+        """Wait for every replaced deployment to be drained and stopped."""
+        while self._drains:
+            await asyncio.gather(*self._drains, return_exceptions=True)
+
+    async def cancel_drains(self) -> None:
+        for task in self._drains:
+            task.cancel()
+        await asyncio.gather(*self._drains, return_exceptions=True)
+
+    async def _deploy(self, module_dirs: list[Path], removals: tuple[str, ...], build: bool) -> DeployResult:
+        changeset = new_changeset_key()
+        try:
+            modules = [read_module_file(d) for d in module_dirs]
+        except FtlError as exc:
+            return self._rejected(changeset, "a module directory is not a module", exc.diagnostics)
+        names = [m.name for m in modules]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            return self._rejected(changeset, f"module {duplicates[0]} is listed twice", [])
+        if build and self._project is not None and modules:
+            built = await asyncio.to_thread(build_project, self._project, names)
+            if built.diagnostics:
+                return self._rejected(changeset, "the build failed", built.diagnostics)
+        try:
+            specs = [self._spec(module) for module in modules]
+        except FtlError as exc:
+            return self._rejected(changeset, "config or secrets could not be read", exc.diagnostics)
+
+        runners: list[RunnerProcess] = []
+        try:
+            registrations = await self._start_runners(modules, specs, runners)
+        except RunnerFailed as failure:
+            await self._stop(runners)
+            return self._rejected(changeset, str(failure).splitlines()[0], failure.diagnostics)
+        except BaseException:
+            await self._stop(runners)
+            raise
+
+        deployments = []
+        for runner, registration in zip(runners, registrations, strict=True):
+            schema = from_json(registration.schema)
+            if not isinstance(schema, ast.Module) or schema.name != runner.module:
+                await self._stop(runners)
+                return self._rejected(changeset, f"the runner of {runner.module} reported another module", [])
+            deployments.append(NewDeployment(runner.deployment, schema))
+        try:
+            self._service.apply(ChangesetCreated(changeset, tuple(deployments), removals, time.time()))
+        except InvalidEvent as exc:
+            await self._stop(runners)
+            return self._rejected(changeset, str(exc).splitlines()[0], list(exc.diagnostics))
+        created = self._service.state.changesets[changeset]
+        if created.diagnostics:
+            return await self._fail(
+                changeset, runners, "the merged schema does not validate", created.diagnostics
+            )
+        try:
+            for runner in runners:
+                self._service.apply(DeploymentRuntimeUpdated(runner.deployment, runner.endpoint, time.time()))
+            await self._publish_routes()  # the new runners learn where everything is before serving
+            self._service.apply(ChangesetPrepared(changeset, time.time()))
+            self._service.apply(ChangesetCommitted(changeset, time.time()))
+        except InvalidEvent as exc:
+            return await self._fail(changeset, runners, str(exc).splitlines()[0], exc.diagnostics)
+        await self._publish_routes()  # returns once every runner has switched
+        committed = self._service.state.changesets[changeset]
+        self._start_drain(changeset, committed.replaced)
+        return DeployResult(changeset, ChangesetState.COMMITTED, list(committed.deployments))
+
+    async def _start_runners(
+        self, modules: list[ModuleFile], specs: list[RunnerSpec], runners: list[RunnerProcess]
+    ) -> list[Register]:
+        for module, spec in zip(modules, specs, strict=True):
+            runners.append(await self._supervisor.start_runner(module.name, spec))
+        outcomes = await asyncio.gather(
+            *(self._supervisor.wait_registered(r) for r in runners), return_exceptions=True
+        )
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        unexpected = [f for f in failures if not isinstance(f, RunnerFailed)]
+        if unexpected:
+            raise unexpected[0]
+        if failures:
+            diagnostics = [d for f in failures if isinstance(f, RunnerFailed) for d in f.diagnostics]
+            raise RunnerFailed(str(failures[0]), diagnostics)
+        return [o for o in outcomes if isinstance(o, Register)]
+
+    def _spec(self, module: ModuleFile) -> RunnerSpec:
+        project = self._project
+        root = project.root if project is not None else module.directory.parent
+        return RunnerSpec(
+            deployment=new_deployment_key(self.realm, module.name),
+            module_dir=str(module.directory),
+            control="",
+            realm=self.realm,
+            project_root=str(root),
+            stubs_dir=str(stubs_dir(root)) if project is not None else "",
+            config=values_for(project, "config", module.name) if project is not None else {},
+            secrets=values_for(project, "secret", module.name) if project is not None else {},
+            realm_endpoints=realm_endpoints(project),
+        )
+
+    def _rejected(self, changeset: str, reason: str, diagnostics: Iterable[Diagnostic]) -> DeployResult:
+        """A changeset that failed before it had deployments: recorded, then failed at once."""
+        problems = sorted_unique(list(diagnostics)) or [Diagnostic(reason)]
+        self._service.apply(ChangesetCreated(changeset, (), (), time.time()))
+        self._service.apply(ChangesetFailed(changeset, reason, tuple(problems), time.time()))
+        return DeployResult(changeset, ChangesetState.FAILED, [], problems)
+
+    async def _fail(
+        self, changeset: str, runners: list[RunnerProcess], reason: str, diagnostics: Iterable[Diagnostic]
+    ) -> DeployResult:
+        problems = sorted_unique(list(diagnostics)) or [Diagnostic(reason)]
+        self._service.apply(ChangesetFailed(changeset, reason, tuple(problems), time.time()))
+        await self._stop(runners)
+        return DeployResult(changeset, ChangesetState.FAILED, [], problems)
+
+    async def _stop(self, runners: Iterable[RunnerProcess]) -> None:
+        await asyncio.gather(*(self._supervisor.stop_runner(r) for r in runners))
+
+    def _start_drain(self, changeset: str, replaced: tuple[str, ...]) -> None:
+        task = asyncio.get_running_loop().create_task(self._drain(changeset, replaced))
+        self._drains.add(task)
+        task.add_done_callback(self._drains.discard)
+
+    async def _drain(self, changeset: str, replaced: tuple[str, ...]) -> None:
+        # Every runner has acknowledged the new routes (so none has a call to these in flight);
+        # what is left is the backplane's own calls.
+        await self._router.wait_idle(replaced)
+        runners = [r for r in map(self._supervisor.runner, replaced) if r is not None]
+        await self._stop(runners)
+        self._router.forget(self._router.table.endpoints.values())
+        with contextlib.suppress(InvalidEvent):
+            self._service.apply(ChangesetDrained(changeset, time.time()))
+            self._service.apply(ChangesetFinalized(changeset, time.time()))

@@ -1,0 +1,540 @@
+"""The `ftl dev` loop: deploy every module, then redeploy exactly what each change touches.
+
+Start-up deploys modules in dependency order, each as its own changeset, independent ones in
+parallel, so one broken module never keeps the others from serving. After that, every debounced
+batch of changes becomes ONE changeset: the changed modules, the modules whose build depends on
+them (they import their generated clients), and any not-yet-deployed dependency they need.
+
+User code is not imported here: each new runner extracts its module and reports its schema, the
+backplane validates the merged schema, and the loop writes the module's client stub from it for
+the modules deployed after. Only a changeset that holds a module together with a module importing
+its client asks the engine to build first, because that stub must be current before the
+importer's runner starts.
+
+A failed changeset leaves the old versions serving; its error is shown once per change, and the
+failed modules are retried when their files or their dependencies change. If a module that
+failed earlier (and was not edited since) is what sinks a changeset, the changeset is tried again
+without it, so an unrelated edit still goes live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from ftl.build.discover import ModuleInfo, scan_modules
+from ftl.build.graph import Graph, dependencies_of, dependents_of, module_imports
+from ftl.build.stubs import remove_stale_stubs, write_module_stub, write_realm_stubs
+from ftl.build.watcher import Changes, ProjectWatcher, WatchedModule, WatchPlan, make_plan
+from ftl.devserver.status import DevStatus
+from ftl.devserver.timeline import Timeline, TimelineEvent
+from ftl.errors import Diagnostic, FtlError, sorted_unique
+from ftl.project import Project, load_project
+from ftl.schema import ast
+
+PROJECT_KEY = "<project>"  # where failures that belong to no module are remembered
+
+EventKind = Literal["deployed", "failed", "removed", "added", "crashed", "restarted", "log"]
+
+
+@dataclass(frozen=True, slots=True)
+class DevEvent:
+    """Something the terminal should show once, above the status block."""
+
+    kind: EventKind
+    modules: tuple[str, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    message: str = ""
+    duration_ms: float | None = None
+    level: str = ""
+
+
+# -- what the loop needs from the backplane ----------------------------------------------------
+
+
+class DeployOutcome(Protocol):
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def diagnostics(self) -> Sequence[Diagnostic]: ...
+
+
+class LiveDeployment(Protocol):
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def module(self) -> str: ...
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def started_at(self) -> float: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+class Deployer(Protocol):
+    """The slice of `ftl.devserver.backplane.Backplane` the dev loop uses."""
+
+    async def deploy(
+        self, module_dirs: Sequence[Path], *, removals: Sequence[str] = (), build: bool = True
+    ) -> DeployOutcome: ...
+
+    def deployments(self) -> Sequence[LiveDeployment]: ...
+
+    def schema(self) -> ast.Schema: ...
+
+
+FAILED_STATE = "FAILED"
+SERVING_STATES = frozenset({"live", "down"})  # "down": crashed, being restarted, still routed to
+
+
+# -- the loop ----------------------------------------------------------------------------------
+
+
+class DevLoop:
+    """Owns the module set, the dependency graph, the watcher and the status; `report` shows events."""
+
+    def __init__(
+        self,
+        project: Project,
+        backplane: Deployer,
+        report: Callable[[DevEvent], None],
+        *,
+        status: DevStatus | None = None,
+        timeline: Timeline | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.project = project
+        self.status = status or DevStatus()
+        self._backplane = backplane
+        self._report = report
+        self._timeline = timeline
+        self._clock = clock
+        self._modules: dict[str, ModuleInfo] = {}
+        self._graph: Graph = {}
+        self._pending: set[str] = set()  # modules whose current sources are not what serves
+        self._gone: set[str] = set()  # modules deleted from disk that still serve (removal failed)
+        self._shown: dict[str, frozenset[Diagnostic]] = {}  # last failure shown, per module
+        self._watcher: ProjectWatcher | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def modules(self) -> dict[str, ModuleInfo]:
+        return dict(self._modules)
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Discover, start watching (so edits made meanwhile are not lost), deploy everything."""
+        infos, problems = scan_modules(self.project)
+        self._show_failure(PROJECT_KEY, problems, force=True)
+        self._set_modules(infos)
+        self._watcher = ProjectWatcher(self._plan())
+        await self._watcher.start()
+        if self._timeline is not None:
+            for kind in ("deployment", "log"):
+                self._tasks.append(asyncio.create_task(self._follow_runtime(self._timeline.stream(kind))))
+        self._write_realm_stubs()
+        await self.deploy_all()
+
+    async def run(self) -> None:
+        """Serve until cancelled: start, then apply every batch of changes."""
+        await self.start()
+        assert self._watcher is not None
+        async for changes in self._watcher:
+            await self.apply(changes)
+
+    async def close(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._watcher is not None:
+            await self._watcher.close()
+
+    # -- initial deploy ------------------------------------------------------------------------
+
+    async def deploy_all(self) -> None:
+        """Every module, in dependency order, independent ones in parallel, one changeset each."""
+        names = sorted(self._modules)
+        self._pending.update(names)
+        acyclic, cyclic = _split_cycles(self._graph)
+        finished: dict[str, asyncio.Future[bool]] = {
+            name: asyncio.get_running_loop().create_future() for name in acyclic
+        }
+
+        async def deploy_one(name: str) -> None:
+            ok = False
+            try:
+                deps = sorted(dep for dep in self._graph.get(name, {}) if dep in finished)
+                broken = [dep for dep in deps if not await finished[dep]]
+                if broken:
+                    self.status.failed(name, f"waiting for {', '.join(broken)}")
+                else:
+                    ok = await self._redeploy({name}, changed={name}, since=None)
+            finally:
+                finished[name].set_result(ok)
+
+        await asyncio.gather(*(deploy_one(name) for name in acyclic))
+        if cyclic:
+            # Modules that need each other's clients can only go live together.
+            await self._redeploy(set(cyclic), changed=set(cyclic), since=None)
+
+    # -- one batch of changes ------------------------------------------------------------------
+
+    async def apply(self, changes: Changes) -> None:
+        """Redeploy what `changes` touches (and remove deleted modules) as one changeset."""
+        since = _saved_at(changes.paths) or self._clock()
+        changed = set(changes.modules) & set(self._modules)
+        if changes.layout:
+            changed |= await self._relayout()
+        for name in changed:
+            self._graph[name] = _imports(self._modules[name], self._modules)
+        targets = self._targets(changed, include_pending=changes.layout)
+        if targets or self._gone:
+            await self._redeploy(targets, changed=changed, since=since, include_pending=changes.layout)
+
+    def _targets(
+        self, changed: set[str], *, include_pending: bool, without: set[str] | None = None
+    ) -> set[str]:
+        """The changed modules, the pending ones they need, and everything whose build depends on those.
+
+        `without` takes modules out of the graph altogether, with what is reached only through them.
+        """
+        skip = without or set()
+        graph = {
+            n: {d: p for d, p in deps.items() if d not in skip}
+            for n, deps in self._graph.items()
+            if n not in skip
+        }
+        pending = self._pending - skip
+        targets = (changed | (pending if include_pending else set())) - skip
+        targets |= pending & dependencies_of(graph, targets)
+        for name in list(targets):
+            targets |= dependents_of(graph, name)
+        return targets & set(self._modules)
+
+    async def _redeploy(
+        self, targets: set[str], *, changed: set[str], since: float | None, include_pending: bool = False
+    ) -> bool:
+        """Deploy `targets` as one changeset. If modules that failed before and were not edited
+        since sink it, try once more without them, so that the edit itself still goes live."""
+        since = since if since is not None else self._clock()
+        pending_before = set(self._pending)
+        for name in targets:
+            self.status.building(name)
+        diagnostics = await self._deploy(targets)
+        if diagnostics is None:
+            self._succeeded(targets, since)
+            return True
+        blame = self._blame(diagnostics, targets, changed)
+        stale = {name for name in blame if name in pending_before and name not in changed}
+        retry = (
+            self._targets(changed, include_pending=include_pending, without=stale) & targets
+            if stale
+            else set()
+        )
+        if retry:
+            diagnostics = await self._deploy(retry)
+            if diagnostics is None:
+                self._succeeded(retry, since)
+                self._failed(targets - retry, blame, changed)
+                return False
+            blame = {n: d for n, d in blame.items() if n not in retry} | self._blame(
+                diagnostics, retry, changed
+            )
+        self._failed(targets | (set(blame) & set(self._modules)), blame, changed)
+        return False
+
+    async def _deploy(self, targets: set[str]) -> list[Diagnostic] | None:
+        """One changeset: `targets` in, deleted modules out. None on success, else its diagnostics."""
+        serving = {d.module for d in self._backplane.deployments() if d.state in SERVING_STATES}
+        removals = sorted(self._gone & serving)
+        # Modules that import each other's clients need their stubs written between runner starts:
+        # the engine's build does that (importing them here); otherwise the runners extract alone.
+        build = any(dep in targets for name in targets for dep in self._graph.get(name, {}))
+        dirs = [self._modules[name].directory for name in sorted(targets)]
+        try:
+            outcome = await self._backplane.deploy(dirs, removals=removals, build=build)
+        except FtlError as exc:
+            return list(exc.diagnostics)
+        if outcome.state == FAILED_STATE:
+            return list(outcome.diagnostics) or [Diagnostic("the changeset failed")]
+        if not build:
+            self._write_stubs(targets)
+        if self._gone:
+            self._forget_removed()
+        return None
+
+    def _succeeded(self, names: set[str], since: float) -> None:
+        if not names:
+            return
+        now = self._clock()
+        reload_ms = max(0.0, (now - since) * 1000)
+        live = {d.module: d for d in self._backplane.deployments() if d.state in SERVING_STATES}
+        for name in names:
+            current = live.get(name)
+            previous = self.status.get(name)
+            version = current.version if current else (previous.version + 1 if previous else 1)
+            at = current.started_at if current else now
+            self.status.deployed(name, version=version, at=at, reload_ms=reload_ms)
+            self._pending.discard(name)
+            self._shown.pop(name, None)
+        self._report(DevEvent("deployed", tuple(sorted(names)), duration_ms=reload_ms))
+
+    def _blame(
+        self, diagnostics: list[Diagnostic], targets: set[str], changed: set[str]
+    ) -> dict[str, list[Diagnostic]]:
+        """Each diagnostic under the module whose files it points into; the rest under the changed ones."""
+        by_module: dict[str, list[Diagnostic]] = {}
+        unplaced: list[Diagnostic] = []
+        for diagnostic in diagnostics:
+            owner = self._owner_of(diagnostic)
+            if owner is None:
+                unplaced.append(diagnostic)
+            else:
+                by_module.setdefault(owner, []).append(diagnostic)
+        if unplaced:
+            fallback = sorted((changed & targets) or targets)
+            for name in fallback:
+                by_module.setdefault(name, []).extend(unplaced)
+        return by_module
+
+    def _owner_of(self, diagnostic: Diagnostic) -> str | None:
+        if diagnostic.pos is None or not diagnostic.pos.filename:
+            return None
+        path = Path(diagnostic.pos.filename)
+        path = path if path.is_absolute() else (Path.cwd() / path)
+        path = Path(os.path.normpath(path))
+        owners = [m for m in self._modules.values() if path.is_relative_to(m.directory)]
+        return max(owners, key=lambda m: len(m.directory.parts)).name if owners else None
+
+    def _failed(self, names: set[str], blame: dict[str, list[Diagnostic]], changed: set[str]) -> None:
+        """Mark `names` as not deployed; show each module's errors once per change."""
+        to_show: list[Diagnostic] = []
+        failed_modules: list[str] = []
+        for name in sorted(names):
+            self._pending.add(name)
+            diagnostics = blame.get(name)
+            if not diagnostics:
+                self.status.unchanged(name)
+                continue
+            failed_modules.append(name)
+            shown = _relative(diagnostics)
+            self.status.failed(name, str(shown[0]))
+            key = frozenset(shown)
+            if name in changed or self._shown.get(name) != key:
+                to_show.extend(shown)
+            self._shown[name] = key
+        if to_show:
+            self._report(DevEvent("failed", tuple(failed_modules), tuple(sorted_unique(to_show))))
+
+    def _show_failure(self, key: str, diagnostics: Sequence[Diagnostic], *, force: bool = False) -> None:
+        """Project-level problems (a bad ftl.toml, ftl-project.toml): shown when new."""
+        if not diagnostics:
+            self._shown.pop(key, None)
+            return
+        shown = _relative(list(diagnostics))
+        if force or self._shown.get(key) != frozenset(shown):
+            self._report(DevEvent("failed", (), tuple(shown)))
+        self._shown[key] = frozenset(shown)
+
+    # -- modules added, removed, renamed -------------------------------------------------------
+
+    async def _relayout(self) -> set[str]:
+        """Reload the project file and find the modules again; returns the new, moved or renamed
+        ones (every module when the project config changed). Deleted modules are queued for removal."""
+        try:
+            project = load_project(self.project.path)
+        except FtlError as exc:
+            self._show_failure(PROJECT_KEY, exc.diagnostics)
+            return set()
+        config_changed = project.config != self.project.config
+        self.project = project
+        infos, problems = scan_modules(project)
+        self._show_failure(PROJECT_KEY, problems)
+        old = self._modules
+        new = {info.name: _resolved(info) for info in infos}
+        for name in sorted(set(new) - set(old)):
+            self._report(DevEvent("added", (name,)))
+        deleted = set(old) - set(new)
+        # Their users are rebuilt with them gone: a module still calling one fails with a clear error.
+        users = {user for name in deleted for user in dependents_of(self._graph, name)}
+        self._gone = (self._gone | deleted) - set(new)
+        self._pending -= deleted
+        self._set_modules(new.values())
+        if self._watcher is not None:
+            await self._watcher.replan(self._plan())
+        if config_changed:
+            return set(new)
+        return {name for name, info in new.items() if old.get(name) != info} | (users & set(new))
+
+    def _forget_removed(self) -> None:
+        """After a changeset went through, the deleted modules it removed are gone for good."""
+        serving = {d.module for d in self._backplane.deployments() if d.state in SERVING_STATES}
+        removed = sorted(self._gone - serving)
+        self._gone -= set(removed)
+        for name in removed:
+            self.status.removed(name)
+            self._shown.pop(name, None)
+        if removed:
+            realms = [r.name for r in self._backplane.schema().realms if r.external]
+            remove_stale_stubs(self.project.root, self._modules, realms)
+            self._report(DevEvent("removed", tuple(removed)))
+
+    # -- generated clients ---------------------------------------------------------------------
+
+    def _write_stubs(self, names: Iterable[str]) -> None:
+        """Clients of freshly deployed modules, from the schemas their runners reported."""
+        realm = self._backplane.schema().realm(self.project.realm)
+        for name in names:
+            module = realm.module(name) if realm is not None else None
+            if module is not None:
+                write_module_stub(self.project.root, module)
+
+    def _write_realm_stubs(self) -> None:
+        for realm in self._backplane.schema().realms:
+            if realm.external:
+                write_realm_stubs(self.project.root, realm)
+
+    def _set_modules(self, infos: Iterable[ModuleInfo]) -> None:
+        self._modules = {info.name: _resolved(info) for info in infos}
+        self._graph = {name: _imports(info, self._modules) for name, info in self._modules.items()}
+        for name in self._modules:
+            self.status.discovered(name)
+
+    def _plan(self) -> WatchPlan:
+        watched = [WatchedModule(m.name, m.directory, m.watch) for m in self._modules.values()]
+        return make_plan(self.project.root, self.project.module_roots(), watched)
+
+    # -- runner crashes and logs ---------------------------------------------------------------
+
+    async def _follow_runtime(self, events: AsyncIterator[TimelineEvent]) -> None:
+        async for event in events:
+            self.runtime_event(event)
+
+    def runtime_event(self, event: TimelineEvent) -> None:
+        """A timeline event from the backplane: user logs, and runner crashes and restarts."""
+        if event.kind == "log":
+            self._report(DevEvent("log", (event.module,), message=event.message, level=event.level))
+            return
+        deployment = str(event.data.get("deployment", ""))
+        serving = {d.key for d in self._backplane.deployments() if d.state in SERVING_STATES}
+        if event.kind != "deployment" or event.module not in self._modules or deployment not in serving:
+            return
+        if event.level == "error":
+            tail = str(event.data.get("stderr", "")).rstrip()
+            self.status.crashed(event.module, event.message)
+            message = f"{event.message}\n{tail}" if tail else event.message
+            self._report(DevEvent("crashed", (event.module,), message=message, level="error"))
+        elif "restarted" in event.message:
+            self.status.recovered(event.module)
+            self._report(DevEvent("restarted", (event.module,), message=event.message))
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _resolved(info: ModuleInfo) -> ModuleInfo:
+    return replace(info, directory=info.directory.resolve())
+
+
+def _imports(info: ModuleInfo, modules: dict[str, ModuleInfo]) -> dict[str, Any]:
+    return {dep: pos for dep, pos in module_imports(info).items() if dep in modules and dep != info.name}
+
+
+def _split_cycles(graph: Graph) -> tuple[list[str], list[str]]:
+    """(modules that can be ordered, modules on or behind a dependency cycle)."""
+    waiting = {name: {d for d in deps if d in graph} for name, deps in graph.items()}
+    ordered: list[str] = []
+    ready = sorted(name for name, deps in waiting.items() if not deps)
+    while ready:
+        name = ready.pop()
+        ordered.append(name)
+        for other, deps in waiting.items():
+            if name in deps:
+                deps.discard(name)
+                if not deps:
+                    ready.append(other)
+    return ordered, sorted(set(graph) - set(ordered))
+
+
+def _saved_at(paths: Iterable[Path]) -> float | None:
+    """When the newest changed file was written: reload time counts from the save, not the event."""
+    stamps = []
+    for path in paths:
+        with contextlib.suppress(OSError):
+            stamps.append(path.stat().st_mtime)
+    return max(stamps) if stamps else None
+
+
+def _relative(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """File names relative to the current directory, as every `ftl` error prints them."""
+    result = []
+    for diagnostic in sorted_unique(diagnostics):
+        pos = diagnostic.pos
+        if pos is not None and pos.filename and os.path.isabs(pos.filename):
+            with contextlib.suppress(ValueError):
+                pos = pos.with_filename(os.path.relpath(pos.filename))
+        result.append(Diagnostic(diagnostic.message, pos))
+    return sorted_unique(result)
+
+
+# -- `ftl dev` as a whole ----------------------------------------------------------------------
+
+
+async def run_dev(
+    project: Project,
+    report: Callable[[DevEvent], None],
+    on_ready: Callable[[ServerUrls], None],
+    *,
+    options: ServeOptions | None = None,
+    status: DevStatus | None = None,
+    console: bool = True,
+) -> None:
+    """Serve `project` with hot reload until SIGINT/SIGTERM, then stop everything it started.
+
+    `on_ready` gets the bound URLs as soon as the servers listen (before the first deploy ends).
+    """
+    from ftl.devserver.server import DevServer
+
+    server = DevServer(project, realm=project.realm, options=options, **_console_option(console))
+    loop = DevLoop(project, server.backplane, report, status=status, timeline=server.timeline)
+    event_loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            event_loop.add_signal_handler(sig, server.request_stop)
+            handled.append(sig)
+    running: asyncio.Task[None] | None = None
+    try:
+        await server.start()
+        on_ready(server.urls)
+        running = asyncio.create_task(loop.run())
+        stopped = asyncio.create_task(server.wait_stopped())
+        done, _ = await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if running in done:
+            running.result()
+    finally:
+        if running is not None:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+        await loop.close()
+        await server.stop()
+        for sig in handled:
+            event_loop.remove_signal_handler(sig)

@@ -1,0 +1,96 @@
+"""What every rule works with: the error report, and an index of a realm's declarations.
+
+The index is built once per realm (dicts by module and name), so every lookup a rule makes is O(1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ftl.errors import Diagnostic, Position
+from ftl.schema import ast
+from ftl.schema.builtin import BUILTIN_MODULE
+
+__all__ = ["TYPE_KINDS", "RealmIndex", "Report", "visibility_of"]
+
+# Declarations a type may name.
+TYPE_KINDS: tuple[type, ...] = (ast.Data, ast.Enum, ast.TypeAlias)
+
+
+class Report:
+    """Collects diagnostics; a node without a position reports at `fallback` (or nowhere)."""
+
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+
+    def error(self, message: str, pos: Position, fallback: Position = ast.NO_POS) -> None:
+        where = pos if pos.line else fallback
+        self.diagnostics.append(Diagnostic(message, where if where.line else None))
+
+
+def visibility_of(decl: ast.Decl) -> ast.Visibility:
+    """Config, secret and database have no visibility: they are private to their module."""
+    return getattr(decl, "visibility", ast.Visibility.NONE)
+
+
+class RealmIndex:
+    """A realm's modules (the first of each name) and their declarations by name."""
+
+    __slots__ = ("decls", "external", "modules", "name")
+
+    def __init__(self, name: str, external: bool, modules: Iterable[ast.Module]) -> None:
+        self.name = name
+        self.external = external
+        self.modules: dict[str, ast.Module] = {}
+        self.decls: dict[str, dict[str, list[ast.Decl]]] = {}
+        for module in modules:
+            if module.name not in self.modules:
+                self.add(module)
+
+    def add(self, module: ast.Module) -> None:
+        self.modules[module.name] = module
+        table: dict[str, list[ast.Decl]] = {}
+        for decl in module.decls:
+            found = table.get(decl.name)
+            if found is None:
+                table[decl.name] = [decl]
+            else:
+                found.append(decl)
+        self.decls[module.name] = table
+
+    def lookup(self, module: str, name: str, prefer: tuple[type, ...] = ()) -> ast.Decl | None:
+        """The declaration `module.name`; where kinds share the name, the first of a `prefer`red kind."""
+        table = self.decls.get(module)
+        if table is None:
+            return None
+        found = table.get(name)
+        if not found:
+            return None
+        if len(found) > 1 and prefer:
+            for decl in found:
+                if isinstance(decl, prefer):
+                    return decl
+        return found[0]
+
+    def resolve(self, ref: ast.Ref, prefer: tuple[type, ...] = ()) -> ast.Decl | None:
+        """The declaration a qualified, same-realm reference names (None for type parameters)."""
+        if ref.realm or not ref.module:
+            return None
+        return self.lookup(ref.module, ref.name, prefer)
+
+    def underlying(self, type_: ast.Type) -> tuple[ast.Type, bool]:
+        """`type_` with type aliases followed; and whether an alias on the way has a `+typemap`."""
+        seen: set[tuple[str, str]] = set()
+        while isinstance(type_, ast.Ref) and type_.key not in seen:
+            decl = self.resolve(type_, TYPE_KINDS)
+            if not isinstance(decl, ast.TypeAlias):
+                break
+            if any(isinstance(md, ast.MetadataTypeMap) for md in decl.metadata):
+                return type_, True
+            seen.add(type_.key)
+            type_ = decl.type
+        return type_, False
+
+
+def is_builtin(ref: ast.Ref, name: str) -> bool:
+    return ref.module == BUILTIN_MODULE and ref.name == name and not ref.realm

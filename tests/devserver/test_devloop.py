@@ -1,0 +1,351 @@
+"""The dev loop's decisions: what goes into each changeset, what is shown, what is retried.
+
+The backplane here is a test double that "deploys" a module unless its source holds a line
+`BROKEN`, which it reports as an error at that line; runner processes are the engine's business
+and are exercised end to end in tests/e2e/test_dev_e2e.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from ftl.build.watcher import Changes
+from ftl.devserver.devloop import DevEvent, DevLoop
+from ftl.devserver.status import ModuleState
+from ftl.devserver.timeline import TimelineEvent
+from ftl.errors import Diagnostic, Position
+from ftl.project import load_project
+from ftl.schema import ast
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Info:
+    key: str
+    module: str
+    state: str
+    started_at: float
+    version: int
+
+
+@dataclass
+class Call:
+    modules: list[str]
+    removals: list[str]
+    build: bool
+
+
+class FakeBackplane:
+    def __init__(self, realm: str) -> None:
+        self.realm = realm
+        self.calls: list[Call] = []
+        self.live: dict[str, Info] = {}
+        self.versions: dict[str, int] = {}
+
+    async def deploy(
+        self, module_dirs: Sequence[Path], *, removals: Sequence[str] = (), build: bool = True
+    ) -> Outcome:
+        await asyncio.sleep(0)
+        names = [_module_name(d) for d in module_dirs]
+        self.calls.append(Call(sorted(names), sorted(removals), build))
+        problems = [p for d in module_dirs for p in _problems(d)]
+        for name in removals:
+            users = [n for n in names if n != name] + [m for m in self.live if m not in names]
+            problems += [
+                Diagnostic(f"unknown module {name}", Position(str(_dir_of(user)), 1, 1))
+                for user in users
+                if name in _deps_on_disk(user)
+            ]
+        if problems:
+            return Outcome("FAILED", problems)
+        for name in names:
+            self.versions[name] = self.versions.get(name, 0) + 1
+            self.live[name] = Info(
+                f"dpl-t-{name}-{self.versions[name]}", name, "live", time.time(), self.versions[name]
+            )
+        for name in removals:
+            self.live.pop(name, None)
+        return Outcome("COMMITTED")
+
+    def deployments(self) -> list[Info]:
+        return list(self.live.values())
+
+    def schema(self) -> ast.Schema:
+        modules = tuple(ast.Module(name) for name in sorted(self.live))
+        return ast.Schema((ast.Realm(self.realm, modules),))
+
+
+_DIRS: dict[str, Path] = {}
+
+
+def _module_name(directory: Path) -> str:
+    text = (directory / "ftl.toml").read_text()
+    name = text.split('"')[1]
+    _DIRS[name] = directory
+    return name
+
+
+def _dir_of(name: str) -> Path:
+    return _DIRS[name]
+
+
+def _problems(directory: Path) -> list[Diagnostic]:
+    found = []
+    for path in sorted(directory.rglob("*.py")):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if line.strip() == "BROKEN":
+                found.append(Diagnostic("invalid syntax", Position(str(path), number, 1)))
+    return found
+
+
+def _deps_on_disk(name: str) -> set[str]:
+    directory = _DIRS.get(name)
+    if directory is None or not directory.exists():
+        return set()
+    return {
+        line.split()[-1]
+        for path in directory.rglob("*.py")
+        for line in path.read_text().splitlines()
+        if line.startswith("from ftl_modules import")
+    }
+
+
+def write_module(root: Path, name: str, *, uses: Sequence[str] = (), body: str = "X = 1") -> Path:
+    directory = root / "modules" / name
+    (directory / name).mkdir(parents=True, exist_ok=True)
+    (directory / "ftl.toml").write_text(f'module = "{name}"\n')
+    imports = "".join(f"from ftl_modules import {dep}\n" for dep in uses)
+    source = directory / name / "__init__.py"
+    source.write_text(f"{imports}{body}\n")
+    return source
+
+
+@pytest.fixture
+def project_root(tmp_path: Path) -> Path:
+    (tmp_path / "ftl-project.toml").write_text('realm = "t"\nmodule-dirs = ["modules"]\n')
+    write_module(tmp_path, "clock")
+    write_module(tmp_path, "echo", uses=["clock"])
+    write_module(tmp_path, "greeter", uses=["echo"])
+    write_module(tmp_path, "solo")
+    return tmp_path
+
+
+Scenario = Callable[[DevLoop, FakeBackplane, list[DevEvent]], Awaitable[None]]
+
+
+def run_loop(root: Path, scenario: Scenario) -> None:
+    async def main() -> None:
+        project = load_project(root / "ftl-project.toml")
+        backplane = FakeBackplane(project.realm)
+        events: list[DevEvent] = []
+        loop = DevLoop(project, backplane, events.append)
+        try:
+            await loop.start()
+            await scenario(loop, backplane, events)
+        finally:
+            await loop.close()
+
+    asyncio.run(main())
+
+
+def src(root: Path, name: str) -> Path:
+    return root / "modules" / name / name / "__init__.py"
+
+
+def changed(root: Path, *names: str) -> Changes:
+    return Changes(frozenset(names), False, tuple(src(root, n) for n in names))
+
+
+def failures(events: list[DevEvent]) -> list[DevEvent]:
+    return [e for e in events if e.kind == "failed"]
+
+
+def test_start_deploys_every_module_alone_in_dependency_order(project_root: Path) -> None:
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        order = [call.modules for call in backplane.calls]
+        assert sorted(order) == [["clock"], ["echo"], ["greeter"], ["solo"]]
+        assert order.index(["clock"]) < order.index(["echo"]) < order.index(["greeter"])
+        assert not any(call.build for call in backplane.calls)
+        assert [r.state for r in loop.status.rows()] == [ModuleState.SERVING] * 4
+        assert [e.modules for e in events if e.kind == "deployed"] != []
+        stubs = project_root / ".ftl/stubs/ftl_modules"
+        assert {p.name for p in stubs.glob("*.py")} >= {"clock.py", "echo.py", "greeter.py", "solo.py"}
+
+    run_loop(project_root, scenario)
+
+
+def test_an_edit_redeploys_the_module_and_its_dependents_as_one_changeset(project_root: Path) -> None:
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        backplane.calls.clear()
+        await loop.apply(changed(project_root, "echo"))
+        assert [(c.modules, c.build) for c in backplane.calls] == [(["echo", "greeter"], True)]
+        await loop.apply(changed(project_root, "greeter"))
+        await loop.apply(changed(project_root, "solo"))
+        assert [(c.modules, c.build) for c in backplane.calls[1:]] == [
+            (["greeter"], False),
+            (["solo"], False),
+        ]
+        assert events[-1].kind == "deployed" and events[-1].modules == ("solo",)
+        row = loop.status.get("solo")
+        assert row is not None and row.version == 2 and row.reload_ms is not None
+
+    run_loop(project_root, scenario)
+
+
+def test_a_broken_module_is_shown_once_keeps_serving_and_recovers(project_root: Path) -> None:
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        src(project_root, "greeter").write_text("from ftl_modules import echo\nBROKEN\n")
+        await loop.apply(changed(project_root, "greeter"))
+        [failure] = failures(events)
+        [diagnostic] = failure.diagnostics
+        assert diagnostic.message == "invalid syntax"
+        assert diagnostic.pos is not None and diagnostic.pos.line == 2
+        assert not Path(diagnostic.pos.filename).is_absolute()
+        row = loop.status.get("greeter")
+        assert row is not None and row.state is ModuleState.FAILED and row.serving and row.version == 1
+
+        # An edit of a dependency retries the broken module, shows nothing new, and still deploys.
+        backplane.calls.clear()
+        await loop.apply(changed(project_root, "echo"))
+        assert [c.modules for c in backplane.calls] == [["echo", "greeter"], ["echo"]]
+        assert len(failures(events)) == 1
+        echo = loop.status.get("echo")
+        assert echo is not None and echo.state is ModuleState.SERVING and echo.version == 2
+
+        # Saving the broken file again is a new change: its error is shown again.
+        await loop.apply(changed(project_root, "greeter"))
+        assert len(failures(events)) == 2
+
+        src(project_root, "greeter").write_text("from ftl_modules import echo\nX = 2\n")
+        await loop.apply(changed(project_root, "greeter"))
+        row = loop.status.get("greeter")
+        assert row is not None and row.state is ModuleState.SERVING and row.version == 2 and not row.error
+        assert len(failures(events)) == 2
+
+    run_loop(project_root, scenario)
+
+
+def test_a_broken_dependency_blocks_its_dependents_until_fixed(project_root: Path) -> None:
+    src(project_root, "clock").write_text("BROKEN\n")
+
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        assert sorted(c.modules[0] for c in backplane.calls) == ["clock", "solo"]
+        [failure] = failures(events)
+        assert failure.modules == ("clock",)
+        echo = loop.status.get("echo")
+        assert echo is not None and echo.state is ModuleState.FAILED and echo.error == "waiting for clock"
+        assert not echo.serving
+
+        backplane.calls.clear()
+        src(project_root, "clock").write_text("X = 1\n")
+        await loop.apply(changed(project_root, "clock"))
+        assert [c.modules for c in backplane.calls] == [["clock", "echo", "greeter"]]
+        assert all(r.state is ModuleState.SERVING for r in loop.status.rows())
+
+    run_loop(project_root, scenario)
+
+
+def test_an_unrelated_edit_does_not_wait_for_a_broken_module(project_root: Path) -> None:
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        src(project_root, "greeter").write_text("BROKEN\n")
+        await loop.apply(changed(project_root, "greeter"))
+        backplane.calls.clear()
+        await loop.apply(changed(project_root, "solo"))
+        assert [c.modules for c in backplane.calls] == [["solo"]]
+
+    run_loop(project_root, scenario)
+
+
+def test_modules_added_renamed_and_removed(project_root: Path) -> None:
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        write_module(project_root, "fresh", uses=["solo"])
+        await loop.apply(Changes(frozenset(), True, ()))
+        assert "fresh" in backplane.live and "fresh" in loop.modules
+        assert any(e.kind == "added" and e.modules == ("fresh",) for e in events)
+        assert (project_root / ".ftl/stubs/ftl_modules/fresh.py").is_file()
+
+        # Renamed in its ftl.toml: the new name deploys, the old one goes, in one changeset.
+        (project_root / "modules/fresh/ftl.toml").write_text('module = "renamed"\npackage = "fresh"\n')
+        backplane.calls.clear()
+        await loop.apply(Changes(frozenset(), True, ()))
+        assert [(c.modules, c.removals) for c in backplane.calls] == [(["renamed"], ["fresh"])]
+        assert "fresh" not in backplane.live and "fresh" not in loop.status
+        assert not (project_root / ".ftl/stubs/ftl_modules/fresh.py").exists()
+
+        # Deleting a module another one still uses fails; the module keeps serving until fixed.
+        shutil.rmtree(project_root / "modules/clock")
+        await loop.apply(Changes(frozenset(), True, ()))
+        assert "clock" in backplane.live
+        assert failures(events)[-1].modules == ("echo",)
+        shutil.rmtree(project_root / "modules/greeter")
+        src(project_root, "echo").write_text("X = 3\n")
+        await loop.apply(Changes(frozenset(), True, ()).merge(changed(project_root, "echo")))
+        assert "clock" not in backplane.live and "greeter" not in backplane.live
+        assert sorted(loop.modules) == ["echo", "renamed", "solo"]
+        assert loop.status.names() == ["echo", "renamed", "solo"]
+        removed = [m for e in events if e.kind == "removed" for m in e.modules]
+        assert sorted(removed) == ["clock", "fresh", "greeter"]
+
+    run_loop(project_root, scenario)
+
+
+def test_a_bad_module_file_is_shown_once(project_root: Path) -> None:
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        (project_root / "modules/solo/ftl.toml").write_text('module = "Bad-Name"\n')
+        await loop.apply(Changes(frozenset(), True, ()))
+        await loop.apply(Changes(frozenset(), True, ()))
+        [failure] = failures(events)
+        assert failure.diagnostics and all(d.pos is not None for d in failure.diagnostics)
+
+    run_loop(project_root, scenario)
+
+
+def test_runner_crashes_and_restarts_are_reported(project_root: Path) -> None:
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        key = backplane.live["echo"].key
+        crash = TimelineEvent(
+            kind="deployment",
+            time=time.time(),
+            module="echo",
+            level="error",
+            message=f"runner of echo ({key}) exited unexpectedly (killed by signal 9)",
+            data={"deployment": key, "stderr": "Traceback ...\nBoom\n"},
+        )
+        loop.runtime_event(crash)
+        [event] = [e for e in events if e.kind == "crashed"]
+        assert event.message.endswith("Boom")
+        row = loop.status.get("echo")
+        assert row is not None and row.state is ModuleState.CRASHED
+        loop.runtime_event(
+            TimelineEvent(
+                kind="deployment",
+                time=time.time(),
+                module="echo",
+                level="info",
+                message=f"runner of echo ({key}) restarted (pid 4)",
+                data={"deployment": key},
+            )
+        )
+        row = loop.status.get("echo")
+        assert row is not None and row.state is ModuleState.SERVING
+        # A report about a deployment that no longer serves is old news.
+        loop.runtime_event(
+            TimelineEvent(kind="deployment", time=0, module="echo", level="error", message="x", data={})
+        )
+        assert len([e for e in events if e.kind == "crashed"]) == 1
+        loop.runtime_event(TimelineEvent(kind="log", time=0, module="echo", level="info", message="hi"))
+        assert events[-1] == DevEvent("log", ("echo",), message="hi", level="info")
+
+    run_loop(project_root, scenario)
