@@ -21,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -147,17 +147,14 @@ class VerbContext:
     def published(self) -> list[Published]:
         return self.transport.published
 
-    @contextmanager
-    def active(self) -> Iterator[VerbContext]:
-        with using_transport(self.transport):
-            yield self
-
     def __enter__(self) -> VerbContext:
-        self._active = self.active()
-        return self._active.__enter__()
+        """Route generated-client calls made in this context (thread or task) to the fakes."""
+        self._stack = ExitStack()
+        self._stack.enter_context(using_transport(self.transport))
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        self._active.__exit__(*exc)  # type: ignore[arg-type]
+        self._stack.close()
 
     def arguments(self, verb: Callable[..., Any], request: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The positional and keyword arguments to call `verb` with."""
@@ -217,7 +214,7 @@ def call(
     """
     context = VerbContext(config, secrets, fakes)
     args, kwargs = context.arguments(verb, request)
-    with context.active():
+    with context:
         result = verb(*args, **kwargs)
         if not inspect.isawaitable(result):
             return result
@@ -240,7 +237,7 @@ async def call_async(
     """`call` for async tests: awaits an async verb, runs a sync one directly."""
     context = VerbContext(config, secrets, fakes)
     args, kwargs = context.arguments(verb, request)
-    with context.active():
+    with context:
         result = verb(*args, **kwargs)
         return await result if inspect.isawaitable(result) else result
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import keyword
 import re
 
+STUBS_PACKAGE = "ftl_modules"  # generated clients: `ftl_modules.<module>`, `ftl_modules.<realm>.<module>`
+
 _SNAKE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 _CAMEL = re.compile(r"[a-z][a-zA-Z0-9]*")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

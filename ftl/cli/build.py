@@ -56,20 +56,26 @@ def open_project(project_file: Path | None) -> Project:
         fail_with(exc)
 
 
-def run_build(project: Project, modules: list[str] | None) -> BuildResult:
+def run_build(
+    project: Project, modules: list[str] | None, *, export_public_schema: bool = True
+) -> BuildResult:
     """`build_project` with a spinner on a terminal."""
+    export = None if export_public_schema else False
     if is_terminal(console_err.file):
         with console_err.status("building modules..."):
-            return build_project(project, modules)
-    return build_project(project, modules)
+            return build_project(project, modules, export_public_schema=export)
+    return build_project(project, modules, export_public_schema=export)
 
 
 def fail_on_diagnostics(diagnostics: list[Diagnostic]) -> None:
     """Print diagnostics with paths relative to the current directory, and exit 1 if there are any."""
     if not diagnostics:
         return
-    shown = relative_diagnostics(diagnostics)
+    shown = relative_diagnostics(d for d in diagnostics if d.pos is not None)
     print_diagnostics(shown, sources=_sources(shown))
+    for diagnostic in diagnostics:
+        if diagnostic.pos is None:
+            typer.echo(f"ftl: error: {diagnostic.message}", err=True)
     raise typer.Exit(1)
 
 

@@ -106,6 +106,11 @@ def _print_update(update: PinUpdate, *, check: bool) -> None:
         return
     verb = "behind" if check else "updated"
     console.print(f"{name}: {verb} {update.old_commit[:12]} → {update.new_commit[:12]}")
+    if update.unknown_changes:
+        console.print(
+            f"  changes unknown: the old public schema cannot be read ({escape(update.unknown_changes)})"
+        )
+        return
     if not update.changes:
         console.print("  public schema unchanged")
         return
@@ -162,10 +167,10 @@ def _as_json(summary: RealmSummary) -> dict[str, object]:
     pin = summary.pin
     return {
         "name": pin.name,
-        "git-repo": pin.git_repo,
-        "git-branch": pin.git_branch,
-        "git-commit": pin.git_commit,
-        "git-path": pin.git_path,
+        "git_repo": pin.git_repo,
+        "git_branch": pin.git_branch,
+        "git_commit": pin.git_commit,
+        "git_path": pin.git_path,
         "modules": list(summary.modules),
         "verbs": list(summary.verbs),
     }

@@ -97,25 +97,25 @@ def fmt(
 
 
 def _read_all(arguments: list[str]) -> tuple[list[_Source], bool]:
-    """Every readable file as text (undecodable ones carry their error); False if any was unreadable."""
+    """Every readable file as text (undecodable ones carry their error); True if any was unreadable."""
     from ftl.errors import FtlError
     from ftl.schema import decode_source
 
-    sources, ok = [], True
+    sources, unreadable = [], False
     for argument in arguments:
         source = _Source(argument, STDIN_NAME if argument == STDIN else _display_name(argument))
         try:
             data = sys.stdin.buffer.read() if argument == STDIN else Path(argument).read_bytes()
         except OSError as exc:
             typer.echo(f"ftl: error: cannot read {argument}: {exc.strerror or exc}", err=True)
-            ok = False
+            unreadable = True
             continue
         try:
             source.text = decode_source(data, source.name)
         except FtlError as exc:
             source.diagnostics = exc.diagnostics
         sources.append(source)
-    return sources, ok
+    return sources, unreadable
 
 
 def _report(sources: list[_Source]) -> bool:

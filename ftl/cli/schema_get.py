@@ -37,7 +37,7 @@ def get(
         _from_endpoint(endpoint, json_output, modules or [], public)
         return
     project = open_project(project_file)
-    result = run_build(project, modules or None)
+    result = run_build(project, modules or None, export_public_schema=False)
     fail_on_diagnostics(result.diagnostics)
     assert result.schema is not None
     schema = result.schema

@@ -16,7 +16,6 @@ Errors are JSON: `{"error": {"kind", "message"}}` (plus `request_id` and `sugges
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import difflib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -30,7 +29,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import BaseRoute, Route
 
 from ftl._sdk.names import lower_camel
-from ftl.devserver.timeline import Timeline, TimelineEvent, event_to_json
+from ftl.devserver.timeline import Timeline, event_to_json
 from ftl.errors import FtlError
 from ftl.project import Project
 from ftl.schema import ast, print_schema, to_json
@@ -110,8 +109,22 @@ class AdminBackend(Protocol):
     async def deploy(self, module_dirs: Sequence[Path]) -> _DeployResult: ...
 
 
-def error_response(status: int, kind: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({**extra, "error": {"kind": kind, "message": message}}, status_code=status)
+def error_response(
+    status: int,
+    kind: str,
+    message: str,
+    *,
+    request_id: str | None = None,
+    suggestions: list[str] | None = None,
+) -> JSONResponse:
+    """`{"error": {"kind", "message"}}`, with `request_id` (and `suggestions`) for calls."""
+    error: dict[str, Any] = {"kind": kind, "message": message}
+    if suggestions is not None:
+        error["suggestions"] = suggestions
+    body: dict[str, Any] = (
+        {"error": error} if request_id is None else {"request_id": request_id, "error": error}
+    )
+    return JSONResponse(body, status_code=status)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,9 +151,14 @@ def resolve_verb(schema: ast.Schema, text: str) -> tuple[str, ast.Verb] | VerbNo
             decl = module.decl(candidate)
             if isinstance(decl, ast.Verb):
                 return module.name, decl
-    known_module = any(name.split(".")[0] == module_name for name in names)
-    what = f"module {module_name} has no verb {verb_name}" if known_module else f"unknown verb {text}"
-    return VerbNotFound(what, _suggest(f"{module_name}.{lower_camel(verb_name)}", names))
+    module_verbs = [name for name in names if name.split(".")[0] == module_name]
+    if module_verbs:
+        # The module is right: only its verbs are candidates, compared by verb name.
+        suggestions = _suggest(lower_camel(verb_name), [name.split(".", 1)[1] for name in module_verbs])
+        return VerbNotFound(
+            f"module {module_name} has no verb {verb_name}", [f"{module_name}.{v}" for v in suggestions]
+        )
+    return VerbNotFound(f"unknown verb {text}", _suggest(f"{module_name}.{lower_camel(verb_name)}", names))
 
 
 def _verb_names(schema: ast.Schema) -> list[str]:
@@ -155,7 +173,7 @@ def _verb_names(schema: ast.Schema) -> list[str]:
 
 def _suggest(text: str, names: list[str]) -> list[str]:
     by_lower = {name.lower(): name for name in names}
-    close = difflib.get_close_matches(text.lower(), list(by_lower), n=5, cutoff=0.6)
+    close = difflib.get_close_matches(text.lower(), list(by_lower), n=3, cutoff=0.6)
     return [by_lower[name] for name in close]
 
 
@@ -236,7 +254,7 @@ class AdminApi:
         module, verb = found
         body, problems = normalize_json(payload.get("body", {}), verb.request, schema, "request")
         if problems:
-            return error_response(400, "bad_request", "\n".join(problems), request_id="")
+            return error_response(400, "bad_request", "; ".join(problems), request_id="")
         result = await self.backend.call(module, verb.name, msgspec.json.encode(body))
         failure = result.error
         if failure is not None:
@@ -368,27 +386,16 @@ def _timeline_filters(params: Mapping[str, str]) -> dict[str, Any]:
 
 async def _sse(timeline: Timeline, filters: dict[str, Any], backlog: int) -> AsyncIterator[bytes]:
     """Server-sent events: one JSON event per message, and a comment now and then to keep it open."""
-    queue: asyncio.Queue[TimelineEvent] = asyncio.Queue()
-
-    async def pump() -> None:
-        async for event in timeline.stream(**filters, backlog=backlog):
-            queue.put_nowait(event)
-
-    task = asyncio.create_task(pump())
-    try:
+    with timeline.subscribe(**filters, backlog=backlog) as subscription:
         yield b": connected\n\n"
         while True:
             try:
-                event = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                event = await asyncio.wait_for(subscription.next(), HEARTBEAT_SECONDS)
             except TimeoutError:
                 yield b": keep-alive\n\n"
                 continue
             data = msgspec.json.encode(event_to_json(event))
             yield b"id: %d\ndata: %s\n\n" % (event.id, data)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def create_admin_app(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +81,7 @@ class Backplane:
         self._route_version = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
+        self._service.on_change(self._project_routes)
         self._service.on_change(self._record_schema_event)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -182,16 +183,21 @@ class Backplane:
 
     # -- projections ----------------------------------------------------------------------------
 
-    async def _publish_routes(self) -> None:
-        """Switch the router to the current state and push each runner its slice of the routes."""
+    def _project_routes(self, event: Event, state: SchemaState) -> None:
+        """The router follows the state at once: calls switch exactly at the event that moves them."""
+        if isinstance(event, ChangesetCommitted | ChangesetDrained | DeploymentRuntimeUpdated):
+            self._route_version += 1
+            self._router.update(project_routes(state, self._route_version))
+
+    async def _publish_routes(self, only: Collection[str] | None = None) -> None:
+        """Push each runner (or those in `only`) its slice of the route table; wait until applied."""
         state = self._service.state
-        self._route_version += 1
-        table = project_routes(state, self._route_version)
-        self._router.update(table)
-        slices: dict[str, Routes] = {}
-        for deployment in state.deployments.values():
-            module = _routing_schema(state, deployment.key)
-            slices[deployment.key] = runner_routes(table, module, state.realm)
+        table = self._router.table
+        slices: dict[str, Routes] = {
+            key: runner_routes(table, _routing_schema(state, key), state.realm)
+            for key in state.deployments
+            if only is None or key in only
+        }
         await self._supervisor.push_routes(slices)
 
     async def _pin_external_realms(self, project: Project) -> None:
@@ -285,15 +291,25 @@ class Backplane:
         )
 
     def _runner_endpoint(self, runner: RunnerProcess) -> None:
-        state = self._service.state
-        if runner.deployment not in state.deployments:
-            return  # not part of any changeset yet: the deployer records its endpoint itself
-        with contextlib.suppress(InvalidEvent):
+        """A runner went down (endpoint "") or came back after a restart."""
+        if runner.deployment not in self._service.state.deployments:
+            return  # not part of a changeset yet: the deployer records its endpoint itself
+        if not runner.endpoint:
+            self._moved(runner)
+        task = asyncio.get_running_loop().create_task(self._runner_back(runner))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _runner_back(self, runner: RunnerProcess) -> None:
+        if runner.endpoint:
+            # A restarted runner learns the routes before any call can reach it.
+            await self._publish_routes(only={runner.deployment})
+            self._moved(runner)
+        await self._publish_routes()
+
+    def _moved(self, runner: RunnerProcess) -> None:
+        with contextlib.suppress(InvalidEvent):  # the deployment may have been drained meanwhile
             self._service.apply(DeploymentRuntimeUpdated(runner.deployment, runner.endpoint, time.time()))
-        if state.deployments[runner.deployment].state in (DeploymentState.LIVE, DeploymentState.DRAINING):
-            task = asyncio.get_running_loop().create_task(self._publish_routes())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
 
     def _runner_report(self, runner: RunnerProcess, level: str, message: str, tail: str) -> None:
         text = f"runner of {runner.module} ({runner.deployment}) {message}"

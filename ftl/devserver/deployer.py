@@ -60,7 +60,8 @@ class DeployResult:
 
 
 def realm_endpoints(project: Project | None, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """External realm -> ingress URL: config `<realm>-realm-endpoint`; env `FTL_REALM_ENDPOINT_<REALM>` wins."""
+    """External realm -> ingress URL, from config `<realm>-realm-endpoint` or (winning) env
+    `FTL_REALM_ENDPOINT_<REALM>`."""
     endpoints: dict[str, str] = {}
     if project is not None:
         for key, value in project.config.items():

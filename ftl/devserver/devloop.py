@@ -22,25 +22,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ftl.build.discover import ModuleInfo, scan_modules
 from ftl.build.graph import Graph, dependencies_of, dependents_of, module_imports
 from ftl.build.stubs import remove_stale_stubs, write_module_stub, write_realm_stubs
 from ftl.build.watcher import Changes, ProjectWatcher, WatchedModule, WatchPlan, make_plan
-from ftl.devserver.status import DevStatus
+from ftl.devserver.status import DevStatus, format_ms
 from ftl.devserver.timeline import Timeline, TimelineEvent
 from ftl.errors import Diagnostic, FtlError, sorted_unique
 from ftl.project import Project, load_project
 from ftl.schema import ast
 
+if TYPE_CHECKING:
+    from ftl.devserver.admin import ServerUrls
+    from ftl.devserver.server import ServeOptions
+
 PROJECT_KEY = "<project>"  # where failures that belong to no module are remembered
 
-EventKind = Literal["deployed", "failed", "removed", "added", "crashed", "restarted", "log"]
+EventKind = Literal["ready", "deployed", "failed", "removed", "added", "crashed", "restarted", "log"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,28 @@ class DevEvent:
     message: str = ""
     duration_ms: float | None = None
     level: str = ""
+
+
+def describe(event: DevEvent) -> list[str]:
+    """The plain-text lines `ftl dev` prints for an event (the first is the headline)."""
+    names = ", ".join(event.modules)
+    took = f" in {format_ms(event.duration_ms)}" if event.duration_ms is not None else ""
+    match event.kind:
+        case "ready":
+            count = len(event.modules)
+            return [f"ready: {count} module{'' if count == 1 else 's'} serving{took}"]
+        case "deployed":
+            return [f"deployed {names}{took}"]
+        case "failed":
+            lines = [str(d) for d in event.diagnostics]
+            return [f"failed: {names} (the last good version keeps serving)", *lines] if names else lines
+        case "crashed":
+            headline, *tail = event.message.splitlines()
+            return [f"crashed: {headline}", *(f"  {line}" for line in tail)]
+        case "log":
+            return [f"{names} | {line}" for line in event.message.splitlines() or [""]]
+        case _:
+            return [f"{event.kind} {names}".rstrip() + (f": {event.message}" if event.message else "")]
 
 
 # -- what the loop needs from the backplane ----------------------------------------------------
@@ -137,6 +164,7 @@ class DevLoop:
 
     async def start(self) -> None:
         """Discover, start watching (so edits made meanwhile are not lost), deploy everything."""
+        started = self._clock()
         infos, problems = scan_modules(self.project)
         self._show_failure(PROJECT_KEY, problems, force=True)
         self._set_modules(infos)
@@ -147,6 +175,8 @@ class DevLoop:
                 self._tasks.append(asyncio.create_task(self._follow_runtime(self._timeline.stream(kind))))
         self._write_realm_stubs()
         await self.deploy_all()
+        serving = tuple(r.name for r in self.status.rows() if r.serving)
+        self._report(DevEvent("ready", serving, duration_ms=(self._clock() - started) * 1000))
 
     async def run(self) -> None:
         """Serve until cancelled: start, then apply every batch of changes."""
@@ -503,7 +533,6 @@ async def run_dev(
     *,
     options: ServeOptions | None = None,
     status: DevStatus | None = None,
-    console: bool = True,
 ) -> None:
     """Serve `project` with hot reload until SIGINT/SIGTERM, then stop everything it started.
 
@@ -511,7 +540,7 @@ async def run_dev(
     """
     from ftl.devserver.server import DevServer
 
-    server = DevServer(project, realm=project.realm, options=options, **_console_option(console))
+    server = DevServer(project, realm=project.realm, options=options)
     loop = DevLoop(project, server.backplane, report, status=status, timeline=server.timeline)
     event_loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []

@@ -144,9 +144,8 @@ class Supervisor:
         """The runner's registration; RunnerFailed if its module did not load or it died first."""
         assert runner.registered is not None and runner.exited is not None
         registered, exited = runner.registered, runner.exited
-        done, _ = await asyncio.wait(
-            {registered, exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
+        either: set[asyncio.Future[Any]] = {registered, exited}
+        done, _ = await asyncio.wait(either, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if registered in done:
             register = registered.result()  # raises RunnerFailed for LoadFailed
             runner.state = "running"

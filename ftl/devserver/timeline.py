@@ -252,6 +252,29 @@ class Timeline:
                     return ring[i]
         return None
 
+    def subscribe(
+        self,
+        kind: str | None = None,
+        module: str | None = None,
+        verb: str | None = None,
+        request_id: str | None = None,
+        *,
+        backlog: int = 0,
+    ) -> Subscription:
+        """Start receiving matching events now (call from the event loop that will read them)."""
+        subscriber = _Subscriber(
+            EventFilter(kind, module, verb, request_id),
+            asyncio.Queue(STREAM_QUEUE_SIZE),
+            asyncio.get_running_loop(),
+            threading.get_ident(),
+        )
+        self._subscribers = [*self._subscribers, subscriber]
+        past = self.query(kind, module, verb, request_id, limit=backlog) if backlog > 0 else []
+        return Subscription(self, subscriber, past[::-1])
+
+    def _unsubscribe(self, subscriber: _Subscriber) -> None:
+        self._subscribers = [s for s in self._subscribers if s is not subscriber]
+
     async def stream(
         self,
         kind: str | None = None,
@@ -262,24 +285,42 @@ class Timeline:
         backlog: int = 0,
     ) -> AsyncIterator[TimelineEvent]:
         """The last `backlog` matching events (oldest first), then every new one as it is added."""
-        wanted = EventFilter(kind, module, verb, request_id)
-        subscriber = _Subscriber(
-            wanted, asyncio.Queue(STREAM_QUEUE_SIZE), asyncio.get_running_loop(), threading.get_ident()
-        )
-        self._subscribers = [*self._subscribers, subscriber]
-        try:
-            last_id = 0
-            if backlog > 0:
-                past = self.query(kind, module, verb, request_id, limit=backlog)
-                for event in reversed(past):
-                    last_id = event.id
-                    yield event
+        with self.subscribe(kind, module, verb, request_id, backlog=backlog) as subscription:
             while True:
-                event = await subscriber.queue.get()
-                if event.id > last_id:
-                    yield event
-        finally:
-            self._subscribers = [s for s in self._subscribers if s is not subscriber]
+                yield await subscription.next()
 
     def subscriber_count(self) -> int:
         return len(self._subscribers)
+
+
+class Subscription:
+    """Matching events from the moment of subscribing (after an optional backlog); `close()` to stop."""
+
+    def __init__(self, timeline: Timeline, subscriber: _Subscriber, backlog: list[TimelineEvent]) -> None:
+        self._timeline = timeline
+        self._subscriber = subscriber
+        self._backlog = deque(backlog)
+        # An event added while the backlog was read may be both in it and queued: skip repeats.
+        self._last_id = backlog[-1].id if backlog else 0
+
+    async def next(self) -> TimelineEvent:
+        if self._backlog:
+            return self._backlog.popleft()
+        while True:
+            event = await self._subscriber.queue.get()
+            if event.id > self._last_id:
+                return event
+
+    @property
+    def dropped(self) -> int:
+        """Events lost because this reader fell more than STREAM_QUEUE_SIZE events behind."""
+        return self._subscriber.dropped
+
+    def close(self) -> None:
+        self._timeline._unsubscribe(self._subscriber)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -62,6 +62,7 @@ class PinUpdate:
     old_commit: str
     new_commit: str
     changes: tuple[Change, ...]
+    unknown_changes: str = ""  # why the changes could not be computed (the old schema is gone)
 
     @property
     def moved(self) -> bool:
@@ -137,11 +138,16 @@ def update_realms(project_file: Path, names: Iterable[str] = (), *, check: bool 
             updates.append(PinUpdate(pin.name, pin.git_commit, head.commit, ()))
             continue
         moved = RealmPin(pin.name, pin.git_repo, head.branch, head.commit, pin.git_path)
-        old_realm = load_pinned_realm(project, pin).realm
         new_text = fetch_public_schema(moved)
         new_realm = parse_public_realm(new_text, source_label(moved.git_commit, moved.git_path))
-        changes = schema_changes(_validated(old_realm), _validated(new_realm))
-        updates.append(PinUpdate(pin.name, pin.git_commit, head.commit, tuple(changes)))
+        try:
+            old_realm = load_pinned_realm(project, pin).realm
+        except FtlError as exc:
+            # The old commit may be gone (force-push, gc) and not cached: still let the pin move.
+            updates.append(PinUpdate(pin.name, pin.git_commit, head.commit, (), unknown_changes=str(exc)))
+        else:
+            changes = schema_changes(_validated(old_realm), _validated(new_realm))
+            updates.append(PinUpdate(pin.name, pin.git_commit, head.commit, tuple(changes)))
         if not check:
             cache.store(project.state_dir, moved, new_text)
             document.set_pin(moved)

@@ -2,8 +2,8 @@
 
 Differences from upstream's `Schema.External()` (schema-language.md §9.2), all deliberate:
 - type-parameter references (module "") are skipped instead of crashing the traversal;
-- the output is canonical and deterministic: modules by name, declarations in the validator's
-  order (kind, then name), no positions, no module metadata (`+git` would carry commit ids);
+- the output is canonical and deterministic: modules by name, declarations (and verb metadata)
+  in the validator's order, no positions, no module metadata (`+git` would carry commit ids);
 - the builtin module is left out: validation injects it into every realm, external ones too;
 - a reachable reference into a third realm (`m.T@other`) is refused, since a realm may only
   publish its own types.
@@ -17,9 +17,7 @@ from typing import Any
 
 from ftl.errors import Diagnostic, FtlError, Position
 from ftl.schema import ast
-
-# Declaration order inside a module, as the validator sorts it.
-KIND_ORDER = ("config", "secret", "database", "topic", "typealias", "enum", "data", "verb")
+from ftl.schema.validate.normalise import sort_module
 
 _STRIPPED_METADATA = (ast.MetadataConfig, ast.MetadataSecrets)
 _TYPE_KINDS = (ast.Data, ast.Enum, ast.TypeAlias)
@@ -41,8 +39,10 @@ def public_schema(schema: ast.Schema, realm: str) -> ast.Schema:
     for module in sorted(by_module):
         original = source.module(module)
         assert original is not None
-        decls = tuple(sorted(by_module[module], key=decl_sort_key))
-        modules.append(ast.Module(name=module, decls=decls, comments=original.comments))
+        # The validator's own order, so the public file reads back (and re-exports) unchanged.
+        modules.append(
+            sort_module(ast.Module(name=module, decls=tuple(by_module[module]), comments=original.comments))
+        )
     public = ast.Schema(realms=(ast.Realm(name=realm, modules=tuple(modules)),))
     stripped: ast.Schema = without_positions(public)
     return stripped
@@ -56,10 +56,6 @@ def check_no_third_realm_leak(realm: ast.Realm) -> list[Diagnostic]:
         for decl in module.decls
         for leak in _third_realm_refs(module.name, decl)
     ]
-
-
-def decl_sort_key(decl: ast.Decl) -> tuple[int, str]:
-    return (KIND_ORDER.index(decl.kind), decl.name)
 
 
 def _reachable(realm: ast.Realm) -> list[tuple[str, ast.Decl]]:

@@ -17,14 +17,15 @@ from pathlib import Path
 from types import ModuleType
 
 from ftl._sdk import registry
+from ftl._sdk.names import STUBS_PACKAGE
 from ftl.errors import Diagnostic, FtlError, Position
 from ftl.runtime.extract import ModuleFile, VerbHandle, extract_package, read_module_file
+from ftl.runtime.extract.source import forget_sources
 from ftl.schema import ast
 
 __all__ = ["LoadedModule", "VerbHandle", "import_package", "load_module", "load_module_file"]
 
 _SKIPPED_DIRS = frozenset({"tests", "test", "__pycache__"})
-STUBS_PACKAGE = "ftl_modules"
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,19 @@ def load_module_file(
     module: ModuleFile, *, stubs: Path | None = None, isolated: bool = False
 ) -> LoadedModule:
     paths = [str(module.directory)] + ([str(stubs)] if stubs else [])
+    if isolated:
+        forget_sources(*paths)
     with _on_sys_path(paths, restore=isolated):
         python_modules = import_package(module, fresh=isolated)
-        extracted = extract_package(module.name, module.package, python_modules)
+        try:
+            extracted = extract_package(module.name, module.package, python_modules)
+        except FtlError:
+            raise
+        except Exception as exc:
+            # User code can defeat extraction in ways nobody foresaw; say where, not a traceback.
+            where = Position(str(module.package_dir / "__init__.py"), 1, 1)
+            message = f"cannot extract the schema of module {module.name}: {type(exc).__name__}: {exc}"
+            raise FtlError([Diagnostic(message, where)]) from exc
     return LoadedModule(module.name, module.directory, extracted.schema, extracted.verbs)
 
 

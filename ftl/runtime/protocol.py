@@ -10,6 +10,7 @@ connection, and a blocking one for worker threads).
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import struct
 from collections.abc import Callable, Collection, Mapping
@@ -123,14 +124,22 @@ class Stop(msgspec.Struct, tag="stop", array_like=True, frozen=True):
     """Backplane → runner: flush what you have and exit."""
 
 
-Message = Call | Reply | Register | LoadFailed | Routes | RoutesApplied | Events | Stop
+class Blocking(msgspec.Struct, tag="blocking", array_like=True, frozen=True):
+    """Caller → runner, first on a call connection: "I wait for each reply before the next call".
+
+    The runner may then serve the connection on a thread of its own and run sync verbs right there,
+    without handing each call to the event loop and a worker thread and back.
+    """
+
+
+Message = Call | Reply | Register | LoadFailed | Routes | RoutesApplied | Events | Stop | Blocking
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Message)
 
 
 def encode_frame(message: Message) -> bytes:
-    """One frame: length header and payload. Not thread-safe; worker threads use their own Encoder."""
+    """One frame: length header and payload. For the event loop's thread; others use BlockingConnection."""
     return _frame(_encoder, message)
 
 
@@ -154,6 +163,12 @@ class FrameBuffer:
     def __init__(self, decoder: msgspec.msgpack.Decoder[Message] | None = None) -> None:
         self._buffer = bytearray()
         self._decoder = decoder or _decoder
+
+    def take_buffered(self) -> bytes:
+        """The bytes of an incomplete frame received so far (handed on with a detached connection)."""
+        buffered = bytes(self._buffer)
+        self._buffer.clear()
+        return buffered
 
     def feed(self, data: bytes) -> list[Message]:
         if not self._buffer:
@@ -208,16 +223,25 @@ def join_endpoint(host: str, port: int) -> str:
 # asyncio side
 
 
+Detached = Callable[["BlockingConnection"], None]
+
+
 class Connection(asyncio.Protocol):
-    """One framed connection. Every received message goes to `on_message(connection, message)`."""
+    """One framed connection. Every received message goes to `on_message(connection, message)`.
+
+    With `on_blocking`, a connection whose caller announces `Blocking` leaves the event loop: its
+    socket (and whatever was already received) goes to `on_blocking` as a BlockingConnection.
+    """
 
     def __init__(
         self,
         on_message: Callable[[Connection, Message], None],
         on_lost: Callable[[Connection, Exception | None], None] | None = None,
+        on_blocking: Detached | None = None,
     ) -> None:
         self._on_message = on_message
         self._on_lost = on_lost
+        self._on_blocking = on_blocking
         self._frames = FrameBuffer()
         self.transport: asyncio.Transport | None = None
         self.closed = False
@@ -235,8 +259,24 @@ class Connection(asyncio.Protocol):
             self.abort(exc)
             return
         on_message = self._on_message
-        for message in messages:
+        for index, message in enumerate(messages):
+            if type(message) is Blocking and self._on_blocking is not None:
+                self._detach(messages[index + 1 :])
+                return
             on_message(self, message)
+
+    def _detach(self, received: list[Message]) -> None:
+        transport = self.transport
+        assert transport is not None
+        transport.pause_reading()
+        # A duplicate of the descriptor outlives the transport, which closes only its own.
+        raw = transport.get_extra_info("socket")
+        sock = socket.socket(fileno=os.dup(raw.fileno()))
+        sock.setblocking(True)
+        buffered = self._frames.take_buffered()
+        transport.abort()
+        assert self._on_blocking is not None
+        self._on_blocking(BlockingConnection(sock, received, buffered))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -382,19 +422,55 @@ class ClientPool:
 # so the call costs one round trip and no hand-off through the event loop.
 
 
+class BlockingConnection:
+    """A framed connection driven by one thread with blocking socket calls."""
+
+    def __init__(
+        self, sock: socket.socket, received: list[Message] | None = None, buffered: bytes = b""
+    ) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._socket = sock
+        self._encoder = msgspec.msgpack.Encoder()
+        self._frames = FrameBuffer(msgspec.msgpack.Decoder(Message))
+        self._received: list[Message] = list(received or [])
+        if buffered:
+            self._received.extend(self._frames.feed(buffered))
+        self.closed = False
+
+    @classmethod
+    def connect(cls, endpoint: str, timeout: float | None = None) -> BlockingConnection:
+        host, port = split_endpoint(endpoint)
+        return cls(socket.create_connection((host, port), timeout=timeout))
+
+    def send(self, message: Message) -> None:
+        self._socket.sendall(_frame(self._encoder, message))
+
+    def receive(self) -> Message | None:
+        """The next message, or None once the peer has closed the connection."""
+        while not self._received:
+            data = self._socket.recv(262144)
+            if not data:
+                return None
+            self._received = self._frames.feed(data)
+        return self._received.pop(0)
+
+    def close(self) -> None:
+        self.closed = True
+        self._socket.close()
+
+
 class BlockingCallClient:
-    """One call at a time over a socket owned by a single thread."""
+    """One call at a time over a connection owned by a single thread."""
 
     def __init__(self, endpoint: str, timeout: float | None = None) -> None:
         self.endpoint = endpoint
-        host, port = split_endpoint(endpoint)
-        self._socket = socket.create_connection((host, port), timeout=timeout)
-        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._encoder = msgspec.msgpack.Encoder()
-        self._frames = FrameBuffer(msgspec.msgpack.Decoder(Message))
-        self._received: list[Message] = []
+        self._connection = BlockingConnection.connect(endpoint, timeout)
+        self._connection.send(Blocking())
         self._next_stream = 0
-        self.closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._connection.closed
 
     def call(
         self,
@@ -407,24 +483,17 @@ class BlockingCallClient:
     ) -> Reply:
         self._next_stream += 1
         stream = self._next_stream
-        message = Call(
-            stream, module, verb, body, request_id, chain, dict(headers) if headers else _NO_HEADERS
-        )
+        headers = dict(headers) if headers else _NO_HEADERS
         try:
-            self._socket.sendall(_frame(self._encoder, message))
-            while True:
-                while not self._received:
-                    data = self._socket.recv(262144)
-                    if not data:
-                        raise ConnectionLost(f"connection to {self.endpoint} closed during the call")
-                    self._received = self._frames.feed(data)
-                reply = self._received.pop(0)
+            self._connection.send(Call(stream, module, verb, body, request_id, chain, headers))
+            while (reply := self._connection.receive()) is not None:
                 if isinstance(reply, Reply) and reply.stream == stream:
                     return reply
         except (OSError, ProtocolError):
             self.close()
             raise
+        self.close()
+        raise ConnectionLost(f"connection to {self.endpoint} closed during the call")
 
     def close(self) -> None:
-        self.closed = True
-        self._socket.close()
+        self._connection.close()

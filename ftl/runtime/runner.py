@@ -47,6 +47,7 @@ from ftl.runtime.encoding import DecodeError, EncodeError, decode, encode, from_
 from ftl.runtime.loader import LoadedModule, VerbHandle, load_module
 from ftl.runtime.protocol import (
     BlockingCallClient,
+    BlockingConnection,
     Call,
     ClientPool,
     Connection,
@@ -56,6 +57,7 @@ from ftl.runtime.protocol import (
     Events,
     LoadFailed,
     Message,
+    ProtocolError,
     Register,
     Reply,
     Routes,
@@ -75,6 +77,7 @@ MAX_EVENTS_PER_FRAME = 1000
 MAX_BODY_IN_TIMELINE = 4096
 CALLER_HEADER = "ftl-caller"
 REALM_CALL_TIMEOUT_S = 60.0
+INCOMING = ""  # the key incoming calls are counted under
 # Error kinds a verb passes on unchanged when it lets a failed call escape.
 PROPAGATED_KINDS = frozenset({"loop", "denied"})
 
@@ -297,8 +300,8 @@ def _error_of(exc: BaseException) -> tuple[ErrorKind, str]:
 # The runner
 
 
-class OutgoingCalls:
-    """Calls this runner has in flight, per target endpoint, from any thread."""
+class InFlight:
+    """Calls in flight per key (a target endpoint, or "" for incoming calls), counted from any thread."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -308,30 +311,30 @@ class OutgoingCalls:
         self._changed = asyncio.Event()
         self._waiters = 0
 
-    def begin(self, endpoint: str) -> None:
+    def begin(self, key: str) -> None:
         with self._lock:
-            self._counts[endpoint] = self._counts.get(endpoint, 0) + 1
+            self._counts[key] = self._counts.get(key, 0) + 1
 
-    def end(self, endpoint: str) -> None:
+    def end(self, key: str) -> None:
         with self._lock:
-            left = self._counts[endpoint] - 1
+            left = self._counts[key] - 1
             if left:
-                self._counts[endpoint] = left
+                self._counts[key] = left
             else:
-                del self._counts[endpoint]
+                del self._counts[key]
         if not left and self._waiters:
             if threading.get_ident() == self._loop_thread:
                 self._changed.set()
             else:
                 self._loop.call_soon_threadsafe(self._changed.set)
 
-    async def wait_idle(self, endpoints: set[str]) -> None:
+    async def wait_idle(self, keys: set[str]) -> None:
         self._waiters += 1
         try:
             while True:
                 self._changed.clear()
                 with self._lock:
-                    busy = any(endpoint in self._counts for endpoint in endpoints)
+                    busy = any(key in self._counts for key in keys)
                 if not busy:
                     return
                 await self._changed.wait()
@@ -363,12 +366,10 @@ class Runner:
         self._executor = ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix=f"ftl-{loaded.name}")
         self._routes = Routes(0, {}, {})
         self._allowed: dict[str, frozenset[str]] = {}
-        self._outgoing = OutgoingCalls(self._loop)
+        self._outgoing = InFlight(self._loop)
+        self._incoming = InFlight(self._loop)
         self._pool = ClientPool()
         self._threads = threading.local()
-        self._in_flight = 0
-        self._idle = asyncio.Event()
-        self._stopping = False
         self.stopped: asyncio.Future[int] = self._loop.create_future()
         self.transport = RunnerTransport(self)
 
@@ -401,10 +402,7 @@ class Runner:
 
     async def stop(self) -> None:
         """Finish the calls in flight, send the last events, and exit."""
-        self._stopping = True
-        while self._in_flight:
-            self._idle.clear()
-            await self._idle.wait()
+        await self._incoming.wait_idle({INCOMING})
         self._events.flush()
         self._control.close()
         await self._control.wait_closed()
@@ -417,8 +415,53 @@ class Runner:
     # -- incoming calls -------------------------------------------------------------------------
 
     def on_call(self, connection: Connection, message: Message) -> None:
+        """A message on a multiplexed call connection (served by the event loop)."""
         if type(message) is not Call:
             return
+        prepared = self._prepare(message)
+        if isinstance(prepared, Reply):
+            connection.send(prepared)
+            return
+        bound, context = prepared
+        self._incoming.begin(INCOMING)
+        if bound.handle.is_async:
+            self._loop.create_task(self._answer_async(connection, message, bound, context))
+        else:
+            self._executor.submit(self._answer_sync, connection, message, bound, context)
+
+    def on_blocking(self, connection: BlockingConnection) -> None:
+        """A caller that waits for each reply: serve it on a thread of its own."""
+        threading.Thread(target=self._serve_blocking, args=(connection,), daemon=True).start()
+
+    def _serve_blocking(self, connection: BlockingConnection) -> None:
+        try:
+            while (message := connection.receive()) is not None:
+                if type(message) is Call:
+                    connection.send(self._answer_here(message))
+        except (OSError, ProtocolError):
+            pass  # the caller went away; it has no call waiting here any more
+        finally:
+            connection.close()
+
+    def _answer_here(self, message: Call) -> Reply:
+        """Serve one call in the current (non-loop) thread: sync verbs run right here."""
+        prepared = self._prepare(message)
+        if isinstance(prepared, Reply):
+            return prepared
+        bound, context = prepared
+        self._incoming.begin(INCOMING)
+        try:
+            if bound.handle.is_async:
+                running = asyncio.run_coroutine_threadsafe(
+                    self._run_async(message, bound, context), self._loop
+                )
+                return running.result()
+            return self._run_sync(message, bound, context)
+        finally:
+            self._incoming.end(INCOMING)
+
+    def _prepare(self, message: Call) -> tuple[BoundVerb, CallContext] | Reply:
+        """The verb to run and its call context, or the error reply when there is nothing to run."""
         bound = self._verbs.get(message.verb) if message.module == self.module else None
         if bound is None:
             problem = (
@@ -426,24 +469,31 @@ class Runner:
                 if message.module == self.module
                 else f"this runner serves module {self.module}, not {message.module}"
             )
-            connection.send(Reply(message.stream, error_kind="not_found", error_message=problem))
-            return
+            return Reply(message.stream, error_kind="not_found", error_message=problem)
         name = bound.handle.name
         chain = (*message.chain, f"{self.module}.{name}")
         if len(chain) > MAX_CALL_DEPTH:
             problem = f"call depth limit {MAX_CALL_DEPTH} exceeded (a call loop?): {describe_chain(chain)}"
-            connection.send(Reply(message.stream, error_kind="loop", error_message=problem))
-            return
-        context = CallContext(message.request_id, self.module, name, chain, message.headers)
-        self._in_flight += 1
-        if bound.handle.is_async:
-            self._loop.create_task(self._serve_async(connection, message, bound, context))
-        else:
-            self._executor.submit(self._serve_sync, connection, message, bound, context)
+            return Reply(message.stream, error_kind="loop", error_message=problem)
+        return bound, CallContext(message.request_id, self.module, name, chain, message.headers)
 
-    def _serve_sync(
+    def _answer_sync(
         self, connection: Connection, message: Call, bound: BoundVerb, context: CallContext
     ) -> None:
+        reply = self._run_sync(message, bound, context)
+        with contextlib.suppress(RuntimeError):  # a closed loop: the runner is exiting
+            self._loop.call_soon_threadsafe(self._finish, connection, reply)
+
+    async def _answer_async(
+        self, connection: Connection, message: Call, bound: BoundVerb, context: CallContext
+    ) -> None:
+        self._finish(connection, await self._run_async(message, bound, context))
+
+    def _finish(self, connection: Connection, reply: Reply) -> None:
+        connection.send(reply)
+        self._incoming.end(INCOMING)
+
+    def _run_sync(self, message: Call, bound: BoundVerb, context: CallContext) -> Reply:
         started, clock = time.time(), time.perf_counter()
         token = call_context.enter(context)
         try:
@@ -458,15 +508,11 @@ class Runner:
                         result = bound.handle.func(**bound.kwargs)
                 except BaseException as exc:  # a verb's failure is its caller's error, never the runner's
                     error = exc
-            reply = self._reply(bound, message, context, result, error, started, clock)
+            return self._reply(bound, message, context, result, error, started, clock)
         finally:
             call_context.leave(token)
-        with contextlib.suppress(RuntimeError):  # a closed loop: the runner is exiting
-            self._loop.call_soon_threadsafe(self._finish, connection, reply)
 
-    async def _serve_async(
-        self, connection: Connection, message: Call, bound: BoundVerb, context: CallContext
-    ) -> None:
+    async def _run_async(self, message: Call, bound: BoundVerb, context: CallContext) -> Reply:
         started, clock = time.time(), time.perf_counter()
         call_context.enter(context)  # this task runs in its own copy of the context
         request, failure = self._request(bound, message)
@@ -482,7 +528,7 @@ class Runner:
                 raise
             except BaseException as exc:
                 error = exc
-        self._finish(connection, self._reply(bound, message, context, result, error, started, clock))
+        return self._reply(bound, message, context, result, error, started, clock)
 
     def _request(self, bound: BoundVerb, message: Call) -> tuple[Any, BaseException | None]:
         if bound.problem:
@@ -532,12 +578,6 @@ class Runner:
             EventRecord("call", started, context.verb, context.request_id, duration_ms, "error", text, data)
         )
         return Reply(message.stream, error_kind=kind, error_message=text)
-
-    def _finish(self, connection: Connection, reply: Reply) -> None:
-        connection.send(reply)
-        self._in_flight -= 1
-        if not self._in_flight:
-            self._idle.set()
 
     # -- outgoing calls -------------------------------------------------------------------------
 
@@ -768,7 +808,9 @@ async def _run(spec: RunnerSpec, events: EventQueue) -> int:
     if lost.done():
         return 0
     runner = Runner(spec, loaded, control, events)
-    server = await loop.create_server(lambda: Connection(runner.on_call), spec.host, 0)
+    server = await loop.create_server(
+        lambda: Connection(runner.on_call, on_blocking=runner.on_blocking), spec.host, 0
+    )
     port = server.sockets[0].getsockname()[1]
     set_call_transport(runner.transport)
     control.send(

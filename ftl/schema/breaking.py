@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from ftl.errors import Position
 from ftl.schema import ast
+from ftl.schema.printer import print_type
 
 _KIND_NAMES: dict[type, str] = {
     ast.String: "string",
@@ -91,12 +92,12 @@ class Resolver:
     def resolve(self, ref: ast.Ref) -> ast.Decl | str:
         """The declaration, or an error message in upstream's wording."""
         if self._schema is None:
-            return f"schema is not set, cannot resolve reference {_ref_text(ref)}"
+            return f"schema is not set, cannot resolve reference {print_type(ref)}"
         found = self._index.get((ref.realm, ref.module, ref.name), [])
         types = [d for d in found if isinstance(d, _TYPE_DECLS)]
         if types or found:
             return (types or found)[0]
-        return f"failed to resolve reference {_ref_text(ref)}"
+        return f"failed to resolve reference {print_type(ref)}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,7 +188,7 @@ class _TypeComparator:
             self.compare(a, b, f"{prefix}{prev.name}: type argument {number}: ", ps, ns)
         if not self.follow_refs:
             if (prev.realm, prev.module, prev.name) != (next_.realm, next_.module, next_.name):
-                self.report(f"{prefix}type changed from {_ref_text(prev)} to {_ref_text(next_)}", next_.pos)
+                self.report(f"{prefix}type changed from {print_type(prev)} to {print_type(next_)}", next_.pos)
             return
         prev_decl = self.old.resolve(prev)
         if isinstance(prev_decl, str):
@@ -200,7 +201,7 @@ class _TypeComparator:
         for ref, decl in ((prev, prev_decl), (next_, next_decl)):
             if not isinstance(decl, _TYPE_DECLS):
                 self.report(
-                    f"{prefix}resolved reference {_ref_text(ref)} is a {decl.kind}, not a type", ref.pos
+                    f"{prefix}resolved reference {print_type(ref)} is a {decl.kind}, not a type", ref.pos
                 )
                 return
         assert isinstance(prev_decl, _TYPE_DECLS) and isinstance(next_decl, _TYPE_DECLS)
@@ -257,11 +258,7 @@ def _value_text(value: ast.Value) -> str:
         return '"' + value.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, ast.IntValue):
         return str(value.value)
-    return describe_type(value.value)
-
-
-def _ref_text(ref: ast.Ref) -> str:
-    return describe_type(ref)
+    return print_type(value.value)
 
 
 def _describe(node: Comparable, scope: _Scope) -> str:
@@ -270,22 +267,7 @@ def _describe(node: Comparable, scope: _Scope) -> str:
         return f"type parameter {node.name}"
     if isinstance(node, _TYPE_DECLS):
         return f"{node.kind} {node.name}"
-    return describe_type(node)
-
-
-def describe_type(node: ast.Type) -> str:
-    """A type in schema syntax, for messages (`[m.D]`, `{String: Int}?`, `m.G<Int>@realm`)."""
-    if isinstance(node, ast.Array):
-        return f"[{describe_type(node.element)}]"
-    if isinstance(node, ast.Map):
-        return f"{{{describe_type(node.key)}: {describe_type(node.value)}}}"
-    if isinstance(node, ast.Optional):
-        return f"{describe_type(node.type)}?"
-    if isinstance(node, ast.Ref):
-        name = f"{node.module}.{node.name}" if node.module else node.name
-        args = f"<{', '.join(describe_type(a) for a in node.type_args)}>" if node.type_args else ""
-        return f"{name}{args}" + (f"@{node.realm}" if node.realm else "")
-    return type(node).__name__
+    return print_type(node)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,7 +405,7 @@ class _SchemaComparison:
             )
             return
         if old.type is not None and new.type is not None and old.type != new.type:
-            message = f"enum type changed from {describe_type(old.type)} to {describe_type(new.type)}"
+            message = f"enum type changed from {print_type(old.type)} to {print_type(new.type)}"
             self.add(module, old.name, message, breaking=True, pos=new.pos)
         old_variants = {v.name: v for v in old.variants}
         new_variants = {v.name: v for v in new.variants}

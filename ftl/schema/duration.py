@@ -58,4 +58,3 @@ def parse_duration(text: str) -> Duration:
         last_rank = rank
         values[unit] = int(match.group(1))
     return Duration(days=values["d"], hours=values["h"], minutes=values["m"], seconds=values["s"])
-

@@ -22,6 +22,7 @@ import binascii
 import json
 import math
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -235,15 +236,17 @@ class _Index:
 
 _INDEX_CACHE: OrderedDict[int, tuple[ast.Schema, _Index]] = OrderedDict()
 _INDEX_CACHE_SIZE = 8
+_INDEX_LOCK = threading.Lock()
 
 
 def _index(schema: ast.Schema) -> _Index:
     # Keyed by identity: hashing a whole schema costs more than indexing it. The cache holds the
     # schema itself, so an id is never reused while its entry lives.
-    cached = _INDEX_CACHE.get(id(schema))
-    if cached is not None and cached[0] is schema:
-        _INDEX_CACHE.move_to_end(id(schema))
-        return cached[1]
+    with _INDEX_LOCK:
+        cached = _INDEX_CACHE.get(id(schema))
+        if cached is not None and cached[0] is schema:
+            _INDEX_CACHE.move_to_end(id(schema))
+            return cached[1]
     index = _Index(types={}, others={}, modules=set())
     for realm in schema.realms:
         realm_key = realm.name if realm.external else ""
@@ -256,9 +259,10 @@ def _index(schema: ast.Schema) -> _Index:
                     index.types.setdefault(key, (decl, scope))
                 else:
                     index.others.setdefault(key, decl)
-    _INDEX_CACHE[id(schema)] = (schema, index)
-    if len(_INDEX_CACHE) > _INDEX_CACHE_SIZE:
-        _INDEX_CACHE.popitem(last=False)
+    with _INDEX_LOCK:
+        _INDEX_CACHE[id(schema)] = (schema, index)
+        if len(_INDEX_CACHE) > _INDEX_CACHE_SIZE:
+            _INDEX_CACHE.popitem(last=False)
     return index
 
 

@@ -7,7 +7,6 @@ gives either a node or an `FtlError` with one positioned diagnostic; parsing sto
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 import threading
@@ -22,6 +21,7 @@ from lark.parsers.lalr_analysis import Shift
 
 from ftl.errors import Diagnostic, FtlError, Position
 from ftl.schema import ast
+from ftl.schema._gc import paused_gc
 from ftl.schema._gostrings import quote
 from ftl.schema._lexer import SPECIAL_TERMINALS, SchemaLexer, SchemaSyntaxError, can_shift
 from ftl.schema._transform import AstBuilder
@@ -108,19 +108,15 @@ def _parse(text: str, filename: str, start: str) -> Any:
         if _parser is None:
             _parser = _Parser()
         _parser.builder.filename = filename
-        collecting = gc.isenabled()
-        gc.disable()  # the parse allocates ~10 objects a token and frees none: collections are pure cost
         try:
-            return _parser.lark.parse(text, start=start)
+            with paused_gc():
+                return _parser.lark.parse(text, start=start)
         except SchemaSyntaxError as exc:
             error = Diagnostic(exc.message, Position(filename, exc.line, exc.column))
         except UnexpectedToken as exc:
             error = _unexpected_token(exc, text, filename, _parser.display)
         except UnexpectedInput as exc:
             error = Diagnostic(f"unexpected input: {exc}", Position(filename, exc.line, exc.column))
-        finally:
-            if collecting:
-                gc.enable()
     raise FtlError([error])
 
 

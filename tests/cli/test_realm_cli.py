@@ -78,7 +78,7 @@ def test_add_then_list(shop: Path, bank: Path) -> None:
 
     code, out, _ = ftl("realm", "list", "--json")
     [entry] = json.loads(out)
-    assert (entry["name"], entry["git-commit"], entry["modules"], entry["verbs"]) == (
+    assert (entry["name"], entry["git_commit"], entry["modules"], entry["verbs"]) == (
         "bank",
         head,
         ["balance"],

@@ -29,6 +29,7 @@ schema_lib = pytest.importorskip("ftl.schema")
 if not hasattr(schema_lib, "validate_schema"):
     pytest.skip("ftl.schema.validate_schema is not available yet", allow_module_level=True)
 
+
 def _request(method: str, path: str, *, query: Any = None, body: Any = None) -> dict[str, Any]:
     """The `HttpRequest` JSON a verb receives, with no headers and no path parameters."""
     return {

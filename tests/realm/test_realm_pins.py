@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -308,3 +309,17 @@ def test_remove_refuses_while_a_module_uses_the_realm(shop: Path, bank: GitRepo)
 def test_remove_an_unknown_realm(shop: Path, unchanged: None) -> None:
     with pytest.raises(FtlError, match="no realm named 'bank' is pinned"):
         remove_realm(shop, "bank")
+
+
+def test_update_after_the_pinned_commit_vanished(shop: Path, bank: GitRepo, tmp_path: Path) -> None:
+    server = tmp_path / "bank.git"
+    bank.git("clone", "-q", "--bare", str(bank.path), str(server))
+    old = add_realm(shop, str(server)).pin.git_commit
+    bank.git("commit", "-q", "--amend", "-m", "rewritten history")
+    bank.git("push", "-q", "--force", str(server), "main")
+    subprocess.run(["git", "gc", "-q", "--prune=now"], cwd=server, check=True)
+    (shop.parent / ".ftl").rename(tmp_path / "old-state")
+    [update] = update_realms(shop)
+    assert update.moved and update.old_commit == old and update.changes == ()
+    assert "cannot fetch commit" in update.unknown_changes
+    assert load_project(shop).realms[0].git_commit == bank.head()

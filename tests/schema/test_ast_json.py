@@ -13,7 +13,11 @@ from ftl.schema import ast, from_json, parse_module, parse_schema, to_json
 
 def _same_with_positions(a: ast.Node, b: ast.Node) -> bool:
     nodes_a, nodes_b = list(ast.walk(a)), list(ast.walk(b))
-    return a == b and len(nodes_a) == len(nodes_b) and all(x.pos == y.pos for x, y in zip(nodes_a, nodes_b))
+    return (
+        a == b
+        and len(nodes_a) == len(nodes_b)
+        and all(x.pos == y.pos for x, y in zip(nodes_a, nodes_b, strict=True))
+    )
 
 
 def _through_text(node: ast.Node) -> ast.Node:
@@ -25,7 +29,9 @@ def test_every_conformance_document_and_every_node_round_trips(conformance_dir: 
         header, _, text = path.read_text(encoding="utf-8").partition("\n")
         if "unexpected token" in header:
             continue
-        document: ast.Node = (parse_module if "ParseModuleString" in header else parse_schema)(text, path.name)
+        document: ast.Node = (parse_module if "ParseModuleString" in header else parse_schema)(
+            text, path.name
+        )
         assert _same_with_positions(_through_text(document), document), path.name
         for node in ast.walk(document):
             assert _same_with_positions(_through_text(node), node), (path.name, node)
@@ -53,7 +59,11 @@ def test_shape_follows_upstream_protojson() -> None:
     assert body["metadata"][0].keys() == {"generated"}
     [field] = body["fields"]
     assert field["type"]["optional"]["type"]["array"]["element"]["ref"]["name"] == "T"
-    assert field["metadata"][0]["alias"] == {"kind": "ALIAS_KIND_JSON", "alias": "x", "pos": {"line": 3, "column": 47}}
+    assert field["metadata"][0]["alias"] == {
+        "kind": "ALIAS_KIND_JSON",
+        "alias": "x",
+        "pos": {"line": 3, "column": 47},
+    }
     assert enum_decl["enum"]["variants"][0]["value"]["intValue"]["value"] == 1
     assert enum_decl["enum"]["type"].keys() == {"int"}
     calls = verb_decl["verb"]["metadata"][0]["calls"]["calls"]
@@ -62,17 +72,21 @@ def test_shape_follows_upstream_protojson() -> None:
 
 def test_defaults_are_left_out_and_positions_carry_file_names() -> None:
     retry = ast.MetadataRetry(count=0, pos=Position("f.ftl", 3, 4))
-    assert to_json(retry) == {"metadataRetry": {"count": 0, "pos": {"filename": "f.ftl", "line": 3, "column": 4}}}
+    assert to_json(retry) == {
+        "metadataRetry": {"count": 0, "pos": {"filename": "f.ftl", "line": 3, "column": 4}}
+    }
     assert to_json(ast.MetadataRetry()) == {"metadataRetry": {}}
     assert from_json(to_json(retry)) == retry
-    assert from_json(to_json(retry)).pos == retry.pos  # type: ignore[union-attr]
+    assert from_json(to_json(retry)).pos == retry.pos
 
 
 def test_schema_is_the_message_itself() -> None:
     assert to_json(ast.Schema()) == {}
     assert from_json({}) == ast.Schema()
     module = ast.Module(name="m", decls=(ast.Config(name="c", type=ast.Int()),))
-    assert to_json(module) == {"module": {"name": "m", "decls": [{"config": {"name": "c", "type": {"int": {}}}}]}}
+    assert to_json(module) == {
+        "module": {"name": "m", "decls": [{"config": {"name": "c", "type": {"int": {}}}}]}
+    }
     assert from_json(to_json(module)) == module
 
 

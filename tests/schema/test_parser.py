@@ -237,6 +237,12 @@ def test_every_metadata_kind() -> None:
     )
 
 
+def test_type_variants_may_be_written_with_an_equals_sign() -> None:
+    enum = _module("enum E { A = String  B [Int] }").decls[0]
+    assert isinstance(enum, ast.Enum)
+    assert [v.value for v in enum.variants] == [ast.TypeValue(ast.String()), ast.TypeValue(ast.Array(ast.Int()))]
+
+
 def test_metadata_items_need_no_separators() -> None:
     # §1.6.6: `+ calls` and several items on one line.
     verb = _module("verb a(Unit)Unit + calls a.b +secrets a.s +config a.c").decls[0]
@@ -269,14 +275,15 @@ def test_types() -> None:
 
 @pytest.mark.parametrize("text", ["[String?]", "{String: Int?}", "m.G<String?>", "String??"])
 def test_only_the_outermost_type_is_optional(text: str) -> None:
-    assert "unexpected token \"?\"" in _error(text, parse_type)
+    assert 'unexpected token "?"' in _error(text, parse_type)
 
 
 # -- whitespace-sensitive places (§1.6, §11) -------------------------------------------------------
 
 
 def test_export_realm_needs_exactly_one_space() -> None:
-    assert _module("export realm verb v(Unit) Unit").decls[0].visibility is ast.Visibility.REALM
+    verb = _module("export realm verb v(Unit) Unit").decls[0]
+    assert isinstance(verb, ast.Verb) and verb.visibility is ast.Visibility.REALM
     assert _error("module m { export  realm verb v(Unit) Unit }", parse_module).startswith(
         'f.ftl:1:20: unexpected token "realm"'
     )
@@ -284,7 +291,9 @@ def test_export_realm_needs_exactly_one_space() -> None:
 
 
 def test_cron_takes_the_rest_of_the_line_trimmed() -> None:
-    module = _module("verb a(Unit) Unit\n  +cron */10  * * 1-10,11-31 * * *   \nverb b(Unit) Unit +cron \"0 * * * *\"")
+    module = _module(
+        'verb a(Unit) Unit\n  +cron */10  * * 1-10,11-31 * * *   \nverb b(Unit) Unit +cron "0 * * * *"'
+    )
     crons = [v.metadata[0] for v in module.decls if isinstance(v, ast.Verb)]
     assert crons == [ast.MetadataCronJob("*/10  * * 1-10,11-31 * * *"), ast.MetadataCronJob("0 * * * *")]
 
@@ -313,12 +322,16 @@ def test_ingress_paths() -> None:
 
 @pytest.mark.parametrize("path", ["/a/", "/x{id}", "/a//b", "/{id}x"])
 def test_bad_ingress_paths_are_errors(path: str) -> None:
-    assert "invalid ingress path" in _error(f"module m {{ verb v(Unit) Unit +ingress GET {path} }}", parse_module)
+    assert "invalid ingress path" in _error(
+        f"module m {{ verb v(Unit) Unit +ingress GET {path} }}", parse_module
+    )
 
 
 def test_ingress_methods_are_uppercase_and_known() -> None:
     for method in ("PATCH", "get"):
-        assert "unexpected token" in _error(f"module m {{ verb v(Unit) Unit +ingress {method} /a }}", parse_module)
+        assert "unexpected token" in _error(
+            f"module m {{ verb v(Unit) Unit +ingress {method} /a }}", parse_module
+        )
 
 
 def test_retry_durations_are_glued_and_the_count_stands_alone() -> None:
@@ -328,18 +341,22 @@ def test_retry_durations_are_glued_and_the_count_stands_alone() -> None:
     verb = _module("verb v(Unit) Unit +retry 0 catch m.c").decls[0]
     assert isinstance(verb, ast.Verb)
     assert verb.metadata == (ast.MetadataRetry(0, catch=ast.Ref("m", "c")),)
-    assert "unexpected token \"5\"" in _error("module m { verb v(Unit) Unit +retry 10 5 s }", parse_module)
+    assert 'unexpected token "5"' in _error("module m { verb v(Unit) Unit +retry 10 5 s }", parse_module)
 
 
 def test_migration_digest_is_sha256_and_64_hex_digits() -> None:
-    assert "unexpected token" in _error("module m { database postgres d +migration sha256:abc }", parse_module)
+    assert "unexpected token" in _error(
+        "module m { database postgres d +migration sha256:abc }", parse_module
+    )
 
 
 # -- comments --------------------------------------------------------------------------------------
 
 
 def test_doc_comments_attach_to_the_next_node() -> None:
-    module = parse_module("// a\n//\n// Code generated\nmodule m {\n  data D {\n    a Int // about b\n    b Int\n  }\n}")
+    module = parse_module(
+        "// a\n//\n// Code generated\nmodule m {\n  data D {\n    a Int // about b\n    b Int\n  }\n}"
+    )
     assert module.comments == ("a", "", "Code generated")
     data = module.decls[0]
     assert isinstance(data, ast.Data)
@@ -366,7 +383,17 @@ def test_comments_anywhere_else_are_errors(text: str) -> None:
 
 
 def test_positions_are_first_tokens_with_the_file_name() -> None:
-    text = "realm r {\n  module m {\n    // doc\n    export data D {\n      a m.E<Int>? +alias json \"x\"\n    }\n\tverb v([Int]) Unit\n  }\n}"
+    text = (
+        "realm r {\n"
+        "  module m {\n"
+        "    // doc\n"
+        "    export data D {\n"
+        '      a m.E<Int>? +alias json "x"\n'
+        "    }\n"
+        "\tverb v([Int]) Unit\n"
+        "  }\n"
+        "}"
+    )
     [realm] = parse_schema(text, "s.ftl").realms
     [module] = realm.modules
     data, verb = module.decls
@@ -381,6 +408,16 @@ def test_positions_are_first_tokens_with_the_file_name() -> None:
     assert field.metadata[0].pos == Position("s.ftl", 5, 19)
     assert verb.pos == Position("s.ftl", 7, 2)  # a tab is one column
     assert verb.request.pos == Position("s.ftl", 7, 9)
+
+
+def test_positions_after_optional_whitespace_sensitive_parts() -> None:
+    text = "module m {\n verb v(Unit) Unit\n  +retry\n  +ingress GET\n /a\n  +calls m.x\n}"
+    verb = parse_module(text).decls[0]
+    assert isinstance(verb, ast.Verb)
+    assert [(m.pos.line, m.pos.column) for m in verb.metadata] == [(3, 3), (4, 3), (6, 3)]
+    ingress = verb.metadata[1]
+    assert isinstance(ingress, ast.MetadataIngress)
+    assert (ingress.path[0].pos.line, ingress.path[0].pos.column) == (5, 3)
 
 
 def test_ingress_parameter_positions(conformance_dir: Path) -> None:
@@ -406,7 +443,10 @@ def test_ingress_parameter_positions(conformance_dir: Path) -> None:
         ("realm r { module m { enum E: Int { A = 1.5 } } }", 'f.ftl:1:41: unexpected token "."'),
         ("realm r { module m { enum E: Int { A = -1 } } }", 'f.ftl:1:40: invalid input text "-1'),
         ("realm r { module m { data D { a Int } ", "f.ftl:1:38: unexpected end of input"),
-        ('realm r { module m { data D { a Int +alias yaml "x" } } }', 'f.ftl:1:44: unknown alias kind "yaml"'),
+        (
+            'realm r { module m { data D { a Int +alias yaml "x" } } }',
+            'f.ftl:1:44: unknown alias kind "yaml"',
+        ),
         ('module m { +artefact "a" "xyz" }', "f.ftl:1:26: artefact digest must be 64 hex digits"),
         ("realm r { module m { data D { a a.b.c } } }", 'f.ftl:1:36: unexpected token "."'),
     ],

@@ -20,7 +20,19 @@ _SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[Hea
 
 _GREEDY_KEYWORDS = {"catch", "manual", "lenient", "dirty", "executable", "deadletter"}
 _PRIMITIVES = set(ast.PRIMITIVE_NAMES)
-_KEYWORDS = ["data", "verb", "enum", "module", "realm", "export", "config", "topic", "database", "calls", "http"]
+_KEYWORDS = [
+    "data",
+    "verb",
+    "enum",
+    "module",
+    "realm",
+    "export",
+    "config",
+    "topic",
+    "database",
+    "calls",
+    "http",
+]
 
 names = st.one_of(
     st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True),
@@ -54,11 +66,16 @@ base_types: st.SearchStrategy[ast.Type] = st.recursive(
 types = st.one_of(base_types, base_types.map(ast.Optional))
 
 path_components = st.one_of(
-    st.builds(ast.IngressPathLiteral, st.text(string.ascii_letters + string.digits + "-._~%", min_size=1, max_size=6)),
+    st.builds(
+        ast.IngressPathLiteral,
+        st.text(string.ascii_letters + string.digits + "-._~%", min_size=1, max_size=6),
+    ),
     st.builds(ast.IngressPathParameter, names),
 )
-cron_texts = st.text(string.ascii_letters + string.digits + "*/,- ?#", min_size=1, max_size=20).map(str.strip).filter(
-    bool
+cron_texts = (
+    st.text(string.ascii_letters + string.digits + "*/,- ?#", min_size=1, max_size=20)
+    .map(str.strip)
+    .filter(bool)
 )
 
 
@@ -101,7 +118,7 @@ line_metadata = st.one_of(metadata, st.builds(ast.MetadataCronJob, cron_texts))
 metadata_lines = st.lists(line_metadata, max_size=3).map(tuple)
 inline_metadata = st.tuples(
     st.lists(metadata, max_size=2), st.lists(st.builds(ast.MetadataCronJob, cron_texts), max_size=1)
-).map(lambda parts: tuple(parts[0] + parts[1]))
+).map(lambda parts: (*parts[0], *parts[1]))
 
 fields = st.builds(ast.Field, name=names, type=types, comments=comments, metadata=inline_metadata)
 values = st.one_of(
@@ -134,13 +151,31 @@ decls: st.SearchStrategy[ast.Decl] = st.one_of(
         visibility=visibilities,
         comments=comments,
     ),
-    st.builds(ast.TypeAlias, name=names, type=types, visibility=visibilities, comments=comments, metadata=metadata_lines),
+    st.builds(
+        ast.TypeAlias,
+        name=names,
+        type=types,
+        visibility=visibilities,
+        comments=comments,
+        metadata=metadata_lines,
+    ),
     st.builds(ast.Config, name=names, type=types, comments=comments),
     st.builds(ast.Secret, name=names, type=types, comments=comments),
     st.builds(
-        ast.Database, name=names, engine=st.sampled_from(["postgres", "mysql"]), comments=comments, metadata=metadata_lines
+        ast.Database,
+        name=names,
+        engine=st.sampled_from(["postgres", "mysql"]),
+        comments=comments,
+        metadata=metadata_lines,
     ),
-    st.builds(ast.Topic, name=names, event=types, visibility=visibilities, comments=comments, metadata=metadata_lines),
+    st.builds(
+        ast.Topic,
+        name=names,
+        event=types,
+        visibility=visibilities,
+        comments=comments,
+        metadata=metadata_lines,
+    ),
 )
 modules = st.builds(
     ast.Module,
@@ -153,7 +188,9 @@ modules = st.builds(
 schemas = st.builds(
     ast.Schema,
     realms=st.lists(
-        st.builds(ast.Realm, name=names, modules=st.lists(modules, max_size=2).map(tuple), external=st.booleans()),
+        st.builds(
+            ast.Realm, name=names, modules=st.lists(modules, max_size=2).map(tuple), external=st.booleans()
+        ),
         max_size=2,
     ).map(tuple),
 )
@@ -185,7 +222,7 @@ _VALID = [
     for path in sorted(_CONFORMANCE.glob("valid_*.ftl"))
     if "ParseString (realms)" in path.read_text(encoding="utf-8").partition("\n")[0]
 ] or ["realm r { module m { data D { a Int } verb v(m.D) Unit +calls m.v } }"]
-_ALPHABET = string.ascii_letters + string.digits + " \t\n{}[]()<>,.:=?@+/\"\\;é-*"
+_ALPHABET = string.ascii_letters + string.digits + ' \t\n{}[]()<>,.:=?@+/"\\;é-*'
 
 
 @st.composite

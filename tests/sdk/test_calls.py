@@ -49,6 +49,6 @@ def test_the_process_transport_is_the_fallback() -> None:
 
 
 def test_publishing_needs_a_transport_that_supports_topics() -> None:
-    topic = ftl.Topic("orders", int, module="shop")
+    topic: ftl.Topic[int] = ftl.Topic("orders", int, module="shop")
     with using_transport(Recorder()), pytest.raises(ftl.FtlCallError, match="does not support topics"):
         topic.publish(1)

@@ -21,7 +21,7 @@ class Resp:
 
 
 clock: ftl.VerbClient[Req, Resp] = ftl.VerbClient("time", "getTime", Req, Resp)
-events = ftl.Topic("events", Req, module="shop")
+events: ftl.Topic[Req] = ftl.Topic("events", Req, module="shop")
 
 
 @ftl.verb

@@ -147,7 +147,9 @@ class IngressApp:
         module = verb = ""
         error = ""
         try:
-            if path.startswith(REALM_PREFIX):
+            if path == READINESS_PATH:
+                reply = HttpReply(200, [], b"")
+            elif path.startswith(REALM_PREFIX):
                 module, _, verb = path[len(REALM_PREFIX) :].partition("/")
                 reply, request_id, error = await self._realm_call(scope, receive, method, module, verb)
             else:
@@ -158,8 +160,6 @@ class IngressApp:
                 elif type(found) is MethodNotAllowed:
                     allow = ", ".join(found.allowed).encode()
                     reply = text_reply(405, "405 method not allowed", [(b"allow", allow)])
-                elif path == READINESS_PATH:
-                    reply = HttpReply(200, [], b"")
                 else:
                     reply = text_reply(404, "404 page not found")
         except _BodyTooLarge:

@@ -21,7 +21,7 @@ from ftl._sdk.decorators import is_sum_type_base
 from ftl._sdk.names import PRIMITIVE_NAMES, lower_camel, wire_name_problem
 from ftl.errors import Diagnostic, Position
 from ftl.runtime.extract.resolver import TypeResolver, Where, schema_text, stub_origin
-from ftl.runtime.extract.source import SourceFile, place, source_of, source_of_module
+from ftl.runtime.extract.source import place, source_of, source_of_module
 from ftl.runtime.extract.typenodes import (
     AliasName,
     ObjectNode,
@@ -351,10 +351,6 @@ def class_pos(cls: type) -> Position:
         return source.name_pos(classdef)
     module: ModuleType | None = sys.modules.get(cls.__module__)
     return Position(str(getattr(module, "__file__", None) or cls.__module__), 1, 1)
-
-
-def source_for(module: ModuleType) -> SourceFile | None:
-    return source_of_module(module.__name__)
 
 
 class Settings:

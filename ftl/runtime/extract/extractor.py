@@ -74,8 +74,8 @@ def extract_package(name: str, package: str, python_modules: Iterable[ModuleType
                 declared.module = name
                 topic_decls[topic.name] = topic
                 topics.append(declared)
-            elif verb_spec(declared) is not None:
-                extracted = verbs.extract(declared)  # type: ignore[arg-type]
+            elif callable(declared) and verb_spec(declared) is not None:
+                extracted = verbs.extract(declared)
                 if extracted is None:
                     continue
                 verb, handle = extracted

@@ -26,6 +26,7 @@ from typing import Protocol
 from ftl._sdk.builtin import BUILTIN_TYPES
 from ftl._sdk.decorators import is_sum_type_base
 from ftl._sdk.markers import Config, Secret
+from ftl._sdk.names import STUBS_PACKAGE
 from ftl.errors import Position
 from ftl.runtime.extract.typenodes import (
     AliasName,
@@ -41,8 +42,6 @@ from ftl.runtime.extract.typenodes import (
     unquote,
 )
 from ftl.schema import ast
-
-STUBS_PACKAGE = "ftl_modules"
 
 _PRIMITIVES: dict[object, type[ast.Primitive]] = {
     bool: ast.Bool,

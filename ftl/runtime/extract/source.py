@@ -26,16 +26,10 @@ class SourceFile:
     text: str
     tree: ast.Module
     lines: list[str] = field(repr=False)
-    _functions: dict[tuple[str, int], ast.FunctionDef | ast.AsyncFunctionDef] = field(
-        default_factory=dict, repr=False
+    _functions: dict[tuple[str, int], ast.FunctionDef | ast.AsyncFunctionDef] | None = field(
+        default=None, repr=False
     )
     _aliases: dict[str, ast.AnnAssign] | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
-                self._functions.setdefault((node.name, first), node)
 
     def position(self, line: int, byte_column: int) -> Position:
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
@@ -53,6 +47,12 @@ class SourceFile:
         return Position(self.path, node.lineno, column + 1)
 
     def find_function(self, func: types.FunctionType) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        if self._functions is None:
+            self._functions = {}
+            for node in ast.walk(self.tree):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+                    self._functions.setdefault((node.name, first), node)
         return self._functions.get((func.__name__, func.__code__.co_firstlineno))
 
     def find_class(self, cls: type) -> ast.ClassDef | None:
@@ -126,30 +126,34 @@ def _is_type_alias_annotation(node: ast.expr) -> bool:
     return isinstance(node, ast.Attribute) and node.attr == "TypeAlias"
 
 
-_cache: dict[str, tuple[bytes, SourceFile]] = {}
+_cache: dict[str, SourceFile | None] = {}
 
 
 def load_source(path: str | os.PathLike[str]) -> SourceFile | None:
     """The parsed file at `path`, or None if it cannot be read or parsed.
 
-    Parsing is cached by content (not modification time, which can miss a quick second save).
+    Files are read once until `forget_sources()` forgets them; the loader does that for the module's
+    and the stubs' directories before importing fresh code, so edits are never served stale.
     """
-    resolved = str(Path(path).resolve())
+    absolute = os.path.abspath(path)
+    if absolute in _cache:
+        return _cache[absolute]
     try:
-        raw = Path(resolved).read_bytes()
-    except OSError:
-        return None
-    cached = _cache.get(resolved)
-    if cached is not None and cached[0] == raw:
-        return cached[1]
-    try:
+        raw = Path(absolute).read_bytes()
         text = raw.decode("utf-8")
-        tree = ast.parse(raw, filename=resolved)
-    except (UnicodeDecodeError, SyntaxError, ValueError):
-        return None
-    source = SourceFile(resolved, text, tree, text.splitlines())
-    _cache[resolved] = (raw, source)
+        tree = ast.parse(raw, filename=absolute)
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+        source = None
+    else:
+        source = SourceFile(absolute, text, tree, text.splitlines())
+    _cache[absolute] = source
     return source
+
+
+def forget_sources(*directories: str | os.PathLike[str]) -> None:
+    prefixes = tuple(os.path.join(os.path.abspath(d), "") for d in directories)
+    for path in [p for p in _cache if p.startswith(prefixes)]:
+        del _cache[path]
 
 
 def source_of_module(python_module: str) -> SourceFile | None:

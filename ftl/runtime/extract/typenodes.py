@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import sys
 import types
 import typing
 from dataclasses import dataclass
@@ -136,6 +137,9 @@ def alias_named_by(expr: ast.expr, scope: Scope) -> AliasName | None:
 
 
 def _declares_alias(python_module: str, name: str) -> bool:
+    top = python_module.partition(".")[0]
+    if top in sys.stdlib_module_names or top == "ftl":
+        return False
     source = source_of_module(python_module)
     return source is not None and name in source.type_aliases()
 
@@ -148,7 +152,7 @@ def split_subscript(node: TypeNode, scope: Scope) -> tuple[object, list[TypeNode
         if origin is None:
             return value, None
         if origin is typing.Annotated:
-            return typing.Annotated, [ObjectNode(value.__origin__, node.at)]  # type: ignore[attr-defined]
+            return typing.Annotated, [ObjectNode(typing.get_args(value)[0], node.at)]
         return origin, [ObjectNode(arg, node.at) for arg in typing.get_args(value)]
     expr = node.expr
     if isinstance(expr, ast.Subscript):

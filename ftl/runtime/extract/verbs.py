@@ -42,6 +42,18 @@ from ftl.schema import ast
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE")
 _PATH_PARAMETER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _PATH_LITERAL = re.compile(r"[^\s/{}]+")
+# The order the validator prints verb metadata in (a subset: what Python code can declare).
+_METADATA_ORDER = (
+    "ingress",
+    "calls",
+    "secrets",
+    "config",
+    "cron",
+    "publish",
+    "subscribe",
+    "retry",
+    "fixture",
+)
 _DECORATOR_KINDS: dict[type, str] = {
     IngressSpec: "ingress",
     CronSpec: "cron",
@@ -271,43 +283,46 @@ class VerbExtractor:
         func: Callable[..., Any],
     ) -> list[ast.Metadata]:
         places = _decorator_places(spec, source, definition)
-        by_kind: dict[str, list[tuple[MetadataSpec, Position]]] = {}
+        decorated: dict[str, ast.Metadata] = {}
         for item, pos in zip(spec.metadata, places, strict=True):
-            by_kind.setdefault(_DECORATOR_KINDS[type(item)], []).append((item, pos))
-        for kind, items in by_kind.items():
-            for _, pos in items[1:]:
+            kind = _DECORATOR_KINDS[type(item)]
+            if kind in decorated:
                 self.error(f"verb {name} has more than one @ftl.{kind}: keep one", pos)
-        first = {kind: items[0] for kind, items in by_kind.items()}
-        metadata: list[ast.Metadata] = []
-        if "ingress" in first:
-            ingress = self._ingress(name, *first["ingress"], signature)  # type: ignore[arg-type]
-            metadata.extend([ingress] if ingress else [])
+                continue
+            converted = self._decorated(name, item, pos, signature)
+            if converted is not None:
+                decorated[kind] = converted
         calls, publishes = self._uses(func)
+        derived: dict[str, ast.Metadata] = {}
         if calls:
-            metadata.append(ast.MetadataCalls(tuple(calls), pos=calls[0].pos))
+            derived["calls"] = ast.MetadataCalls(calls, pos=calls[0].pos)
         if signature.secrets:
-            metadata.append(
-                ast.MetadataSecrets(_sorted_refs(signature.secrets), pos=signature.secrets[0].pos)
-            )
+            secrets = _sorted_refs(signature.secrets)
+            derived["secrets"] = ast.MetadataSecrets(secrets, pos=signature.secrets[0].pos)
         if signature.configs:
-            metadata.append(ast.MetadataConfig(_sorted_refs(signature.configs), pos=signature.configs[0].pos))
-        if "cron" in first:
-            cron, pos = first["cron"]
-            assert isinstance(cron, CronSpec)
-            metadata.append(ast.MetadataCronJob(cron.schedule.strip(), pos=pos))
+            derived["config"] = ast.MetadataConfig(
+                _sorted_refs(signature.configs), pos=signature.configs[0].pos
+            )
         if publishes:
-            metadata.append(ast.MetadataPublisher(tuple(publishes), pos=publishes[0].pos))
-        if "subscribe" in first:
-            subscriber = self._subscribe(*first["subscribe"])  # type: ignore[arg-type]
-            metadata.extend([subscriber] if subscriber else [])
-        if "retry" in first:
-            retry = self._retry(*first["retry"])  # type: ignore[arg-type]
-            metadata.extend([retry] if retry else [])
-        if "fixture" in first:
-            fixture, pos = first["fixture"]
-            assert isinstance(fixture, FixtureSpec)
-            metadata.append(ast.MetadataFixture(fixture.manual, pos=pos))
-        return metadata
+            derived["publish"] = ast.MetadataPublisher(publishes, pos=publishes[0].pos)
+        found = decorated | derived
+        return [found[kind] for kind in _METADATA_ORDER if kind in found]
+
+    def _decorated(
+        self, name: str, item: MetadataSpec, pos: Position, signature: _Signature
+    ) -> ast.Metadata | None:
+        if isinstance(item, IngressSpec):
+            return self._ingress(name, item, pos, signature)
+        if isinstance(item, CronSpec):
+            if not isinstance(item.schedule, str) or not item.schedule.strip() or "\n" in item.schedule:
+                self.error('the cron schedule must be one line of text, like "0 * * * *" or "5m"', pos)
+                return None
+            return ast.MetadataCronJob(item.schedule.strip(), pos=pos)
+        if isinstance(item, SubscribeSpec):
+            return self._subscribe(item, pos)
+        if isinstance(item, RetrySpec):
+            return self._retry(item, pos)
+        return ast.MetadataFixture(item.manual, pos=pos)
 
     def _uses(self, func: Callable[..., Any]) -> tuple[tuple[ast.Ref, ...], tuple[ast.Ref, ...]]:
         calls: dict[tuple[str, str, str], ast.Ref] = {}
@@ -395,8 +410,9 @@ class VerbExtractor:
             if self.decls.is_local(topic.python_module):
                 return ast.Ref(self.module, topic.name, pos=pos)
             origin = stub_origin(topic.python_module)
-            if origin is not None or topic.module:
-                return ast.Ref(topic.module or origin[0], topic.name, realm=topic.realm or "", pos=pos)  # type: ignore[index]
+            module = topic.module or (origin[0] if origin else "")
+            if module:
+                return ast.Ref(module, topic.name, realm=topic.realm or "", pos=pos)
         self.error(
             "subscribe to a topic declared with ftl.topic(...) in this package, "
             "or to one from ftl_modules.<module>",

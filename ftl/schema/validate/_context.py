@@ -5,13 +5,16 @@ The index is built once per realm (dicts by module and name), so every lookup a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
 
 from ftl.errors import Diagnostic, Position
 from ftl.schema import ast
 from ftl.schema.builtin import BUILTIN_MODULE
 
-__all__ = ["TYPE_KINDS", "RealmIndex", "Report", "visibility_of"]
+__all__ = ["TYPE_KINDS", "RealmIndex", "Report", "in_realm", "is_builtin", "paused_gc", "visibility_of"]
 
 # Declarations a type may name.
 TYPE_KINDS: tuple[type, ...] = (ast.Data, ast.Enum, ast.TypeAlias)
@@ -36,13 +39,14 @@ def visibility_of(decl: ast.Decl) -> ast.Visibility:
 class RealmIndex:
     """A realm's modules (the first of each name) and their declarations by name."""
 
-    __slots__ = ("decls", "external", "modules", "name")
+    __slots__ = ("decls", "external", "modules", "name", "others")
 
     def __init__(self, name: str, external: bool, modules: Iterable[ast.Module]) -> None:
         self.name = name
         self.external = external
         self.modules: dict[str, ast.Module] = {}
         self.decls: dict[str, dict[str, list[ast.Decl]]] = {}
+        self.others: Mapping[str, RealmIndex] = {}  # every realm of the schema, for `@realm` refs
         for module in modules:
             if module.name not in self.modules:
                 self.add(module)
@@ -73,9 +77,12 @@ class RealmIndex:
         return found[0]
 
     def resolve(self, ref: ast.Ref, prefer: tuple[type, ...] = ()) -> ast.Decl | None:
-        """The declaration a qualified, same-realm reference names (None for type parameters)."""
-        if ref.realm or not ref.module:
+        """The declaration a qualified reference names (None for type parameters and unknowns)."""
+        if not ref.module:
             return None
+        if ref.realm:
+            other = self.others.get(ref.realm)
+            return other.lookup(ref.module, ref.name, prefer) if other is not None else None
         return self.lookup(ref.module, ref.name, prefer)
 
     def underlying(self, type_: ast.Type) -> tuple[ast.Type, bool]:
@@ -94,3 +101,31 @@ class RealmIndex:
 
 def is_builtin(ref: ast.Ref, name: str) -> bool:
     return ref.module == BUILTIN_MODULE and ref.name == name and not ref.realm
+
+
+def in_realm(type_: ast.Type, realm: str) -> ast.Type:
+    """`type_` as seen from another realm: its refs (except builtins) get the `@realm` suffix."""
+    if isinstance(type_, ast.Ref):
+        args = tuple(in_realm(arg, realm) for arg in type_.type_args)
+        if type_.realm or not type_.module or type_.module == BUILTIN_MODULE:
+            return replace(type_, type_args=args)
+        return replace(type_, type_args=args, realm=realm)
+    if isinstance(type_, ast.Optional):
+        return ast.Optional(in_realm(type_.type, realm), pos=type_.pos)
+    if isinstance(type_, ast.Array):
+        return ast.Array(in_realm(type_.element, realm), pos=type_.pos)
+    if isinstance(type_, ast.Map):
+        return ast.Map(in_realm(type_.key, realm), in_realm(type_.value, realm), pos=type_.pos)
+    return type_
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Validation allocates many small acyclic nodes; collections would only rescan the whole tree."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()

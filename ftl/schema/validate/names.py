@@ -14,11 +14,13 @@ from ftl.schema.validate._context import Report
 
 __all__ = ["check_declaration_names", "check_module_names"]
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOPIC_NAME = re.compile(r"[a-z][A-Za-z0-9_]*")
 _GO_KEYWORDS = frozenset(
-    "break case chan const continue default defer else fallthrough for func go goto if import interface "
-    "map package range return select struct switch type var".split()
+    (
+        *("break", "case", "chan", "const", "continue", "default", "defer", "else", "fallthrough"),
+        *("for", "func", "go", "goto", "if", "import", "interface", "map", "package", "range"),
+        *("return", "select", "struct", "switch", "type", "var"),
+    )
 )
 _TOPIC_NAME_ERROR = (
     "invalid name: must consist of only letters, numbers and underscores, and start with a lowercase letter."
@@ -29,7 +31,7 @@ def check_module_names(modules: Iterable[ast.Module], report: Report) -> None:
     """Every module name valid and unique; `builtin` only on the builtin module."""
     first: dict[str, ast.Module] = {}
     for module in modules:
-        if not _IDENTIFIER.fullmatch(module.name) or module.name in _GO_KEYWORDS:
+        if not _is_identifier(module.name) or module.name in _GO_KEYWORDS:
             report.error(f'module name "{module.name}" is invalid', module.pos)
         if module.builtin and module.name != BUILTIN_MODULE:
             report.error('the "builtin" module is reserved', module.pos)
@@ -47,7 +49,7 @@ def check_declaration_names(module: ast.Module, report: Report) -> None:
         name, kind = decl.name, decl.kind
         if name in ast.PRIMITIVE_NAMES:
             report.error(f'{kind} name "{name}" is a reserved word', decl.pos)
-        elif not _IDENTIFIER.fullmatch(name):
+        elif not _is_identifier(name):
             report.error(f'{kind} name "{name}" is invalid', decl.pos)
         elif isinstance(decl, ast.Topic) and not _TOPIC_NAME.fullmatch(name):
             report.error(_TOPIC_NAME_ERROR, decl.pos)
@@ -71,6 +73,10 @@ def _unique(what: str, owner: str, named: Iterable[tuple[str, Position]], report
             seen[name] = pos
         else:
             report.error(f'duplicate {what} "{name}" in "{owner}", first defined at {_at(earlier)}', pos)
+
+
+def _is_identifier(name: str) -> bool:
+    return name.isascii() and name.isidentifier()  # ASCII identifiers are exactly [A-Za-z_][A-Za-z0-9_]*
 
 
 def _at(pos: Position) -> str:

@@ -14,6 +14,7 @@ topic; `+database uses` a database).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from ftl.schema import ast
 from ftl.schema.builtin import BUILTIN_MODULE
@@ -34,6 +35,9 @@ _LIST_KINDS: dict[type, tuple[str, type]] = {
     ast.MetadataPublisher: ("topics", ast.Topic),
     ast.MetadataDatabases: ("uses", ast.Database),
 }
+
+_PRIMITIVES: frozenset[type] = frozenset(ast.PRIMITIVE_NAMES.values())
+_REF_METADATA: frozenset[type] = frozenset({*_LIST_KINDS, ast.MetadataSubscriber, ast.MetadataRetry})
 
 
 class References:
@@ -67,74 +71,76 @@ class References:
         self._deps = self.dependencies.setdefault(module.name, set())
         decls = tuple(self.decl(decl) for decl in module.decls)
         metadata = self.metadata_list(module.metadata)
-        if metadata is module.metadata and all(new is old for new, old in zip(decls, module.decls, strict=True)):
+        if metadata is module.metadata and all(
+            new is old for new, old in zip(decls, module.decls, strict=True)
+        ):
             return module
-        return ast.replace(module, decls=decls, metadata=metadata)
+        return replace(module, decls=decls, metadata=metadata)
 
     def decl(self, decl: ast.Decl) -> ast.Decl:
         if isinstance(decl, ast.Data):
             return self.data(decl)
         if isinstance(decl, ast.Verb):
-            request = self.type(decl.request, _NO_PARAMS)
-            response = self.type(decl.response, _NO_PARAMS)
+            request = self.type_of(decl.request, _NO_PARAMS)
+            response = self.type_of(decl.response, _NO_PARAMS)
             metadata = self.metadata_list(decl.metadata)
             if request is decl.request and response is decl.response and metadata is decl.metadata:
                 return decl
-            return ast.replace(decl, request=request, response=response, metadata=metadata)
+            return replace(decl, request=request, response=response, metadata=metadata)
         if isinstance(decl, ast.Enum):
             return self.enum(decl)
         if isinstance(decl, ast.TypeAlias | ast.Config | ast.Secret):
-            type_ = self.type(decl.type, _NO_PARAMS)
+            type_ = self.type_of(decl.type, _NO_PARAMS)
             metadata = self.metadata_list(getattr(decl, "metadata", ()))
             if type_ is decl.type and metadata is getattr(decl, "metadata", ()):
                 return decl
             if isinstance(decl, ast.TypeAlias):
-                return ast.replace(decl, type=type_, metadata=metadata)
-            return ast.replace(decl, type=type_)
+                return replace(decl, type=type_, metadata=metadata)
+            return replace(decl, type=type_)
         if isinstance(decl, ast.Topic):
-            event = self.type(decl.event, _NO_PARAMS)
+            event = self.type_of(decl.event, _NO_PARAMS)
             metadata = self.metadata_list(decl.metadata)
             if event is decl.event and metadata is decl.metadata:
                 return decl
-            return ast.replace(decl, event=event, metadata=metadata)
+            return replace(decl, event=event, metadata=metadata)
         metadata = self.metadata_list(decl.metadata)
-        return decl if metadata is decl.metadata else ast.replace(decl, metadata=metadata)
+        return decl if metadata is decl.metadata else replace(decl, metadata=metadata)
 
     def data(self, data: ast.Data) -> ast.Data:
         params = frozenset(p.name for p in data.type_params) if data.type_params else _NO_PARAMS
         changed = False
         fields = []
         for field in data.fields:
-            type_ = self.type(field.type, params)
-            metadata = self.metadata_list(field.metadata, params)
+            type_ = field.type if type(field.type) in _PRIMITIVES else self.type_of(field.type, params)
+            metadata = self.metadata_list(field.metadata, params) if field.metadata else field.metadata
             if type_ is not field.type or metadata is not field.metadata:
-                field = ast.replace(field, type=type_, metadata=metadata)
+                field = replace(field, type=type_, metadata=metadata)
                 changed = True
             fields.append(field)
         metadata = self.metadata_list(data.metadata, params)
         if not changed and metadata is data.metadata:
             return data
-        return ast.replace(data, fields=tuple(fields), metadata=metadata)
+        return replace(data, fields=tuple(fields), metadata=metadata)
 
     def enum(self, enum: ast.Enum) -> ast.Enum:
-        base = self.type(enum.type, _NO_PARAMS) if enum.type is not None else None
+        base = self.type_of(enum.type, _NO_PARAMS) if enum.type is not None else None
         changed = base is not enum.type
         variants = []
         for variant in enum.variants:
             if isinstance(variant.value, ast.TypeValue):
-                type_ = self.type(variant.value.value, _NO_PARAMS)
+                type_ = self.type_of(variant.value.value, _NO_PARAMS)
                 if type_ is not variant.value.value:
-                    variant = ast.replace(variant, value=ast.replace(variant.value, value=type_))
+                    variant = replace(variant, value=replace(variant.value, value=type_))
                     changed = True
             variants.append(variant)
-        return ast.replace(enum, type=base, variants=tuple(variants)) if changed else enum
+        return replace(enum, type=base, variants=tuple(variants)) if changed else enum
 
     # -- metadata ----------------------------------------------------------------------------------
 
     def metadata_list(
         self, metadata: tuple[ast.Metadata, ...], params: frozenset[str] = _NO_PARAMS
     ) -> tuple[ast.Metadata, ...]:
-        if not metadata:
+        if not any(type(md) in _REF_METADATA for md in metadata):
             return metadata
         resolved = tuple(self.metadata(md, params) for md in metadata)
         return metadata if all(new is old for new, old in zip(resolved, metadata, strict=True)) else resolved
@@ -147,31 +153,32 @@ class References:
             resolved = tuple(self.ref(ref, params, (kind,), kind) for ref in refs)
             if all(new is old for new, old in zip(resolved, refs, strict=True)):
                 return md
-            return ast.replace(md, **{attribute: resolved})
+            return _with_refs(md, attribute, resolved)
         if isinstance(md, ast.MetadataSubscriber):
             topic = self.ref(md.topic, params, _TOPIC)
-            return md if topic is md.topic else ast.replace(md, topic=topic)
+            return md if topic is md.topic else replace(md, topic=topic)
         if isinstance(md, ast.MetadataRetry) and md.catch is not None:
             catch = self.ref(md.catch, params, _VERB)
-            return md if catch is md.catch else ast.replace(md, catch=catch)
+            return md if catch is md.catch else replace(md, catch=catch)
         return md
 
     # -- types and refs ----------------------------------------------------------------------------
 
-    def type(self, type_: ast.Type, params: frozenset[str]) -> ast.Type:
-        cls = type_.__class__
-        if cls is ast.Ref:
-            return self.ref(type_, params, TYPE_KINDS, ast.Data)  # type: ignore[arg-type]
-        if cls is ast.Optional:
-            inner = self.type(type_.type, params)  # type: ignore[union-attr]
-            return type_ if inner is type_.type else ast.Optional(inner, pos=type_.pos)  # type: ignore[union-attr]
-        if cls is ast.Array:
-            element = self.type(type_.element, params)  # type: ignore[union-attr]
-            return type_ if element is type_.element else ast.Array(element, pos=type_.pos)  # type: ignore[union-attr]
-        if cls is ast.Map:
-            key = self.type(type_.key, params)  # type: ignore[union-attr]
-            value = self.type(type_.value, params)  # type: ignore[union-attr]
-            if key is type_.key and value is type_.value:  # type: ignore[union-attr]
+    def type_of(self, type_: ast.Type, params: frozenset[str]) -> ast.Type:
+        if type(type_) in _PRIMITIVES:
+            return type_
+        if isinstance(type_, ast.Ref):
+            return self.ref(type_, params, TYPE_KINDS, ast.Data)
+        if isinstance(type_, ast.Optional):
+            inner = self.type_of(type_.type, params)
+            return type_ if inner is type_.type else ast.Optional(inner, pos=type_.pos)
+        if isinstance(type_, ast.Array):
+            element = self.type_of(type_.element, params)
+            return type_ if element is type_.element else ast.Array(element, pos=type_.pos)
+        if isinstance(type_, ast.Map):
+            key = self.type_of(type_.key, params)
+            value = self.type_of(type_.value, params)
+            if key is type_.key and value is type_.value:
                 return type_
             return ast.Map(key, value, pos=type_.pos)
         return type_
@@ -185,9 +192,9 @@ class References:
     ) -> ast.Ref:
         """`ref` checked and qualified; `required` is the kind its place demands (TYPE_KINDS for Data)."""
         if ref.type_args:
-            args = tuple(self.type(arg, params) for arg in ref.type_args)
+            args = tuple(self.type_of(arg, params) for arg in ref.type_args)
             if any(new is not old for new, old in zip(args, ref.type_args, strict=True)):
-                ref = ast.replace(ref, type_args=args)
+                ref = replace(ref, type_args=args)
         if ref.realm:
             decl = resolve_realm_ref(ref, self.index, self.realms, prefer, self.report)
             if decl is not None:
@@ -214,7 +221,9 @@ class References:
         name = ref.name
         if name in params:
             if ref.type_args:
-                self.report.error(f'reference to type parameter "{name}" cannot have type parameters', ref.pos)
+                self.report.error(
+                    f'reference to type parameter "{name}" cannot have type parameters', ref.pos
+                )
             return ref
         if name in self.index.modules and self.realm_wide:
             self.report.error(f'invalid reference "{name}": "{name}" is a module, not a declaration', ref.pos)
@@ -231,7 +240,7 @@ class References:
         decl = self.index.lookup(module, name, prefer)
         assert decl is not None
         self.check_use(ref, decl, required)
-        return ast.replace(ref, module=module)
+        return replace(ref, module=module)
 
     def check_use(self, ref: ast.Ref, decl: ast.Decl, required: type | None) -> None:
         if isinstance(decl, ast.Data):
@@ -247,7 +256,7 @@ class References:
             if not isinstance(decl, TYPE_KINDS):
                 self.report.error(f'{decl.kind} "{_name(ref)}" is not a type', ref.pos)
         elif required is not None and not isinstance(decl, required):
-            expected = required.kind  # type: ignore[attr-defined]
+            expected = getattr(required, "kind", required.__name__)
             self.report.error(f'expected {expected}, got {decl.kind} "{_name(ref)}"', ref.pos)
 
     def unknown(self, ref: ast.Ref) -> None:
@@ -259,3 +268,8 @@ class References:
 def _name(ref: ast.Ref) -> str:
     name = f"{ref.module}.{ref.name}" if ref.module else ref.name
     return f"{name}@{ref.realm}" if ref.realm else name
+
+
+def _with_refs(md: ast.Metadata, attribute: str, refs: tuple[ast.Ref, ...]) -> ast.Metadata:
+    changed: ast.Metadata = replace(md, **{attribute: refs})  # type: ignore[arg-type]
+    return changed

@@ -1,0 +1,114 @@
+"""`ftl schema get`: from the sources, and from a running backplane's admin API."""
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def ftl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ftl", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("examples")
+    shutil.copytree(REPO / "examples", root / "examples", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "ftl-project.toml", root / "ftl-project.toml")
+    return root
+
+
+def test_the_schema_from_sources(examples: Path) -> None:
+    result = ftl("schema", "get", cwd=examples)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert text.startswith("realm examples {\n")
+    assert "builtin module builtin {" in text
+    assert "  module echo {" in text and "  module greeter {" in text and "  module time {" in text
+    assert "+ingress http GET /echo/hello" in text
+    assert "+calls time.time" in text
+
+
+def test_one_module_as_json(examples: Path) -> None:
+    result = ftl("schema", "get", "--json", "--module", "greeter", cwd=examples)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    [realm] = document["realms"]
+    assert [m["name"] for m in realm["modules"]] == ["greeter"]
+
+
+def test_public_schema_of_a_realm_that_exports_nothing(examples: Path) -> None:
+    result = ftl("schema", "get", "--public", cwd=examples)
+    assert result.returncode == 0, result.stderr
+    assert "module echo" not in result.stdout
+
+
+class AdminApi(BaseHTTPRequestHandler):
+    seen: list[dict[str, list[str]]] = []
+
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        query = parse_qs(url.query)
+        AdminApi.seen.append(query)
+        if query.get("module") == ["missing"]:
+            self._send(
+                404, "application/json", json.dumps({"error": {"kind": "not_found", "message": "no module"}})
+            )
+        elif query["format"] == ["json"]:
+            self._send(200, "application/json", json.dumps({"realms": []}))
+        else:
+            self._send(200, "text/plain", "realm remote {\n}\n")
+
+    def _send(self, status: int, content_type: str, body: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def admin_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), AdminApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_the_schema_from_a_running_backplane(admin_url: str, tmp_path: Path) -> None:
+    AdminApi.seen.clear()
+    text = ftl("schema", "get", "--endpoint", admin_url, "--module", "echo", "--public", cwd=tmp_path)
+    assert (text.returncode, text.stdout) == (0, "realm remote {\n}\n")
+    as_json = ftl("schema", "get", "--endpoint", admin_url, "--json", cwd=tmp_path)
+    assert as_json.returncode == 0 and json.loads(as_json.stdout) == {"realms": []}
+    assert AdminApi.seen == [{"format": ["text"], "module": ["echo"], "public": ["1"]}, {"format": ["json"]}]
+    missing = ftl("schema", "get", "--endpoint", admin_url, "--module", "missing", cwd=tmp_path)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == f"ftl: error: {admin_url}/api/schema answered 404: no module"
+
+
+def test_an_unreachable_backplane(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), AdminApi)
+    port = server.server_address[1]
+    server.server_close()
+    result = ftl("schema", "get", "--endpoint", f"http://127.0.0.1:{port}", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"ftl: error: cannot reach the backplane at http://127.0.0.1:{port}")

@@ -1,0 +1,341 @@
+"""The backplane end to end: real runner processes, real sockets, the repo's example modules."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from ftl.devserver.backplane import Backplane, CallResult
+from ftl.devserver.timeline import Timeline, TimelineEvent
+from ftl.project import load_project
+
+pytestmark = pytest.mark.anyio
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+CRASHY = """
+import os
+import sys
+from dataclasses import dataclass
+
+import ftl
+
+
+@dataclass
+class Req:
+    text: str
+
+
+@dataclass
+class Resp:
+    text: str
+
+
+@dataclass
+class TimeRequest:
+    pass
+
+
+@dataclass
+class TimeResponse:
+    time: str
+
+
+LOOP = ftl.VerbClient("crashy", "ping", Req, Resp)
+
+
+@ftl.verb(export=True)
+def ping(req: Req) -> Resp:
+    return LOOP(req) if req.text == "loop" else Resp(f"pong {req.text}")
+
+
+@ftl.verb(export=True)
+def explode(req: Req) -> Resp:
+    raise RuntimeError(f"exploded on {req.text}")
+
+
+@ftl.verb(export=True)
+def die(req: Req) -> Resp:
+    print("about to die: " + req.text, file=sys.stderr, flush=True)
+    os._exit(3)
+
+
+@ftl.verb(export=True)
+def peek(req: Req) -> Resp:
+    # Made while the verb runs, so the build cannot see it: the call is not in +calls.
+    clock = ftl.VerbClient("time", "time", TimeRequest, TimeResponse)
+    return Resp(clock(TimeRequest()).time)
+"""
+
+
+def write_module(root: Path, name: str, source: str) -> Path:
+    directory = root / name
+    (directory / name).mkdir(parents=True, exist_ok=True)
+    (directory / "ftl.toml").write_text(f'module = "{name}"\nlanguage = "python"\n')
+    (directory / name / "__init__.py").write_text(textwrap.dedent(source))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("shop")
+    (root / "ftl-project.toml").write_text(
+        'realm = "shop"\nmodule-dirs = ["modules"]\n\n[modules.greeter.config]\ngreeting = "Hi"\n'
+    )
+    (root / ".ftl").mkdir()
+    (root / ".ftl" / "secrets.toml").write_text('[modules.greeter.secrets]\nsigningKey = "k"\n')
+    for name in ("echo", "time", "greeter"):
+        shutil.copytree(
+            EXAMPLES / name, root / "modules" / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    write_module(root / "modules", "crashy", CRASHY)
+    return root
+
+
+class Watcher:
+    """Wakes waiters whenever the schema state changes or the timeline gets an event."""
+
+    def __init__(self, backplane: Backplane) -> None:
+        self.changed = asyncio.Event()
+        backplane.on_change(lambda event, state: self.changed.set())
+
+    async def until(self, condition: Callable[[], bool], timeout: float = 30) -> None:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                self.changed.clear()
+                await self.changed.wait()
+
+
+@pytest.fixture(scope="module")
+async def backplane(project_dir: Path) -> AsyncIterator[Backplane]:
+    project = load_project(project_dir / "ftl-project.toml")
+    plane = Backplane(project, realm=project.realm, timeline=Timeline())
+    await plane.start()
+    try:
+        modules = project_dir / "modules"
+        result = await plane.deploy(
+            [modules / "time", modules / "echo", modules / "greeter", modules / "crashy"]
+        )
+        assert result.state == "COMMITTED", [str(d) for d in result.diagnostics]
+        yield plane
+    finally:
+        await plane.stop()
+
+
+async def call(backplane: Backplane, target: str, body: object) -> CallResult:
+    module, verb = target.split(".")
+    return await backplane.call(module, verb, json.dumps(body).encode())
+
+
+def events(backplane: Backplane, **query: str) -> list[TimelineEvent]:
+    return backplane.timeline.query(**query, limit=1000)  # type: ignore[arg-type]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_deployed_modules_serve_and_call_each_other(backplane: Backplane) -> None:
+    assert {d.module for d in backplane.deployments() if d.state == "live"} == {
+        "time",
+        "echo",
+        "greeter",
+        "crashy",
+    }
+    assert all(d.key.startswith(f"dpl-shop-{d.module}-") for d in backplane.deployments())
+
+    result = await call(backplane, "greeter.greet", {"name": "Ada"})
+    assert result.error is None, result.error
+    assert result.body is not None
+    reply = json.loads(result.body)
+    assert reply["text"].startswith("Hi! Hello, Ada! It is ")
+    assert len(reply["signature"]) == 64
+
+    # One request id across the whole chain greeter → echo → time, reported by each runner.
+    async with asyncio.timeout(10):
+        while len(events(backplane, kind="call", request_id=result.request_id)) < 3:
+            await asyncio.sleep(0.01)
+    chain = {
+        (e.module, e.verb, e.data.get("caller", "")) for e in events(backplane, request_id=result.request_id)
+    }
+    assert chain == {
+        ("greeter", "greet", ""),
+        ("echo", "echo", "greeter.greet"),
+        ("time", "time", "echo.echo"),
+    }
+
+
+async def test_call_errors_are_typed(backplane: Backplane) -> None:
+    unknown_verb = await call(backplane, "echo.nope", {})
+    assert unknown_verb.error is not None
+    assert (unknown_verb.error.kind, unknown_verb.error.message) == (
+        "not_found",
+        "module echo has no verb nope",
+    )
+    unknown_module = await call(backplane, "nowhere.echo", {})
+    assert unknown_module.error is not None and unknown_module.error.kind == "not_found"
+
+    bad = await call(backplane, "echo.echo", {"name": 42})
+    assert bad.error is not None
+    assert bad.error.kind == "bad_request"
+    assert "name" in bad.error.message
+
+    exploded = await call(backplane, "crashy.explode", {"text": "purpose"})
+    assert exploded.error is not None
+    assert (exploded.error.kind, exploded.error.message) == ("verb_error", "exploded on purpose")
+
+    snake = await call(
+        backplane,
+        "echo.echo_json",
+        {
+            "method": "POST",
+            "path": "/echo",
+            "pathParameters": {},
+            "query": {},
+            "headers": {},
+            "body": {"name": "Bo"},
+        },
+    )
+    assert snake.error is None, snake.error
+
+
+async def test_calls_outside_the_callers_plus_calls_are_denied(backplane: Backplane) -> None:
+    result = await call(backplane, "crashy.peek", {"text": ""})
+    assert result.error is not None
+    assert result.error.kind == "denied"
+    assert "crashy.peek may not call time.time" in result.error.message
+
+
+async def test_a_call_loop_is_stopped_with_a_clear_error(backplane: Backplane) -> None:
+    result = await call(backplane, "crashy.ping", {"text": "loop"})
+    assert result.error is not None
+    assert result.error.kind == "loop"
+    assert "call depth limit 32 exceeded" in result.error.message
+    assert (await call(backplane, "crashy.ping", {"text": "again"})).body == b'{"text":"pong again"}'
+
+
+async def test_a_crashed_runner_is_reported_once_and_restarted(backplane: Backplane) -> None:
+    watcher = Watcher(backplane)
+    [crashy] = [d for d in backplane.deployments() if d.module == "crashy"]
+    first_pid = backplane.runner_pid(crashy.key)
+
+    died = await call(backplane, "crashy.die", {"text": "on purpose"})
+    assert died.error is not None and died.error.kind == "not_live"
+    await watcher.until(
+        lambda: backplane.runner_pid(crashy.key) != first_pid and _endpoint(backplane, "crashy")
+    )
+    assert (await call(backplane, "crashy.ping", {"text": "back"})).body == b'{"text":"pong back"}'
+
+    reports = [e for e in events(backplane, kind="deployment", module="crashy") if e.level == "error"]
+    assert len(reports) == 1
+    assert "exited unexpectedly (exit status 3)" in reports[0].message
+    assert "about to die: on purpose" in reports[0].data["stderr"]
+
+    # Killed from outside: the same, and the deployment key stays.
+    second_pid = backplane.runner_pid(crashy.key)
+    os.kill(second_pid, signal.SIGKILL)
+    await watcher.until(
+        lambda: backplane.runner_pid(crashy.key) not in (0, second_pid) and _endpoint(backplane, "crashy")
+    )
+    assert (await call(backplane, "crashy.ping", {"text": "again"})).body == b'{"text":"pong again"}'
+    assert [d.key for d in backplane.deployments() if d.module == "crashy"] == [crashy.key]
+    killed = [e for e in events(backplane, kind="deployment", module="crashy") if e.level == "error"]
+    assert "killed by SIGKILL" in killed[0].message
+
+
+def _endpoint(backplane: Backplane, module: str) -> bool:
+    return any(d.module == module and d.state == "live" and d.endpoint for d in backplane.deployments())
+
+
+async def test_a_redeploy_during_a_stream_of_calls_fails_no_call(
+    backplane: Backplane, project_dir: Path
+) -> None:
+    [old] = [d for d in backplane.deployments() if d.module == "echo"]
+    old_pid = backplane.runner_pid(old.key)
+    failures: list[object] = []
+    done = 0
+    stop = asyncio.Event()
+
+    async def caller(target: str, body: object) -> None:
+        nonlocal done
+        while not stop.is_set():
+            result = await call(backplane, target, body)
+            if result.error is not None:
+                failures.append(result.error)
+            done += 1
+
+    callers = [asyncio.create_task(caller("echo.echo", {"name": "x"})) for _ in range(4)]
+    callers += [asyncio.create_task(caller("greeter.greet", {"name": "y"})) for _ in range(2)]
+    for _ in range(2):
+        result = await backplane.deploy([project_dir / "modules" / "echo"])
+        assert result.state == "COMMITTED", result.diagnostics
+    await backplane.wait_drained()
+    stop.set()
+    await asyncio.gather(*callers)
+    assert done > 0
+    assert failures == []
+    [new] = [d for d in backplane.deployments() if d.module == "echo"]
+    assert new.version == old.version + 2
+    assert not alive(old_pid)
+
+
+async def test_a_changeset_that_breaks_a_dependent_fails_and_the_old_version_serves(
+    backplane: Backplane, project_dir: Path
+) -> None:
+    echo = project_dir / "modules" / "echo"
+    source = (echo / "echo" / "__init__.py").read_text()
+    before = [d.key for d in backplane.deployments()]
+    try:
+        (echo / "echo" / "__init__.py").write_text(source.replace("def echo(", "def echo_renamed("))
+        result = await backplane.deploy([echo])
+    finally:
+        (echo / "echo" / "__init__.py").write_text(source)
+    assert result.state == "FAILED"
+    assert result.diagnostics
+    assert [d.key for d in backplane.deployments()] == before
+    assert (await call(backplane, "greeter.greet", {"name": "z"})).error is None
+
+
+async def test_a_module_that_does_not_import_fails_with_its_position(
+    backplane: Backplane, project_dir: Path
+) -> None:
+    broken = write_module(project_dir / "modules", "broken", "import ftl\n\nVALUE = 1 / 0\n")
+    try:
+        result = await backplane.deploy([broken])
+    finally:
+        shutil.rmtree(broken)
+    assert result.state == "FAILED"
+    [problem] = result.diagnostics
+    assert "ZeroDivisionError" in problem.message
+    assert problem.pos is not None and problem.pos.line == 3
+
+
+async def test_stop_leaves_no_process_behind(project_dir: Path) -> None:
+    project = load_project(project_dir / "ftl-project.toml")
+    plane = Backplane(project, realm=project.realm, timeline=Timeline())
+    await plane.start()
+    try:
+        result = await plane.deploy([project_dir / "modules" / "time"], build=False)
+        assert result.state == "COMMITTED", result.diagnostics
+        pids = [plane.runner_pid(key) for key in result.deployments]
+        assert all(alive(pid) for pid in pids)
+    finally:
+        await plane.stop()
+    assert not any(alive(pid) for pid in pids)

@@ -1,0 +1,323 @@
+"""`ftl dev --plain` end to end: a real process serving a temp project over real sockets.
+
+Each test starts `ftl dev` in its own session with port 0 for both servers, reads the chosen URLs
+from its output, waits by polling, and kills its whole process tree in teardown, asserting that
+no process it started survives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+WAIT_S = 30.0
+
+HELLO = '''\
+"""A module whose answer the tests edit."""
+
+import os
+from dataclasses import dataclass
+
+import ftl
+
+
+@dataclass
+class Answer:
+    message: str
+
+
+@ftl.verb(export=True)
+def message(req: None) -> Answer:
+    return Answer(message="{message}")
+
+
+@ftl.ingress("GET", "/hello")
+def hello(req: ftl.HttpRequest[None, None, None]) -> ftl.HttpResponse[Answer, str]:
+    return ftl.HttpResponse(body=message(None))
+
+
+@ftl.ingress("GET", "/hello/crash")
+def crash(req: ftl.HttpRequest[None, None, None]) -> ftl.HttpResponse[Answer, str]:
+    os._exit(3)
+'''
+
+RELAY = '''\
+"""Calls `hello` through its generated client."""
+
+from dataclasses import dataclass
+
+from ftl_modules import hello as hello_client
+
+import ftl
+
+
+@dataclass
+class Relayed:
+    relayed: str
+
+
+@ftl.ingress("GET", "/relay")
+def relay(req: ftl.HttpRequest[None, None, None]) -> ftl.HttpResponse[Relayed, str]:
+    answer = hello_client.message(None)
+    return ftl.HttpResponse(body=Relayed(relayed=answer.message))
+'''
+
+EXTRA = """\
+from dataclasses import dataclass
+
+import ftl
+
+
+@dataclass
+class Extra:
+    extra: bool
+
+
+@ftl.ingress("GET", "/extra")
+def extra(req: ftl.HttpRequest[None, None, None]) -> ftl.HttpResponse[Extra, str]:
+    return ftl.HttpResponse(body=Extra(extra=True))
+"""
+
+
+def write_module(root: Path, name: str, source: str) -> Path:
+    directory = root / "modules" / name
+    (directory / name).mkdir(parents=True, exist_ok=True)
+    (directory / "ftl.toml").write_text(f'module = "{name}"\nlanguage = "python"\n')
+    path = directory / name / "__init__.py"
+    path.write_text(source)
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "ftl-project.toml").write_text('realm = "devtest"\nmodule-dirs = ["modules"]\n')
+    write_module(root, "hello", HELLO.format(message="v1"))
+    write_module(root, "relay", RELAY)
+    return root
+
+
+@dataclass
+class DevProcess:
+    process: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+    seen_pids: set[int] = field(default_factory=set)
+    ingress: str = ""
+    admin: str = ""
+    eof: bool = False
+    _changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self.eof = True
+            self._changed.notify_all()
+
+    def wait_line(self, pattern: str, *, after: int = 0) -> re.Match[str]:
+        """The first output line from index `after` on that matches `pattern`."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + WAIT_S
+        with self._changed:
+            while True:
+                for line in self.lines[after:]:
+                    if match := regex.search(line):
+                        return match
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.eof:
+                    raise AssertionError(f"no line matching {pattern!r} in:\n" + "\n".join(self.lines))
+                self._changed.wait(min(remaining, 0.5))
+
+    def count(self, pattern: str) -> int:
+        regex = re.compile(pattern)
+        with self._changed:
+            return sum(1 for line in self.lines if regex.search(line))
+
+    def remember_descendants(self) -> None:
+        self.seen_pids |= descendants(self.process.pid)
+
+
+def descendants(root: int) -> set[int]:
+    """Every live process below `root`, found through /proc parent links."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    found: set[int] = set()
+    frontier = [root]
+    while frontier:
+        for child in children.get(frontier.pop(), []):
+            if child not in found:
+                found.add(child)
+                frontier.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def poll(check: Callable[[], Any], what: str) -> Any:
+    """Call `check` until it returns something truthy; fail after WAIT_S."""
+    deadline = time.monotonic() + WAIT_S
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except httpx.HTTPError as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+@pytest.fixture
+def start_dev(project: Path) -> Iterator[Callable[[], DevProcess]]:
+    started: list[DevProcess] = []
+
+    def start() -> DevProcess:
+        env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
+        env.pop("FTL_PROJECT_FILE", None)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ftl",
+                "dev",
+                "--plain",
+                "--bind",
+                "127.0.0.1:0",
+                "--ingress-bind",
+                "127.0.0.1:0",
+            ],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        dev = DevProcess(process)
+        started.append(dev)
+        threading.Thread(target=dev.read, daemon=True).start()
+        match = dev.wait_line(r"ingress (http://\S+?),? .*(?:console|admin) (http://\S+)")
+        dev.ingress, dev.admin = match[1], match[2]
+        return dev
+
+    yield start
+    for dev in started:
+        dev.remember_descendants()
+        if dev.process.poll() is None:
+            kill_tree(dev.process.pid)
+            dev.process.wait(timeout=10)
+        for pid in dev.seen_pids:
+            if alive(pid):
+                kill_tree(pid)
+    for dev in started:
+        survivors = poll(lambda d=dev: not [p for p in d.seen_pids if alive(p)], "child processes to exit")
+        assert survivors
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL the process group led by `pid`, or else the process itself."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def get(dev: DevProcess, path: str) -> httpx.Response:
+    return httpx.get(dev.ingress + path, timeout=5)
+
+
+def answer(dev: DevProcess, path: str, key: str) -> Any:
+    response = get(dev, path)
+    return response.json().get(key) if response.status_code == 200 else None
+
+
+def test_dev_edit_break_fix_add_delete_and_stop(project: Path, start_dev: Callable[[], DevProcess]) -> None:
+    dev = start_dev()
+    poll(lambda: answer(dev, "/hello", "message") == "v1", "the first deploy")
+    poll(lambda: answer(dev, "/relay", "relayed") == "v1", "the dependent module")
+    dev.remember_descendants()
+
+    # Edit a verb: the new answer serves, and the module that calls it sees it too.
+    source = project / "modules/hello/hello/__init__.py"
+    source.write_text(HELLO.format(message="v2"))
+    poll(lambda: answer(dev, "/hello", "message") == "v2", "the edited verb")
+    poll(lambda: answer(dev, "/relay", "relayed") == "v2", "the dependent's view of the edit")
+    dev.remember_descendants()
+
+    # Break it: one error with file:line:col, while the last good version keeps answering.
+    broken_from = len(dev.lines)
+    source.write_text(HELLO.format(message="v3").replace("class Answer:", "class Answer(:"))
+    error = dev.wait_line(r"modules/hello/hello/__init__\.py:(\d+):(\d+): ", after=broken_from)
+    assert int(error[1]) == 10
+    assert answer(dev, "/hello", "message") == "v2"
+
+    # Fix it: the new answer serves; the error was shown exactly once.
+    source.write_text(HELLO.format(message="v3"))
+    poll(lambda: answer(dev, "/hello", "message") == "v3", "the fixed verb")
+    assert dev.count(r"modules/hello/hello/__init__\.py:\d+:\d+: ") == 1
+
+    # A new module starts serving; a deleted one stops.
+    write_module(project, "extra", EXTRA)
+    poll(lambda: answer(dev, "/extra", "extra") is True, "the added module")
+    dev.remember_descendants()
+    shutil.rmtree(project / "modules/extra")
+    poll(lambda: get(dev, "/extra").status_code == 404, "the deleted module to go")
+    dev.wait_line(r"^removed extra")
+    dev.remember_descendants()
+
+    # Ctrl-C stops everything.
+    os.killpg(dev.process.pid, signal.SIGINT)
+    assert dev.process.wait(timeout=WAIT_S) == 0
+    dev.wait_line(r"^stopped$")
+    poll(lambda: not [p for p in dev.seen_pids if alive(p)], "every runner to stop")
+
+
+def test_dev_reports_a_runner_crash_once_and_restarts_it(
+    project: Path, start_dev: Callable[[], DevProcess]
+) -> None:
+    dev = start_dev()
+    poll(lambda: answer(dev, "/hello", "message") == "v1", "the first deploy")
+    assert get(dev, "/hello/crash").status_code >= 500
+    dev.wait_line(r"^crashed: .*hello")
+    poll(lambda: answer(dev, "/hello", "message") == "v1", "the restarted runner")
+    assert dev.count(r"^crashed: ") == 1
+    dev.remember_descendants()
+    dev.process.send_signal(signal.SIGTERM)
+    assert dev.process.wait(timeout=WAIT_S) == 0
