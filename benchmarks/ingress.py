@@ -67,7 +67,7 @@ async def world(request):
 
 
 app = Starlette(routes=[Route("/hello/world", world)])
-sock = socket.socket()
+sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
 sock.bind(("127.0.0.1", 0))
 print(f"http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
 config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")

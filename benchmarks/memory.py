@@ -142,10 +142,11 @@ async def measure(root: Path, directories: list[Path], events: int) -> None:
     print(f"backplane RSS, + {events} timeline events    {full / mib:8.1f} MiB ({len(timeline)} kept)")
     print(f"backplane RSS, + {events} more (bounded)     {refilled / mib:8.1f} MiB ({len(timeline)} kept)")
     print(f"timeline cost per event                       {(full - deployed) * 1024 / events:8.0f} bytes")
+    low, high = min(runner_kib) / mib, max(runner_kib) / mib
     print(
-        f"runners: {len(runner_kib)} processes, RSS each {min(runner_kib) / mib:.1f}–{max(runner_kib) / mib:.1f} MiB "
-        "(forked from one zygote: much of it shared copy-on-write)"
+        f"runners: {len(runner_kib)} processes, RSS each {low:.1f} to {high:.1f} MiB (forked from one zygote,"
     )
+    print("         so much of it is shared copy-on-write)")
 
 
 def main() -> None:

@@ -1,193 +1,18 @@
-"""`ftl init` and `ftl new`: a new project, and a new module in it, from the scaffolds in `templates/`.
-
-The scaffolding itself is plain functions (`init_project`, `new_module`) that return what they did;
-the commands at the bottom only parse arguments and print.
-"""
+"""`ftl init` and `ftl new`: thin commands over `ftl.scaffold`."""
 
 from __future__ import annotations
 
-import keyword
 import os
-import re
-import shutil
-import sys
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-import jinja2
 import typer
 from rich.markup import escape
 
-import ftl
-from ftl._sdk.names import module_name_problem
 from ftl.cli.output import PLAIN_OPTION, console, fail_with, set_plain
 from ftl.errors import FtlError
-from ftl.project import PROJECT_FILE_NAME, Project, find_project_file, load_project
-
-_REALM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_MODULE = re.compile(r"[a-z][a-z0-9_]*")
-_RESERVED_PACKAGES = frozenset({"ftl", "ftl_modules", "tests", "test", "conftest"})
-
-
-@dataclass
-class Scaffold:
-    """What a scaffolding step did, with paths relative to `root`."""
-
-    root: Path
-    created: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)  # existing files left as they were
-    updated: list[str] = field(default_factory=list)
-
-
-def templates_dir() -> Path:
-    """The scaffolds: `ftl/_templates` in a wheel, the repository's `templates/` in a checkout."""
-    package = Path(ftl.__file__).resolve().parent
-    for candidate in (package / "_templates", package.parent / "templates"):
-        if (candidate / "project").is_dir() and (candidate / "module").is_dir():
-            return candidate
-    raise FtlError(f"FTL's scaffolds are missing from this installation (looked in {package})")
-
-
-def realm_name_for(directory: Path) -> str:
-    """A valid realm name from a directory name: `my-shop` -> `my_shop`."""
-    name = re.sub(r"[^A-Za-z0-9_]+", "_", directory.resolve().name).strip("_").lower()
-    if not name:
-        return "realm"
-    return f"r_{name}" if name[0].isdigit() else name
-
-
-def init_project(directory: Path, realm: str | None = None) -> Scaffold:
-    """Make `directory` (created if needed) an FTL project. Refuses to touch an existing project file;
-    other files that already exist are kept, except that `.gitignore` gains `.ftl/` if it lacks it."""
-    realm = realm if realm is not None else realm_name_for(directory)
-    if not _REALM.fullmatch(realm):
-        raise FtlError(
-            f"invalid realm name {realm!r}: use letters, digits and underscores, not starting with a digit"
-        )
-    project_file = directory / PROJECT_FILE_NAME
-    if project_file.exists():
-        raise FtlError(
-            f"{_shown(project_file)} already exists: {_shown(directory)} is already an FTL project"
-        )
-    if directory.exists() and not directory.is_dir():
-        raise FtlError(f"{_shown(directory)} exists and is not a directory")
-    directory.mkdir(parents=True, exist_ok=True)
-    result = Scaffold(directory)
-    for relative, text in _render(templates_dir() / "project", {"realm": realm}):
-        target = directory / relative
-        if relative == ".gitignore" and target.is_file():
-            if _add_ignore_line(target, ".ftl/"):
-                result.updated.append(relative)
-            else:
-                result.kept.append(relative)
-        elif target.exists() and relative != PROJECT_FILE_NAME:
-            result.kept.append(relative)
-        else:
-            _write_new(target, text)
-            result.created.append(relative)
-    return result
-
-
-def module_name_error(name: str) -> str | None:
-    """Why `name` cannot be a new module's name, or None. Stricter than the schema: the name is also
-    a Python package and part of the module's URL prefix, so it is lower_snake_case."""
-    problem = module_name_problem(name)
-    if problem:
-        return problem
-    if not _MODULE.fullmatch(name):
-        return f"module name {name!r} is invalid: use lower_snake_case (a lowercase letter, then a-z, 0-9, _)"
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        return f"module name {name!r} is a Python keyword"
-    if name in sys.stdlib_module_names or name in _RESERVED_PACKAGES:
-        return f"module name {name!r} would hide Python's own `{name}` package: choose another name"
-    return None
-
-
-def new_module(project: Project, name: str, directory: Path | None = None) -> Scaffold:
-    """Write a module `name` into `directory/name` (default: the first `module-dirs` entry)."""
-    problem = module_name_error(name)
-    if problem:
-        raise FtlError(problem)
-    existing = _existing_modules(project)
-    if name in existing:
-        raise FtlError(f"the project already has a module {name!r} ({_shown(existing[name])})")
-    parent = directory if directory is not None else project.module_roots()[0]
-    target = parent / name
-    if target.exists():
-        raise FtlError(f"{_shown(target)} already exists")
-    parent.mkdir(parents=True, exist_ok=True)
-    # Rendered beside the target and renamed into place: never a half-written module.
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=parent))
-    try:
-        result = Scaffold(target)
-        for relative, text in _render(templates_dir() / "module", {"module": name}):
-            _write_new(staging / relative, text)
-            result.created.append(relative)
-        os.chmod(staging, 0o777 & ~_umask())
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return result
-
-
-def is_inside_module_dirs(project: Project, path: Path) -> bool:
-    """Whether `ftl build` looks for modules under `path` (it searches the `module-dirs` entries)."""
-    resolved = path.resolve()
-    return any(resolved == root or root in resolved.parents for root in project.module_roots())
-
-
-def _existing_modules(project: Project) -> dict[str, Path]:
-    from ftl.build import scan_modules  # the build imports user code machinery; only `new` needs it
-
-    modules, _problems = scan_modules(project)
-    return {m.name: m.directory for m in modules}
-
-
-def _render(source: Path, variables: dict[str, str]) -> list[tuple[str, str]]:
-    """Every template under `source` as (relative output path, rendered text)."""
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(source),
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-    )
-    rendered = []
-    for path in sorted(p for p in source.rglob("*") if p.is_file() and p.suffix == ".j2"):
-        relative = path.relative_to(source)
-        text = environment.get_template(relative.as_posix()).render(**variables)
-        parts = [_output_name(part, variables) for part in relative.parts]
-        rendered.append(("/".join(parts), text))
-    return rendered
-
-
-def _output_name(part: str, variables: dict[str, str]) -> str:
-    part = part.removesuffix(".j2").replace("__module__", variables.get("module", "__module__"))
-    return "." + part.removeprefix("dot-") if part.startswith("dot-") else part
-
-
-def _write_new(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    temp.replace(path)
-
-
-def _add_ignore_line(path: Path, line: str) -> bool:
-    text = path.read_text(encoding="utf-8")
-    if any(existing.strip() in (line, line.rstrip("/"), f"/{line}") for existing in text.splitlines()):
-        return False
-    separator = "" if not text or text.endswith("\n") else "\n"
-    _write_new(path, f"{text}{separator}{line}\n")
-    return True
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+from ftl.project import PROJECT_FILE_NAME, find_project_file, load_project
+from ftl.scaffold import Scaffold, init_project, is_inside_module_dirs, new_module
 
 
 def _shown(path: Path) -> str:
@@ -196,9 +21,6 @@ def _shown(path: Path) -> str:
     except ValueError:
         return str(path)
 
-
-# ---------------------------------------------------------------------------------------------
-# Commands
 
 PROJECT_FILE_OPTION = typer.Option(
     None, "--project-file", help="The ftl-project.toml to use (default: found like git finds its repo)."

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ftl.cli.project import (
+from ftl.errors import FtlError
+from ftl.project import load_project
+from ftl.scaffold import (
     init_project,
     is_inside_module_dirs,
     module_name_error,
@@ -19,8 +21,6 @@ from ftl.cli.project import (
     realm_name_for,
     templates_dir,
 )
-from ftl.errors import FtlError
-from ftl.project import load_project
 
 REPO = Path(__file__).resolve().parents[2]
 

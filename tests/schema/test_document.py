@@ -16,7 +16,7 @@ def test_decode_source_reports_the_first_bad_byte() -> None:
     with pytest.raises(FtlError) as caught:
         decode_source("realm r {\n  // é".encode() + b"\xff", "f.ftl")
     [diagnostic] = caught.value.diagnostics
-    assert diagnostic.pos == Position("f.ftl", 2, 6)
+    assert diagnostic.pos == Position("f.ftl", 2, 7)
     assert "invalid UTF-8" in diagnostic.message
 
 

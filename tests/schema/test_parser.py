@@ -240,7 +240,10 @@ def test_every_metadata_kind() -> None:
 def test_type_variants_may_be_written_with_an_equals_sign() -> None:
     enum = _module("enum E { A = String  B [Int] }").decls[0]
     assert isinstance(enum, ast.Enum)
-    assert [v.value for v in enum.variants] == [ast.TypeValue(ast.String()), ast.TypeValue(ast.Array(ast.Int()))]
+    assert [v.value for v in enum.variants] == [
+        ast.TypeValue(ast.String()),
+        ast.TypeValue(ast.Array(ast.Int())),
+    ]
 
 
 def test_metadata_items_need_no_separators() -> None:
