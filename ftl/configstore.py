@@ -13,12 +13,10 @@ so a value containing null cannot be stored; unset the key instead.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from tomlkit.items import Table
 
 from ftl._sdk.names import lower_camel, snake_case
 from ftl.errors import FtlError
+from ftl.files import write_atomic
 from ftl.project import Project
 from ftl.schema import ast
 from ftl.schema.jsonvalidate import INT64_MAX, INT64_MIN, validate_json
@@ -277,14 +276,14 @@ def _write_document(project: Project, kind: Kind, document: tomlkit.TOMLDocument
     path = _file(project, kind)
     data = _same_ending(tomlkit.dumps(document), path).encode("utf-8")
     if kind == "config":
-        _write_atomic(path, data, mode=None)
+        write_atomic(path, data, mode=None)
         return
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     ignore = path.parent / ".gitignore"
     if not ignore.exists():
         # Belt and braces: the state directory is never meant for git, whatever the repo ignores.
-        _write_atomic(ignore, b"*\n", mode=None)
-    _write_atomic(path, data, mode=0o600)
+        write_atomic(ignore, b"*\n", mode=None)
+    write_atomic(path, data, mode=0o600)
 
 
 def _same_ending(text: str, path: Path) -> str:
@@ -296,29 +295,6 @@ def _same_ending(text: str, path: Path) -> str:
         return text
     wanted = max(len(original) - len(original.rstrip("\n")), 1)
     return text.rstrip("\n") + "\n" * wanted
-
-
-def _write_atomic(path: Path, data: bytes, *, mode: int | None) -> None:
-    """Write beside `path`, then rename over it. `mode` None keeps the old file's mode (or the umask's)."""
-    if mode is None:
-        try:
-            mode = path.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
 
 
 def _section(document: tomlkit.TOMLDocument, kind: Kind, module: str, *, create: bool) -> Table | None:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ftl.errors import FtlError
+from ftl.files import display_path, write_text_atomic
 from ftl.project import Project
-from ftl.realm.files import display_path, write_text_atomic
 from ftl.realm.public import public_schema
 from ftl.schema import ast, print_schema
 from ftl.schema.diff import unified_diff

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ftl.errors import Diagnostic, FtlError, Position
+from ftl.files import display_path
 from ftl.project import Project, RealmPin
 from ftl.realm import cache
-from ftl.realm.files import display_path
 from ftl.realm.git import open_commit, redact
 from ftl.realm.public import check_no_third_realm_leak
 from ftl.schema import ast, parse_schema, validate_schema

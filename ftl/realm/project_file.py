@@ -17,8 +17,8 @@ import tomlkit.exceptions
 from tomlkit.items import Table
 
 from ftl.errors import Diagnostic, FtlError, Position
+from ftl.files import display_path, write_atomic
 from ftl.project import Project, RealmPin, project_from_data
-from ftl.realm.files import display_path, write_atomic
 
 
 @dataclass

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ftl.errors import Diagnostic, FtlError, Position
+from ftl.files import display_path
 from ftl.project import Project
-from ftl.realm.files import display_path
 from ftl.schema import ast
 
 _SKIPPED_DIRS = {"__pycache__", "node_modules", "venv", "site-packages"}

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ftl.errors import FtlError
+from ftl.files import display_path
 from ftl.project import Project
-from ftl.realm.files import display_path
 from ftl.realm.git import read_local_file, repo_root
 
 STDIN_LABEL = "<stdin>"

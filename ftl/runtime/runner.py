@@ -307,16 +307,20 @@ class InFlight:
         self._loop = loop
         self._loop_thread = threading.get_ident()
         self._counts: dict[str, int] = {}
-        self._lock = threading.Lock()
+        # Held while counting; callers also hold it to make "look up, then count" one step.
+        self.lock = threading.Lock()
         self._changed = asyncio.Event()
         self._waiters = 0
 
     def begin(self, key: str) -> None:
-        with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + 1
+        with self.lock:
+            self.begin_locked(key)
+
+    def begin_locked(self, key: str) -> None:
+        self._counts[key] = self._counts.get(key, 0) + 1
 
     def end(self, key: str) -> None:
-        with self._lock:
+        with self.lock:
             left = self._counts[key] - 1
             if left:
                 self._counts[key] = left
@@ -333,7 +337,7 @@ class InFlight:
         try:
             while True:
                 self._changed.clear()
-                with self._lock:
+                with self.lock:
                     busy = any(key in self._counts for key in keys)
                 if not busy:
                     return
@@ -390,8 +394,9 @@ class Runner:
             self._control.send(RoutesApplied(routes.version))  # overtaken by a newer table already
             return
         dropped = set(self._routes.endpoints.values()) - set(routes.endpoints.values())
-        self._routes = routes
-        self._allowed = {verb: frozenset(targets) for verb, targets in routes.calls.items()}
+        with self._outgoing.lock:  # a call that picked an old endpoint is counted before we look
+            self._routes = routes
+            self._allowed = {verb: frozenset(targets) for verb, targets in routes.calls.items()}
         self._loop.create_task(self._acknowledge(routes, dropped))
 
     async def _acknowledge(self, routes: Routes, dropped: set[str]) -> None:
@@ -600,10 +605,13 @@ class Runner:
             raise CallFailed("loop", f"call depth limit {MAX_CALL_DEPTH} exceeded (a call loop?): {chain}")
         return context
 
-    def endpoint_of(self, module: str) -> str:
-        endpoint = self._routes.endpoints.get(module)
-        if not endpoint:
-            raise CallFailed("not_live", f"module {module} is not live right now")
+    def _begin_call(self, module: str) -> str:
+        """The module's endpoint, counted as in flight in the same step as it is looked up."""
+        with self._outgoing.lock:
+            endpoint = self._routes.endpoints.get(module)
+            if not endpoint:
+                raise CallFailed("not_live", f"module {module} is not live right now")
+            self._outgoing.begin_locked(endpoint)
         return endpoint
 
     def call_sync(self, module: str, verb: str, request: Any, response_type: Any, realm: str | None) -> Any:
@@ -617,10 +625,9 @@ class Runner:
         body = _encode_request(module, verb, request)
         if realm:
             return self._realm_call(context, module, verb, realm, body, response_type)
-        endpoint = self.endpoint_of(module)
-        client = self._thread_client(endpoint)
-        self._outgoing.begin(endpoint)
+        endpoint = self._begin_call(module)
         try:
+            client = self._thread_client(endpoint)
             reply = client.call(module, verb, body, context.request_id, context.chain, context.headers)
         except (ConnectionLost, OSError) as exc:
             raise CallFailed("not_live", f"module {module} went away during the call: {exc}") from None
@@ -637,8 +644,7 @@ class Runner:
             return await asyncio.to_thread(
                 self._realm_call, context, module, verb, realm, body, response_type
             )
-        endpoint = self.endpoint_of(module)
-        self._outgoing.begin(endpoint)
+        endpoint = self._begin_call(module)
         try:
             client = self._pool.ready(endpoint) or await self._pool.get(endpoint)
             reply = await client.call(module, verb, body, context.request_id, context.chain, context.headers)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import signal
+import sys
 import textwrap
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -145,11 +147,22 @@ def events(backplane: Backplane, **query: str) -> list[TimelineEvent]:
 
 
 def alive(pid: int) -> bool:
+    """Running (a zombie waiting for a parent that never reaps it counts as gone)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
         return False
-    return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+
+
+async def until_gone(pids: list[int], timeout: float = 20) -> None:
+    async with asyncio.timeout(timeout):
+        while any(alive(pid) for pid in pids):
+            await asyncio.sleep(0.02)  # polling the process table: there is no event to wait on
 
 
 async def test_deployed_modules_serve_and_call_each_other(backplane: Backplane) -> None:
@@ -335,7 +348,55 @@ async def test_stop_leaves_no_process_behind(project_dir: Path) -> None:
         result = await plane.deploy([project_dir / "modules" / "time"], build=False)
         assert result.state == "COMMITTED", result.diagnostics
         pids = [plane.runner_pid(key) for key in result.deployments]
+        pids.append(parent_of(pids[0]))  # the zygote
         assert all(alive(pid) for pid in pids)
     finally:
         await plane.stop()
     assert not any(alive(pid) for pid in pids)
+
+
+BACKPLANE_SCRIPT = """
+import asyncio, sys
+from pathlib import Path
+from ftl.devserver.backplane import Backplane
+from ftl.devserver.timeline import Timeline
+from ftl.project import load_project
+
+
+async def main():
+    project = load_project(Path(sys.argv[1]))
+    plane = Backplane(project, realm=project.realm, timeline=Timeline())
+    await plane.start()
+    result = await plane.deploy([Path(sys.argv[2])], build=False)
+    print(*(plane.runner_pid(key) for key in result.deployments), flush=True)
+    await asyncio.Event().wait()
+
+
+asyncio.run(main())
+"""
+
+
+async def test_runners_and_the_zygote_exit_when_the_backplane_dies(project_dir: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        BACKPLANE_SCRIPT,
+        str(project_dir / "ftl-project.toml"),
+        str(project_dir / "modules" / "time"),
+        stdout=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    pids: list[int] = []
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 60)
+        [runner] = [int(pid) for pid in line.split()]
+        pids = [runner, parent_of(runner)]  # the runner and the zygote it was forked from
+        assert all(alive(pid) for pid in pids)
+        process.kill()
+        await process.wait()
+        await until_gone(pids)
+    finally:
+        for pid in [process.pid, *pids]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

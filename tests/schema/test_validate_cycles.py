@@ -10,9 +10,14 @@ _MODULE = "module {name} {{ export verb {name}(Unit) Unit +calls {target}.{targe
 
 
 def test_a_cycle_has_no_position() -> None:
-    text = "realm r {\n" + "".join(
-        _MODULE.format(name=name, target=target) for name, target in [("one", "two"), ("two", "three"), ("three", "one")]
-    ) + "}\n"
+    text = (
+        "realm r {\n"
+        + "".join(
+            _MODULE.format(name=name, target=target)
+            for name, target in [("one", "two"), ("two", "three"), ("three", "one")]
+        )
+        + "}\n"
+    )
     assert errors(text) == ["found cycle in dependencies: two -> three -> one -> two"]
 
 

@@ -6,7 +6,9 @@ import pytest
 from validate_support import errors, messages, realm, validated
 
 
-def _ingress(request: str, response: str = "builtin.HttpResponse<String, String>", route: str = "POST /x") -> str:
+def _ingress(
+    request: str, response: str = "builtin.HttpResponse<String, String>", route: str = "POST /x"
+) -> str:
     return realm(f"""
     module m {{
       export data D {{ id String }}
@@ -116,7 +118,7 @@ def test_invalid_ingress(request_type: str, route: str, message: str) -> None:
 def test_path_parameters_are_checked_where_written() -> None:
     text = _ingress("builtin.HttpRequest<Unit, m.D, Unit>", route="GET /x/{id}/{missing}")
     assert errors(text) == [
-        '10:31: ingress verb v: request pathParameter type m.D does not contain a field corresponding to '
+        "10:31: ingress verb v: request pathParameter type m.D does not contain a field corresponding to "
         'the parameter "missing"'
     ]
     text = _ingress("builtin.HttpRequest<Unit, String, Unit>", route="GET /x/{a}/{b}")

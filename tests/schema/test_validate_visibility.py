@@ -30,7 +30,9 @@ def test_exported_declarations_may_not_expose_less_visible_ones() -> None:
 
 
 def test_builtins_may_be_used_by_export_realm_declarations() -> None:
-    validated(realm("module a { export realm data Req { body builtin.Empty  page HttpRequest<Unit, Unit, Unit> } }"))
+    validated(
+        realm("module a { export realm data Req { body builtin.Empty  page HttpRequest<Unit, Unit, Unit> } }")
+    )
 
 
 def test_verbs_are_checked_only_with_metadata_as_upstream() -> None:
