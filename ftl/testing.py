@@ -19,6 +19,8 @@ A call the verb makes through a generated client goes to the fake registered for
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import inspect
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -249,9 +251,11 @@ async def _awaited(awaitable: Awaitable[R]) -> R:
 def setup_project(start: Path | None = None) -> Project:
     """Make a project's modules and fresh client stubs importable (call it from a `conftest.py`).
 
-    Builds the project (which regenerates `.ftl/stubs/`) and puts the stubs and every module
-    directory on `sys.path`, so tests can `import <package>` and `from ftl_modules import <module>`.
-    Build errors are not raised here: the tests of a broken module fail on its import instead.
+    Builds the project (which regenerates `.ftl/stubs/`), puts the stubs and every module
+    directory on `sys.path` and imports each module's package, so tests can `import <package>` and
+    `from ftl_modules import <module>` (also under pytest's importlib mode, which would otherwise
+    take a module directory of the same name for a namespace package). Errors are not raised here:
+    the tests of a broken module fail on its import instead.
     """
     from ftl.build import build_project, scan_modules, stubs_dir
 
@@ -261,4 +265,7 @@ def setup_project(start: Path | None = None) -> Project:
     for path in [str(stubs_dir(project.root)), *(str(m.directory) for m in modules)]:
         if path not in sys.path:
             sys.path.insert(0, path)
+    for module in modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module.package)
     return project

@@ -19,7 +19,8 @@ from ftl.cli.output import (
     print_diagnostics,
     set_plain,
 )
-from ftl.errors import Diagnostic, FtlError, Position
+from ftl.errors import Diagnostic, FtlError
+from ftl.files import display_path
 from ftl.project import Project, find_project_file, load_project
 
 PROJECT_FILE_OPTION = typer.Option(
@@ -79,23 +80,15 @@ def fail_on_diagnostics(diagnostics: list[Diagnostic]) -> None:
     raise typer.Exit(1)
 
 
-def relative_diagnostics(diagnostics: Iterable[Diagnostic], base: Path | None = None) -> list[Diagnostic]:
-    """The same diagnostics, with each file named relative to `base` (default: the current directory)."""
-    start = str(base or Path.cwd())
+def relative_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """The same diagnostics, with each file named relative to the current directory."""
     result: list[Diagnostic] = []
     for diagnostic in diagnostics:
         pos = diagnostic.pos
         if pos is not None and pos.filename and os.path.isabs(pos.filename):
-            pos = Position(display_path(Path(pos.filename), start), pos.line, pos.column)
+            pos = pos.with_filename(display_path(Path(pos.filename)))
         result.append(Diagnostic(diagnostic.message, pos))
     return result
-
-
-def display_path(path: Path, start: str | None = None) -> str:
-    try:
-        return os.path.relpath(path, start or os.getcwd())
-    except ValueError:
-        return str(path)
 
 
 def _sources(diagnostics: list[Diagnostic]) -> dict[str, str]:

@@ -39,6 +39,7 @@ class _Source:
 
     argument: str
     name: str
+    data: bytes = b""
     text: str | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
@@ -82,15 +83,16 @@ def fmt(
         except FtlError as exc:
             source.diagnostics = exc.diagnostics
             continue
+        canonical = formatted.encode("utf-8") == source.data  # a byte-order mark is not canonical
         if check:
-            if formatted != source.text:
+            if not canonical:
                 not_canonical.append(source.name)
         elif source.argument == STDIN:
             sys.stdout.write(formatted)
-        elif formatted != source.text:
+        elif not canonical:
             failed = not _write_atomically(Path(source.argument), formatted) or failed
     failed = _report(sources) or failed
-    for name in not_canonical:
+    for name in sorted(not_canonical):
         typer.echo(name)
     if failed or not_canonical:
         raise typer.Exit(1)
@@ -110,6 +112,7 @@ def _read_all(arguments: list[str]) -> tuple[list[_Source], bool]:
             typer.echo(f"ftl: error: cannot read {argument}: {exc.strerror or exc}", err=True)
             unreadable = True
             continue
+        source.data = data
         try:
             source.text = decode_source(data, source.name)
         except FtlError as exc:

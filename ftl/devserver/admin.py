@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -384,7 +384,7 @@ def _timeline_filters(params: Mapping[str, str]) -> dict[str, Any]:
     return filters
 
 
-async def _sse(timeline: Timeline, filters: dict[str, Any], backlog: int) -> AsyncIterator[bytes]:
+async def _sse(timeline: Timeline, filters: dict[str, Any], backlog: int) -> AsyncGenerator[bytes, None]:
     """Server-sent events: one JSON event per message, and a comment now and then to keep it open."""
     with timeline.subscribe(**filters, backlog=backlog) as subscription:
         yield b": connected\n\n"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ftl.build import build_project, stubs_dir
 from ftl.configstore import values_for
-from ftl.devserver.changeset import ChangesetState, new_changeset_key, new_deployment_key
+from ftl.devserver.changeset import IN_FLIGHT, ChangesetState, new_changeset_key, new_deployment_key
 from ftl.devserver.events import (
     ChangesetCommitted,
     ChangesetCreated,
@@ -135,26 +135,27 @@ class Deployer:
 
         runners: list[RunnerProcess] = []
         try:
-            registrations = await self._start_runners(modules, specs, runners)
+            deployments = await self._start_runners(modules, specs, runners)
         except RunnerFailed as failure:
             await self._stop(runners)
             return self._rejected(changeset, str(failure).splitlines()[0], failure.diagnostics)
         except BaseException:
             await self._stop(runners)
             raise
-
-        deployments = []
-        for runner, registration in zip(runners, registrations, strict=True):
-            schema = from_json(registration.schema)
-            if not isinstance(schema, ast.Module) or schema.name != runner.module:
-                await self._stop(runners)
-                return self._rejected(changeset, f"the runner of {runner.module} reported another module", [])
-            deployments.append(NewDeployment(runner.deployment, schema))
         try:
             self._service.apply(ChangesetCreated(changeset, tuple(deployments), removals, time.time()))
         except InvalidEvent as exc:
             await self._stop(runners)
             return self._rejected(changeset, str(exc).splitlines()[0], list(exc.diagnostics))
+        try:
+            return await self._prepare_and_commit(changeset, runners)
+        except BaseException:
+            # Interrupted (cancelled, or a bug): never leave a changeset holding its modules.
+            if self._service.state.changesets[changeset].state in IN_FLIGHT:
+                await self._fail(changeset, runners, "the deployment was interrupted", [])
+            raise
+
+    async def _prepare_and_commit(self, changeset: str, runners: list[RunnerProcess]) -> DeployResult:
         created = self._service.state.changesets[changeset]
         if created.diagnostics:
             return await self._fail(
@@ -175,7 +176,8 @@ class Deployer:
 
     async def _start_runners(
         self, modules: list[ModuleFile], specs: list[RunnerSpec], runners: list[RunnerProcess]
-    ) -> list[Register]:
+    ) -> list[NewDeployment]:
+        """Fork a runner per module (into `runners`); each deployment with the schema its runner reported."""
         for module, spec in zip(modules, specs, strict=True):
             runners.append(await self._supervisor.start_runner(module.name, spec))
         outcomes = await asyncio.gather(
@@ -188,7 +190,19 @@ class Deployer:
         if failures:
             diagnostics = [d for f in failures if isinstance(f, RunnerFailed) for d in f.diagnostics]
             raise RunnerFailed(str(failures[0]), diagnostics)
-        return [o for o in outcomes if isinstance(o, Register)]
+        deployments = []
+        for runner, registration in zip(runners, outcomes, strict=True):
+            assert isinstance(registration, Register)
+            try:
+                schema = from_json(registration.schema)
+            except Exception as exc:  # a runner of another FTL version, or a bug: not the user's fault
+                raise RunnerFailed(
+                    f"the runner of {runner.module} reported an unreadable schema: {exc}"
+                ) from exc
+            if not isinstance(schema, ast.Module) or schema.name != runner.module:
+                raise RunnerFailed(f"the runner of {runner.module} reported the schema of another module")
+            deployments.append(NewDeployment(runner.deployment, schema))
+        return deployments
 
     def _spec(self, module: ModuleFile) -> RunnerSpec:
         project = self._project

@@ -228,9 +228,10 @@ class DevLoop:
     async def apply(self, changes: Changes) -> None:
         """Redeploy what `changes` touches (and remove deleted modules) as one changeset."""
         since = _saved_at(changes.paths) or self._clock()
-        changed = set(changes.modules) & set(self._modules)
+        changed = set(changes.modules)
         if changes.layout:
             changed |= await self._relayout()
+        changed &= set(self._modules)
         for name in changed:
             self._graph[name] = _imports(self._modules[name], self._modules)
         targets = self._targets(changed, include_pending=changes.layout)

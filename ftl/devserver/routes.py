@@ -14,21 +14,18 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
 
 from ftl._sdk.names import snake_case
 from ftl.devserver.schema_service import SchemaState
 from ftl.devserver.timeline import Timeline, TimelineEvent
-from ftl.runtime.context import new_request_id
-from ftl.runtime.protocol import ClientPool, ConnectionLost, ErrorKind, Routes
+from ftl.runtime.context import CALLER_HEADER, new_request_id
+from ftl.runtime.protocol import ClientPool, ConnectionLost, ErrorKind, Routes, error_kind
 from ftl.schema import ast
-
-CALLER_HEADER = "ftl-caller"
 
 
 @dataclass(frozen=True, slots=True)
 class CallError:
-    kind: Literal["not_found", "not_live", "bad_request", "verb_error", "internal", "denied", "loop"]
+    kind: ErrorKind  # not_found | not_live | bad_request | verb_error | internal | denied | loop
     message: str
 
 
@@ -151,7 +148,7 @@ class Router:
                 del self._in_flight[deployment]
                 self._idle.set()
         if reply.error_kind:
-            return CallResult(None, CallError(_kind(reply.error_kind), reply.error_message), request_id)
+            return CallResult(None, CallError(error_kind(reply.error_kind), reply.error_message), request_id)
         return CallResult(reply.body, None, request_id)
 
     def in_flight(self, deployment: str) -> int:
@@ -172,7 +169,7 @@ class Router:
         self._pool.close()
 
     def _unknown(self, module: str, verb: str) -> str:
-        if not any(m == module for m, _ in self.table.verbs) and module not in self.table.deployments:
+        if module not in self.table.deployments:
             return f"unknown module {module}"
         return f"module {module} has no verb {verb}"
 
@@ -190,12 +187,3 @@ class Router:
             )
         )
         return CallResult(None, CallError(kind, message), request_id)
-
-
-_KINDS: frozenset[str] = frozenset(
-    {"not_found", "not_live", "bad_request", "verb_error", "internal", "denied", "loop"}
-)
-
-
-def _kind(text: str) -> ErrorKind:
-    return text if text in _KINDS else "internal"  # type: ignore[return-value]

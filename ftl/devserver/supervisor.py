@@ -180,9 +180,9 @@ class Supervisor:
             runner is None
             or runner.registered is None
             or runner.registered.done()
-            or runner.pid != message.pid
+            or runner.pid not in (0, message.pid)  # 0: the zygote's fork reply is still on its way
         ):
-            connection.close()  # a stale runner of a deployment we no longer run
+            connection.close()  # a stale runner of a deployment (or an incarnation) we no longer run
             return
         if isinstance(message, LoadFailed):
             module = runner.module
@@ -253,6 +253,9 @@ class Supervisor:
                     return
                 try:
                     await self._launch(runner)
+                    if runner.state != "restarting":  # stopped while it was being forked
+                        self._kill(runner)
+                        return
                     register = await self.wait_registered(runner)
                 except RunnerFailed as failure:
                     self._report_crash(runner, "failed to restart", str(failure), 0.0)

@@ -16,7 +16,7 @@ import threading
 import time
 from bisect import bisect_left
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -283,7 +283,7 @@ class Timeline:
         request_id: str | None = None,
         *,
         backlog: int = 0,
-    ) -> AsyncIterator[TimelineEvent]:
+    ) -> AsyncGenerator[TimelineEvent, None]:
         """The last `backlog` matching events (oldest first), then every new one as it is added."""
         with self.subscribe(kind, module, verb, request_id, backlog=backlog) as subscription:
             while True:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 # A call chain deeper than this is almost certainly a loop between verbs.
 MAX_CALL_DEPTH = 32
+# The call header naming who called from outside (ingress, `ftl call`), for the timeline.
+CALLER_HEADER = "ftl-caller"
 
 _NO_HEADERS: Mapping[str, str] = {}
 

@@ -44,12 +44,13 @@ def load_module(module_dir: Path, *, stubs: Path | None = None, isolated: bool =
 def load_module_file(
     module: ModuleFile, *, stubs: Path | None = None, isolated: bool = False
 ) -> LoadedModule:
+    """Load one module; `isolated` leaves no trace (sys.path, sys.modules) and always re-imports."""
     paths = [str(module.directory)] + ([str(stubs)] if stubs else [])
     if isolated:
         forget_sources(*paths)
     with _on_sys_path(paths, restore=isolated):
-        python_modules = import_package(module, fresh=isolated)
         try:
+            python_modules = import_package(module, fresh=isolated)
             extracted = extract_package(module.name, module.package, python_modules)
         except FtlError:
             raise
@@ -58,6 +59,9 @@ def load_module_file(
             where = Position(str(module.package_dir / "__init__.py"), 1, 1)
             message = f"cannot extract the schema of module {module.name}: {type(exc).__name__}: {exc}"
             raise FtlError([Diagnostic(message, where)]) from exc
+        finally:
+            if isolated:
+                _forget(module.package)
     return LoadedModule(module.name, module.directory, extracted.schema, extracted.verbs)
 
 

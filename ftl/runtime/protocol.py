@@ -14,16 +14,22 @@ import os
 import socket
 import struct
 from collections.abc import Callable, Collection, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 import msgspec
 
 ErrorKind = Literal["not_found", "not_live", "bad_request", "verb_error", "internal", "denied", "loop"]
+ERROR_KINDS: frozenset[str] = frozenset(get_args(ErrorKind))
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
 
 _NO_HEADERS: dict[str, str] = {}
+
+
+def error_kind(text: str) -> ErrorKind:
+    """`text` as an error kind; anything unknown (a newer peer's kind) is `internal`."""
+    return cast(ErrorKind, text) if text in ERROR_KINDS else "internal"
 
 
 class ProtocolError(Exception):

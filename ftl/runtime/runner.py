@@ -42,10 +42,11 @@ from ftl._sdk.markers import Config
 from ftl._sdk.names import lower_camel
 from ftl.errors import FtlError
 from ftl.runtime import context as call_context
-from ftl.runtime.context import MAX_CALL_DEPTH, CallContext, describe_chain
+from ftl.runtime.context import CALLER_HEADER, MAX_CALL_DEPTH, CallContext, describe_chain
 from ftl.runtime.encoding import DecodeError, EncodeError, decode, encode, from_json_value
 from ftl.runtime.loader import LoadedModule, VerbHandle, load_module
 from ftl.runtime.protocol import (
+    ERROR_KINDS,
     BlockingCallClient,
     BlockingConnection,
     Call,
@@ -64,6 +65,7 @@ from ftl.runtime.protocol import (
     RoutesApplied,
     Stop,
     WireDiagnostic,
+    error_kind,
     join_endpoint,
     split_endpoint,
 )
@@ -75,7 +77,6 @@ MAX_WORKERS = 64
 FLUSH_DELAY_S = 0.02
 MAX_EVENTS_PER_FRAME = 1000
 MAX_BODY_IN_TIMELINE = 4096
-CALLER_HEADER = "ftl-caller"
 REALM_CALL_TIMEOUT_S = 60.0
 INCOMING = ""  # the key incoming calls are counted under
 # Error kinds a verb passes on unchanged when it lets a failed call escape.
@@ -272,7 +273,7 @@ def bind_verb(
             continue
         try:
             kwargs[parameter] = from_json_value(values[name], declared, root=name)
-        except DecodeError as exc:
+        except (DecodeError, TypeError) as exc:
             problems.append(f"{kind} `{name}` of module {module} has the wrong type: {exc}")
     if parameters is None:
         takes_request = True  # an opaque callable: give it the request, as the SDK contract says
@@ -744,15 +745,13 @@ def _encode_request(module: str, verb: str, request: Any) -> bytes:
 
 def _result(module: str, verb: str, reply: Reply, response_type: Any) -> Any:
     if reply.error_kind:
-        kind = reply.error_kind if reply.error_kind in _KINDS else "internal"
-        raise CallFailed(typing.cast(ErrorKind, kind), reply.error_message)
+        raise CallFailed(error_kind(reply.error_kind), reply.error_message)
     try:
         return decode(reply.body, response_type, root="response")
     except DecodeError as exc:
         raise CallFailed("internal", f"{module}.{verb} answered with an unexpected response: {exc}") from None
 
 
-_KINDS = frozenset(typing.get_args(ErrorKind))
 _STATUS_KINDS: dict[int, ErrorKind] = {400: "bad_request", 403: "denied", 404: "not_found", 503: "not_live"}
 
 
@@ -762,8 +761,8 @@ def _realm_error(status: int, payload: bytes) -> tuple[ErrorKind, str]:
         kind, message = str(error["kind"]), str(error["message"])
     except (msgspec.DecodeError, KeyError, TypeError):
         kind, message = "", payload[:200].decode("utf-8", "replace") or f"HTTP {status}"
-    if kind in _KINDS:
-        return typing.cast(ErrorKind, kind), message
+    if kind in ERROR_KINDS:
+        return error_kind(kind), message
     return _STATUS_KINDS.get(status, "verb_error"), message
 
 

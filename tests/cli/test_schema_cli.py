@@ -132,6 +132,14 @@ def test_fmt_rewrites_in_canonical_form_keeping_permissions(tmp_cwd: Path) -> No
     assert sorted(p.name for p in tmp_cwd.iterdir()) == ["shop.ftl"]  # no temporary files left
 
 
+def test_fmt_normalises_line_endings_and_drops_a_byte_order_mark(tmp_cwd: Path) -> None:
+    (tmp_cwd / "crlf.ftl").write_bytes(VALID.replace("\n", "\r\n").encode())
+    (tmp_cwd / "bom.ftl").write_bytes(b"\xef\xbb\xbf" + VALID.encode())
+    assert ftl("schema", "fmt", "--check", "crlf.ftl", "bom.ftl") == (1, "bom.ftl\ncrlf.ftl\n", "")
+    assert ftl("schema", "fmt", "crlf.ftl", "bom.ftl") == (0, "", "")
+    assert (tmp_cwd / "crlf.ftl").read_bytes() == (tmp_cwd / "bom.ftl").read_bytes() == VALID.encode()
+
+
 def test_fmt_keeps_module_mode(tmp_cwd: Path) -> None:
     (tmp_cwd / "orders.ftl").write_text("// A module on its own.\nmodule orders { verb place(Unit) Unit }")
     assert ftl("schema", "fmt", "orders.ftl") == (0, "", "")

@@ -291,7 +291,8 @@ def test_modules_added_renamed_and_removed(project_root: Path) -> None:
         assert failures(events)[-1].modules == ("echo",)
         shutil.rmtree(project_root / "modules/greeter")
         src(project_root, "echo").write_text("X = 3\n")
-        await loop.apply(Changes(frozenset(), True, ()).merge(changed(project_root, "echo")))
+        # One batch: the deleted module's files, the layout, and an edit elsewhere.
+        await loop.apply(Changes(frozenset({"greeter"}), True, ()).merge(changed(project_root, "echo")))
         assert "clock" not in backplane.live and "greeter" not in backplane.live
         assert sorted(loop.modules) == ["echo", "renamed", "solo"]
         assert loop.status.names() == ["echo", "renamed", "solo"]

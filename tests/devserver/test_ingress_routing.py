@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from ingress_schemas import schema
 
-from ftl.devserver.ingress import Match, MethodNotAllowed, build_route_table
+from ftl.devserver.ingress import Match, MethodNotAllowed, RouteTable, build_route_table
 from ftl.devserver.ingress.routing import split_path
+from ftl.schema import ast
 
 
-def _table():  # type: ignore[no-untyped-def]
+def _table() -> RouteTable:
     table, problems = build_route_table(schema())
     assert problems == []
     return table
@@ -92,9 +93,7 @@ realm r {
     assert problems == ["b.two: route GET /x/{name} is taken by a.one"]
 
 
-def _with_builtin(parsed):  # type: ignore[no-untyped-def]
-    from ftl.schema import ast
-
+def _with_builtin(parsed: ast.Schema) -> ast.Schema:
     builtin = schema("realm r {\n  module m {\n  }\n}\n").realms[0].modules[0]
     assert builtin.builtin
     return ast.Schema(tuple(ast.replace(r, modules=(builtin, *r.modules)) for r in parsed.realms))

@@ -238,6 +238,7 @@ def start_dev(project: Path) -> Iterator[Callable[[], DevProcess]]:
 
     yield start
     for dev in started:
+        print(f"--- ftl dev output (pid {dev.process.pid}) ---", *dev.lines, sep="\n")
         dev.remember_descendants()
         if dev.process.poll() is None:
             kill_tree(dev.process.pid)

@@ -104,6 +104,14 @@ class Served:
         return result
 
 
+def api_call(served: Served, verb: str, body: object) -> httpx.Response:
+    return httpx.post(f"{served.admin}/api/call", json={"verb": verb, "body": body}, timeout=30)
+
+
+def _deployments(served: Served) -> dict[str, str]:
+    return {d["module"]: d["key"] for d in httpx.get(f"{served.admin}/api/deployments").json()}
+
+
 def _make_project(root: Path) -> None:
     (root / "ftl-project.toml").write_text(
         'realm = "shop"\nmodule-dirs = ["modules"]\n\n[modules.greeter.config]\ngreeting = "Hi"\n'
@@ -256,7 +264,6 @@ def test_call_a_verb_that_calls_other_modules(served: Served) -> None:
 
 
 def test_call_accepts_both_spellings_and_suggests_close_names(served: Served) -> None:
-    assert json.loads(served.ftl("call", "crashy.whoami", '{"text": ""}').stdout)["pid"] > 0
     hello = served.ftl("call", "echo.echo_json", json.dumps(_http_request({"name": "Bo"})))
     assert json.loads(hello.stdout)["body"]["message"].startswith("Hello, Bo!")
     unknown = served.ftl("call", "echo.ecko", check=False)
@@ -303,18 +310,18 @@ def test_a_crashing_verb(served: Served) -> None:
 
 
 def test_a_killed_runner_is_restarted(served: Served) -> None:
-    pid = json.loads(served.ftl("call", "crashy.whoami", '{"text": ""}').stdout)["pid"]
+    pid = api_call(served, "crashy.whoami", {"text": ""}).json()["body"]["pid"]
     os.kill(pid, signal.SIGKILL)
 
     def restarted() -> bool:
-        result = served.ftl("call", "crashy.whoami", '{"text": ""}', check=False)
-        return result.returncode == 0 and json.loads(result.stdout)["pid"] != pid
+        response = api_call(served, "crashy.whoami", {"text": ""})
+        return response.status_code == 200 and response.json()["body"]["pid"] != pid
 
     wait_until(restarted, 60, "the crashy runner to come back")
 
 
 def test_logs_follow_streams_new_events(served: Served) -> None:
-    served.ftl("call", "crashy.explode", '{"text": "before"}', check=False)
+    api_call(served, "crashy.explode", {"text": "before"})
     follower = subprocess.Popen(
         [sys.executable, "-m", "ftl", "logs", "crashy.explode", "-f", "-n", "1"],
         cwd=served.root,
@@ -329,7 +336,7 @@ def test_logs_follow_streams_new_events(served: Served) -> None:
         lines = Lines(follower.stdout)
         # The backlog line proves the stream is subscribed: what happens next must arrive live.
         assert "crashy.explode" in lines.next(30)
-        served.ftl("call", "crashy.explode", '{"text": "streamed"}', check=False)
+        api_call(served, "crashy.explode", {"text": "streamed"})
         wait_until(lambda: "about to explode on streamed" in lines.next(30), 30, "the streamed log line")
     finally:
         os.killpg(follower.pid, signal.SIGKILL)
@@ -339,7 +346,7 @@ def test_logs_follow_streams_new_events(served: Served) -> None:
 def test_a_redeploy_during_a_stream_of_calls_fails_no_call(served: Served) -> None:
     source = served.root / "modules" / "echo" / "echo" / "__init__.py"
     source.write_text(source.read_text().replace('f"Hello, {req.name}!', 'f"Howdy, {req.name}!'))
-    before = {row["module"]: row["key"] for row in json.loads(served.ftl("ps", "--json").stdout)}
+    before = _deployments(served)
     failures: list[str] = []
     answers: list[str] = []
     stop = threading.Event()
@@ -368,40 +375,9 @@ def test_a_redeploy_during_a_stream_of_calls_fails_no_call(served: Served) -> No
         for caller in callers:
             caller.join(timeout=30)
     assert failures == []
-    after = {row["module"]: row["key"] for row in json.loads(served.ftl("ps", "--json").stdout)}
+    after = _deployments(served)
     assert after["echo"] != before["echo"] and after["time"] == before["time"]
     assert answers[-1].startswith("Howdy")
-
-
-def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    root = tmp_path.resolve()
-    _make_project(root)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ftl", "serve", "--ingress-bind", "127.0.0.1:0", "--bind", "127.0.0.1:0"],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        urls = _read_urls(process)
-        served = Served(process, root, urls["ingress"], urls["admin"])
-        wait_until(lambda: _status_ok(served.admin), STARTUP_TIMEOUT, "the admin API")
-        served.ftl("deploy", "modules/time")
-        assert _processes_in(root), "the time runner should run in the project"
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
-        wait_until(lambda: not _processes_in(root), 10, "every runner to stop")
-        unreachable = subprocess.run(
-            [sys.executable, "-m", "ftl", "ps"], env=served.env(), capture_output=True, text=True, timeout=60
-        )
-        assert unreachable.returncode == 1
-        assert unreachable.stderr.strip() == (
-            f"ftl: error: no backplane at {served.admin} (start one with ftl dev or ftl serve)"
-        )
-    finally:
-        _shut_down(process, root)
 
 
 def test_ports_in_use_are_a_clear_error(served: Served) -> None:
@@ -425,3 +401,16 @@ def test_ports_in_use_are_a_clear_error(served: Served) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.startswith(f"ftl: error: cannot listen on 127.0.0.1:{port}")
+
+
+# Last on purpose: it stops the module's server.
+def test_ctrl_c_stops_every_runner_and_then_nothing_answers(served: Served) -> None:
+    assert _processes_in(served.root), "the runners run in the project directory"
+    served.process.send_signal(signal.SIGINT)
+    assert served.process.wait(timeout=30) == 0
+    wait_until(lambda: not _processes_in(served.root), 10, "every runner to stop")
+    unreachable = served.ftl("ps", check=False)
+    assert unreachable.returncode == 1
+    assert unreachable.stderr.strip() == (
+        f"ftl: error: no backplane at {served.admin} (start one with ftl dev or ftl serve)"
+    )

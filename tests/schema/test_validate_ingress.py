@@ -64,8 +64,8 @@ def test_an_alias_of_an_http_type_is_accepted() -> None:
         (
             "builtin.HttpRequest<String, Unit, Unit>",
             "GET /x",
-            "ingress verb v: GET request type builtin.HttpRequest<String, Unit, Unit> must have a body of unit "
-            "not String",
+            "ingress verb v: GET request type builtin.HttpRequest<String, Unit, Unit> "
+            "must have a body of unit not String",
         ),
         (
             "builtin.HttpRequest<Time, Unit, Unit>",
@@ -88,20 +88,20 @@ def test_an_alias_of_an_http_type_is_accepted() -> None:
         (
             "builtin.HttpRequest<Unit, {Int: String}, Unit>",
             "GET /x/{id}",
-            "ingress verb v: request type builtin.HttpRequest<Unit, {Int: String}, Unit> path params can only "
-            "support maps of strings, not {Int: String}",
+            "ingress verb v: request type builtin.HttpRequest<Unit, {Int: String}, Unit> "
+            "path params can only support maps of strings, not {Int: String}",
         ),
         (
             "builtin.HttpRequest<Unit, [String], Unit>",
             "GET /x/{id}",
-            "ingress verb v: request type builtin.HttpRequest<Unit, [String], Unit> must have a param of data "
-            "structure, unit or map not [String]",
+            "ingress verb v: request type builtin.HttpRequest<Unit, [String], Unit> "
+            "must have a param of data structure, unit or map not [String]",
         ),
         (
             "builtin.HttpRequest<Unit, Unit, {String: Int}>",
             "GET /x",
-            "ingress verb v: request type builtin.HttpRequest<Unit, Unit, {String: Int}> query params can only "
-            "support maps of strings or string arrays, not {String: Int}",
+            "ingress verb v: request type builtin.HttpRequest<Unit, Unit, {String: Int}> "
+            "query params can only support maps of strings or string arrays, not {String: Int}",
         ),
         (
             "builtin.HttpRequest<Unit, Unit, String>",

@@ -151,7 +151,8 @@ realm shop {
 }
 """
     assert errors(text) == [
-        '9:35: data "ledger.Internal" is not exported to other realms (it is not "export realm" in realm "bank")',
+        '9:35: data "ledger.Internal" is not exported to other realms '
+        '(it is not "export realm" in realm "bank")',
         '10:16: unknown realm "nowhere"',
         '10:40: unknown realm "shop": only an external realm can be referenced with @',
         '11:18: unknown reference "ledger.Nope@bank", is the type annotated and exported?',

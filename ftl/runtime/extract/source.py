@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftl.errors import Position
+from ftl.files import display_path
 
 _DEF_NAME = re.compile(r"(?:async\s+)?(?:def|class)\s+")
 
@@ -175,8 +176,4 @@ def place(pos: Position, here: Position) -> str:
     """How a message names another place: `line 12` in the same file, else `path:12:5`."""
     if pos.filename == here.filename:
         return f"line {pos.line}"
-    try:
-        filename = os.path.relpath(pos.filename)
-    except ValueError:
-        filename = pos.filename
-    return str(pos.with_filename(filename))
+    return str(pos.with_filename(display_path(Path(pos.filename))))

@@ -228,17 +228,12 @@ class References:
         if name in self.index.modules and self.realm_wide:
             self.report.error(f'invalid reference "{name}": "{name}" is a module, not a declaration', ref.pos)
             return ref
-        module = BUILTIN_MODULE
-        found = self.builtins.get(name)
-        if not found:
-            module = self.module_name
-            found = self.index.decls.get(module, {}).get(name)
-        if not found:
+        module = BUILTIN_MODULE if name in self.builtins else self.module_name
+        decl = self.index.lookup(module, name, prefer)
+        if decl is None:
             if self.realm_wide:
                 self.unknown(ref)
             return ref
-        decl = self.index.lookup(module, name, prefer)
-        assert decl is not None
         self.check_use(ref, decl, required)
         return replace(ref, module=module)
 
