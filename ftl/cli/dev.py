@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ftl.cli.output import PLAIN_OPTION, console, fail_with, is_terminal, set_plain
+from ftl.cli.output import PLAIN_OPTION, console, fail_with, set_plain
 from ftl.devserver.devloop import DevEvent, describe, run_dev
 from ftl.devserver.status import DevStatus, ModuleState, status_fields
 from ftl.errors import FtlError
@@ -83,7 +83,8 @@ def dev(
     except FtlError as error:
         fail_with(error)
     status = DevStatus()
-    view = LiveView(status) if is_terminal() else PlainView()
+    # NO_COLOR only takes the colour away; --plain or a pipe also take the live block away.
+    view = LiveView(status) if sys.stdout.isatty() and not plain else PlainView()
     started = time.perf_counter()
 
     def ready(urls: ServerUrls) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ftl.build.watcher import Changes
-from ftl.devserver.devloop import DevEvent, DevLoop
+from ftl.devserver.devloop import DevEvent, DevLoop, describe
 from ftl.devserver.status import ModuleState
 from ftl.devserver.timeline import TimelineEvent
 from ftl.errors import Diagnostic, Position
@@ -350,3 +350,44 @@ def test_runner_crashes_and_restarts_are_reported(project_root: Path) -> None:
         assert events[-1] == DevEvent("log", ("echo",), message="hi", level="info")
 
     run_loop(project_root, scenario)
+
+
+def test_modules_that_use_each_other_go_live_together(tmp_path: Path) -> None:
+    (tmp_path / "ftl-project.toml").write_text('realm = "t"\nmodule-dirs = ["modules"]\n')
+    write_module(tmp_path, "ping", uses=["pong"])
+    write_module(tmp_path, "pong", uses=["ping"])
+    write_module(tmp_path, "alone")
+
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        assert [(c.modules, c.build) for c in backplane.calls] == [
+            (["alone"], False),
+            (["ping", "pong"], True),
+        ]
+        assert events[-1].kind == "ready" and events[-1].modules == ("alone", "ping", "pong")
+
+    run_loop(tmp_path, scenario)
+
+
+def test_describe_gives_plain_lines() -> None:
+    diagnostic = Diagnostic("invalid syntax", Position("echo/__init__.py", 3, 5))
+    assert describe(DevEvent("ready", ("a", "b"), duration_ms=812.4)) == [
+        "ready: 2 modules serving in 812 ms"
+    ]
+    assert describe(DevEvent("deployed", ("echo", "greeter"), duration_ms=42.0)) == [
+        "deployed echo, greeter in 42 ms"
+    ]
+    assert describe(DevEvent("failed", ("echo",), (diagnostic,))) == [
+        "failed: echo (the last good version keeps serving)",
+        "echo/__init__.py:3:5: invalid syntax",
+    ]
+    assert describe(DevEvent("failed", (), (diagnostic,))) == ["echo/__init__.py:3:5: invalid syntax"]
+    assert describe(DevEvent("crashed", ("echo",), message="runner of echo exited\nTraceback\nBoom")) == [
+        "crashed: runner of echo exited",
+        "  Traceback",
+        "  Boom",
+    ]
+    assert describe(DevEvent("log", ("echo",), message="one\ntwo")) == ["echo | one", "echo | two"]
+    assert describe(DevEvent("removed", ("extra",))) == ["removed extra"]
+    assert describe(DevEvent("restarted", ("echo",), message="runner of echo restarted")) == [
+        "restarted echo: runner of echo restarted"
+    ]

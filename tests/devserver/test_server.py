@@ -31,7 +31,9 @@ def test_parse_bind(text: str, expected: tuple[str, int]) -> None:
     assert parse_bind(text) == expected
 
 
-@pytest.mark.parametrize("text", ["8891", "https://127.0.0.1:1", "127.0.0.1", "http://h:99999", "http://h:1/x"])
+@pytest.mark.parametrize(
+    "text", ["8891", "https://127.0.0.1:1", "127.0.0.1", "http://h:99999", "http://h:1/x"]
+)
 def test_bad_bind_addresses_are_clear_errors(text: str) -> None:
     with pytest.raises(FtlError, match="bad bind address"):
         parse_bind(text)

@@ -1,0 +1,1 @@
+"""What runs inside a runner: loading and extracting modules, wire encoding, serving verbs."""
