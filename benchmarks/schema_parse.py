@@ -160,3 +160,7 @@ def _run(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess[
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu, done
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -92,7 +92,9 @@ def dev(
 
     try:
         with view:
-            asyncio.run(run_dev(project, view.show, ready, options=options, status=status))
+            asyncio.run(
+                run_dev(project, view.show, ready, options=options, status=status, console=not no_console)
+            )
     except FtlError as error:
         fail_with(error)
     view.stopped()

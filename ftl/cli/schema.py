@@ -6,9 +6,7 @@ imported inside the commands so that `ftl --help` and unrelated commands do not 
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import typer
 
 from ftl.cli.output import PLAIN_OPTION, print_diagnostics, set_plain
 from ftl.errors import Diagnostic
+from ftl.files import display_path, write_text_atomic
 
 schema_app = typer.Typer(
     name="schema",
@@ -90,7 +89,11 @@ def fmt(
         elif source.argument == STDIN:
             sys.stdout.write(formatted)
         elif not canonical:
-            failed = not _write_atomically(Path(source.argument), formatted) or failed
+            try:
+                write_text_atomic(Path(source.argument), formatted)
+            except OSError as exc:
+                typer.echo(f"ftl: error: cannot write {source.argument}: {exc.strerror or exc}", err=True)
+                failed = True
     failed = _report(sources) or failed
     for name in sorted(not_canonical):
         typer.echo(name)
@@ -105,7 +108,7 @@ def _read_all(arguments: list[str]) -> tuple[list[_Source], bool]:
 
     sources, unreadable = [], False
     for argument in arguments:
-        source = _Source(argument, STDIN_NAME if argument == STDIN else _display_name(argument))
+        source = _Source(argument, STDIN_NAME if argument == STDIN else display_path(Path(argument)))
         try:
             data = sys.stdin.buffer.read() if argument == STDIN else Path(argument).read_bytes()
         except OSError as exc:
@@ -130,34 +133,3 @@ def _report(sources: list[_Source]) -> bool:
             texts = {source.name: source.text} if source.text is not None else None
             print_diagnostics(source.diagnostics, source.name, texts)
     return failed
-
-
-def _display_name(argument: str) -> str:
-    """The path as given, or relative to the current directory when it lies below it."""
-    path = Path(argument)
-    if path.is_absolute():
-        try:
-            return str(path.relative_to(Path.cwd()))
-        except ValueError:
-            return argument
-    return argument
-
-
-def _write_atomically(path: Path, text: str) -> bool:
-    """Replace `path` by way of a temporary file beside it, keeping its permissions."""
-    try:
-        mode = path.stat().st_mode & 0o7777
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        typer.echo(f"ftl: error: cannot write {path}: {exc.strerror or exc}", err=True)
-        return False
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        typer.echo(f"ftl: error: cannot write {path}: {exc.strerror or exc}", err=True)
-        return False
-    return True

@@ -72,7 +72,8 @@ def describe(event: DevEvent) -> list[str]:
             return [f"deployed {names}{took}"]
         case "failed":
             lines = [str(d) for d in event.diagnostics]
-            return [f"failed: {names} (the last good version keeps serving)", *lines] if names else lines
+            note = f" ({event.message})" if event.message else ""
+            return [f"failed: {names}{note}", *lines] if names else lines
         case "crashed":
             headline, *tail = event.message.splitlines()
             return [f"crashed: {headline}", *(f"  {line}" for line in tail)]
@@ -356,22 +357,24 @@ class DevLoop:
     def _failed(self, names: set[str], blame: dict[str, list[Diagnostic]], changed: set[str]) -> None:
         """Mark `names` as not deployed; show each module's errors once per change."""
         to_show: list[Diagnostic] = []
-        failed_modules: list[str] = []
+        shown_for: list[str] = []
         for name in sorted(names):
             self._pending.add(name)
             diagnostics = blame.get(name)
             if not diagnostics:
                 self.status.unchanged(name)
                 continue
-            failed_modules.append(name)
-            shown = _relative(diagnostics)
-            self.status.failed(name, str(shown[0]))
-            key = frozenset(shown)
+            relative = _relative(diagnostics)
+            self.status.failed(name, str(relative[0]))
+            key = frozenset(relative)
             if name in changed or self._shown.get(name) != key:
-                to_show.extend(shown)
+                to_show.extend(relative)
+                shown_for.append(name)
             self._shown[name] = key
         if to_show:
-            self._report(DevEvent("failed", tuple(failed_modules), tuple(sorted_unique(to_show))))
+            rows = [row for row in map(self.status.get, shown_for) if row is not None and row.serving]
+            note = ", ".join(f"{row.name} v{row.version}" for row in rows) + " still serving" if rows else ""
+            self._report(DevEvent("failed", tuple(shown_for), tuple(sorted_unique(to_show)), message=note))
 
     def _show_failure(self, key: str, diagnostics: Sequence[Diagnostic], *, force: bool = False) -> None:
         """Project-level problems (a bad ftl.toml, ftl-project.toml): shown when new."""
@@ -534,14 +537,18 @@ async def run_dev(
     *,
     options: ServeOptions | None = None,
     status: DevStatus | None = None,
+    console: bool = True,
 ) -> None:
     """Serve `project` with hot reload until SIGINT/SIGTERM, then stop everything it started.
 
     `on_ready` gets the bound URLs as soon as the servers listen (before the first deploy ends).
+    `console=False` serves the admin API without the web console's pages.
     """
+    from ftl.devserver.console import server_console_routes
     from ftl.devserver.server import DevServer
 
-    server = DevServer(project, realm=project.realm, options=options)
+    pages = server_console_routes if console else None
+    server = DevServer(project, realm=project.realm, options=options, admin_extra_routes=pages)
     loop = DevLoop(project, server.backplane, report, status=status, timeline=server.timeline)
     event_loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []

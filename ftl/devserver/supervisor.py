@@ -111,7 +111,8 @@ class Supervisor:
         self._server = await loop.create_server(lambda: Connection(self._received, self._lost), self._host, 0)
         port = self._server.sockets[0].getsockname()[1]
         self.control_endpoint = join_endpoint(self._host, port)
-        await self._ready_zygote()
+        # Warms up while the caller goes on (builds, binds its ports); the first fork waits for it.
+        await self._running_zygote()
 
     def runner(self, deployment: str) -> RunnerProcess | None:
         return self._runners.get(deployment)
@@ -339,13 +340,17 @@ class Supervisor:
 
     # -- zygotes --------------------------------------------------------------------------------
 
-    async def _ready_zygote(self) -> _Zygote:
+    async def _running_zygote(self) -> _Zygote:
         if self._zygote is None or not self._zygote.alive:
             self._zygote = _Zygote(self._log_dir / "zygote.log", self._cwd, self._child_exited)
             self._zygotes.append(self._zygote)
             await self._zygote.start()
-        await self._zygote.wait_ready()
         return self._zygote
+
+    async def _ready_zygote(self) -> _Zygote:
+        zygote = await self._running_zygote()
+        await zygote.wait_ready()
+        return zygote
 
     def _child_exited(self, runner: RunnerProcess, status: int | None) -> None:
         if runner.exited is not None and not runner.exited.done():
@@ -377,6 +382,8 @@ class _Zygote:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._ready = loop.create_future()
+        # Its failure is reported to whoever waits for it; nobody waiting is fine too.
+        self._ready.add_done_callback(lambda ready: ready.cancelled() or ready.exception())
         with self._log_path.open("ab") as log:
             # -P: never import from the current directory; the zygote must stay free of user code.
             self._process = await asyncio.create_subprocess_exec(

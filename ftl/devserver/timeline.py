@@ -29,7 +29,7 @@ KINDS = ("deployment", "changeset", "call", "ingress", "log", "cron")
 STREAM_QUEUE_SIZE = 10_000
 
 
-class TimelineEvent(msgspec.Struct, frozen=True, kw_only=True):
+class TimelineEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One thing that happened. `id` is assigned by the timeline when the event is added."""
 
     kind: str
@@ -82,9 +82,9 @@ class _KindStore:
     """All live events of one kind, in id order, with their index rings."""
 
     events: deque[TimelineEvent] = field(default_factory=deque)
-    by_module: dict[str, deque[TimelineEvent]] = field(default_factory=dict)
-    by_verb: dict[tuple[str, str], deque[TimelineEvent]] = field(default_factory=dict)
-    by_request: dict[str, deque[TimelineEvent]] = field(default_factory=dict)
+    by_module: dict[str, _Ring] = field(default_factory=dict)
+    by_verb: dict[tuple[str, str], _Ring] = field(default_factory=dict)
+    by_request: dict[str, _Ring] = field(default_factory=dict)
 
     def append(self, event: TimelineEvent) -> None:
         self.events.append(event)
@@ -104,9 +104,9 @@ class _KindStore:
         if event.request_id:
             _pop_front(self.by_request, event.request_id)
 
-    def candidates(self, wanted: EventFilter) -> deque[TimelineEvent]:
+    def candidates(self, wanted: EventFilter) -> _Ring:
         """The narrowest ring that holds every event of this kind `wanted` could match."""
-        empty: deque[TimelineEvent] = deque()
+        empty: _Ring = ()
         if wanted.request_id is not None:
             return self.by_request.get(wanted.request_id, empty)
         if wanted.module is not None and wanted.verb is not None:
@@ -116,21 +116,40 @@ class _KindStore:
         return self.events
 
 
-def _push(index: dict[K, deque[TimelineEvent]], key: K, event: TimelineEvent) -> None:
+# Most index keys (a request id) hold a handful of events. Those rings are tuples: small, and
+# (holding only untracked events) ignored by the cyclic GC, whose full passes would otherwise walk
+# every ring of a 100k-event timeline. A key that grows past SMALL_RING switches to a deque, so
+# appending and evicting stay O(1).
+_Ring = tuple[TimelineEvent, ...] | deque[TimelineEvent]
+SMALL_RING = 16
+
+
+def _push(index: dict[K, _Ring], key: K, event: TimelineEvent) -> None:
     ring = index.get(key)
     if ring is None:
-        index[key] = ring = deque()
-    ring.append(event)
+        index[key] = (event,)
+    elif isinstance(ring, deque):
+        ring.append(event)
+    elif len(ring) < SMALL_RING:
+        index[key] = (*ring, event)
+    else:
+        index[key] = grown = deque(ring)
+        grown.append(event)
 
 
-def _pop_front(index: dict[K, deque[TimelineEvent]], key: K) -> None:
+def _pop_front(index: dict[K, _Ring], key: K) -> None:
     ring = index[key]
-    ring.popleft()
-    if not ring:
+    if isinstance(ring, deque):
+        ring.popleft()
+        if not ring:
+            del index[key]
+    elif len(ring) > 1:
+        index[key] = ring[1:]
+    else:
         del index[key]
 
 
-def _newest_first(ring: deque[TimelineEvent], before_id: int | None) -> Iterator[TimelineEvent]:
+def _newest_first(ring: _Ring, before_id: int | None) -> Iterator[TimelineEvent]:
     if before_id is None:
         return reversed(ring)
     end = bisect_left(ring, before_id, key=lambda event: event.id)

@@ -13,6 +13,7 @@ import asyncio
 import os
 import socket
 import struct
+import threading
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Literal, cast, get_args
 
@@ -441,6 +442,7 @@ class BlockingConnection:
         self._received: list[Message] = list(received or [])
         if buffered:
             self._received.extend(self._frames.feed(buffered))
+        self._sending = threading.Lock()  # replies may also be sent from the event loop's thread
         self.closed = False
 
     @classmethod
@@ -449,7 +451,8 @@ class BlockingConnection:
         return cls(socket.create_connection((host, port), timeout=timeout))
 
     def send(self, message: Message) -> None:
-        self._socket.sendall(_frame(self._encoder, message))
+        with self._sending:
+            self._socket.sendall(_frame(self._encoder, message))
 
     def receive(self) -> Message | None:
         """The next message, or None once the peer has closed the connection."""

@@ -440,29 +440,39 @@ class Runner:
         threading.Thread(target=self._serve_blocking, args=(connection,), daemon=True).start()
 
     def _serve_blocking(self, connection: BlockingConnection) -> None:
+        """Sync verbs run right here, in this connection's thread; async ones go to the loop."""
         try:
             while (message := connection.receive()) is not None:
-                if type(message) is Call:
-                    connection.send(self._answer_here(message))
+                if type(message) is not Call:
+                    continue
+                prepared = self._prepare(message)
+                if isinstance(prepared, Reply):
+                    connection.send(prepared)
+                    continue
+                bound, context = prepared
+                self._incoming.begin(INCOMING)
+                if bound.handle.is_async:
+                    # The loop answers on this connection itself: one hand-off instead of two.
+                    answer = self._answer_async_blocking(connection, message, bound, context)
+                    asyncio.run_coroutine_threadsafe(answer, self._loop)
+                    continue
+                try:
+                    connection.send(self._run_sync(message, bound, context))
+                finally:
+                    self._incoming.end(INCOMING)
         except (OSError, ProtocolError):
             pass  # the caller went away; it has no call waiting here any more
         finally:
             connection.close()
 
-    def _answer_here(self, message: Call) -> Reply:
-        """Serve one call in the current (non-loop) thread: sync verbs run right here."""
-        prepared = self._prepare(message)
-        if isinstance(prepared, Reply):
-            return prepared
-        bound, context = prepared
-        self._incoming.begin(INCOMING)
+    async def _answer_async_blocking(
+        self, connection: BlockingConnection, message: Call, bound: BoundVerb, context: CallContext
+    ) -> None:
         try:
-            if bound.handle.is_async:
-                running = asyncio.run_coroutine_threadsafe(
-                    self._run_async(message, bound, context), self._loop
-                )
-                return running.result()
-            return self._run_sync(message, bound, context)
+            reply = await self._run_async(message, bound, context)
+            with contextlib.suppress(OSError):  # the caller went away
+                # The caller is waiting for exactly this reply, so the socket has room for it.
+                connection.send(reply)
         finally:
             self._incoming.end(INCOMING)
 

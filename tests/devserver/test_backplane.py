@@ -341,12 +341,14 @@ async def test_a_module_that_does_not_import_fails_with_its_position(
 
 
 async def test_stop_leaves_no_process_behind(project_dir: Path) -> None:
-    project = load_project(project_dir / "ftl-project.toml")
-    plane = Backplane(project, realm=project.realm, timeline=Timeline())
+    # Without a project too: a module directory on its own, no stubs, no config.
+    plane = Backplane(None, realm="solo", timeline=Timeline())
     await plane.start()
     try:
-        result = await plane.deploy([project_dir / "modules" / "time"], build=False)
+        result = await plane.deploy([project_dir / "modules" / "time"])
         assert result.state == "COMMITTED", result.diagnostics
+        assert result.deployments[0].startswith("dpl-solo-time-")
+        assert (await call(plane, "time.time", {})).error is None
         pids = [plane.runner_pid(key) for key in result.deployments]
         pids.append(parent_of(pids[0]))  # the zygote
         assert all(alive(pid) for pid in pids)

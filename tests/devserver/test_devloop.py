@@ -209,6 +209,7 @@ def test_a_broken_module_is_shown_once_keeps_serving_and_recovers(project_root: 
         src(project_root, "greeter").write_text("from ftl_modules import echo\nBROKEN\n")
         await loop.apply(changed(project_root, "greeter"))
         [failure] = failures(events)
+        assert describe(failure)[0] == "failed: greeter (greeter v1 still serving)"
         [diagnostic] = failure.diagnostics
         assert diagnostic.message == "invalid syntax"
         assert diagnostic.pos is not None and diagnostic.pos.line == 2
@@ -244,6 +245,7 @@ def test_a_broken_dependency_blocks_its_dependents_until_fixed(project_root: Pat
         assert sorted(c.modules[0] for c in backplane.calls) == ["clock", "solo"]
         [failure] = failures(events)
         assert failure.modules == ("clock",)
+        assert describe(failure)[0] == "failed: clock"
         echo = loop.status.get("echo")
         assert echo is not None and echo.state is ModuleState.FAILED and echo.error == "waiting for clock"
         assert not echo.serving
@@ -376,8 +378,8 @@ def test_describe_gives_plain_lines() -> None:
     assert describe(DevEvent("deployed", ("echo", "greeter"), duration_ms=42.0)) == [
         "deployed echo, greeter in 42 ms"
     ]
-    assert describe(DevEvent("failed", ("echo",), (diagnostic,))) == [
-        "failed: echo (the last good version keeps serving)",
+    assert describe(DevEvent("failed", ("echo",), (diagnostic,), message="echo v2 still serving")) == [
+        "failed: echo (echo v2 still serving)",
         "echo/__init__.py:3:5: invalid syntax",
     ]
     assert describe(DevEvent("failed", (), (diagnostic,))) == ["echo/__init__.py:3:5: invalid syntax"]

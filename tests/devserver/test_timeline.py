@@ -172,3 +172,16 @@ def test_stream_receives_events_added_from_another_thread() -> None:
 def test_max_events_must_be_positive() -> None:
     with pytest.raises(ValueError):
         Timeline(max_events=0)
+
+
+def test_a_long_trace_keeps_its_newest_events_when_evicting() -> None:
+    timeline = Timeline(max_events=20)
+    for i in range(50):  # one request id with more events than a small index ring holds
+        timeline.add(event("log", module="m", request_id="busy", message=str(i)))
+    trace = timeline.query(request_id="busy", limit=100)
+    assert [e.message for e in trace] == [str(i) for i in range(49, 29, -1)]
+    assert [e.message for e in timeline.query(request_id="busy", before_id=trace[5].id, limit=3)] == [
+        "43",
+        "42",
+        "41",
+    ]

@@ -204,10 +204,10 @@ def poll(check: Callable[[], Any], what: str) -> Any:
 
 
 @pytest.fixture
-def start_dev(project: Path) -> Iterator[Callable[[], DevProcess]]:
+def start_dev(project: Path) -> Iterator[Callable[..., DevProcess]]:
     started: list[DevProcess] = []
 
-    def start() -> DevProcess:
+    def start(*extra: str) -> DevProcess:
         env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
         env.pop("FTL_PROJECT_FILE", None)
         process = subprocess.Popen(
@@ -221,6 +221,7 @@ def start_dev(project: Path) -> Iterator[Callable[[], DevProcess]]:
                 "127.0.0.1:0",
                 "--ingress-bind",
                 "127.0.0.1:0",
+                *extra,
             ],
             cwd=project,
             env=env,
@@ -269,10 +270,11 @@ def answer(dev: DevProcess, path: str, key: str) -> Any:
     return response.json().get(key) if response.status_code == 200 else None
 
 
-def test_dev_edit_break_fix_add_delete_and_stop(project: Path, start_dev: Callable[[], DevProcess]) -> None:
+def test_dev_edit_break_fix_add_delete_and_stop(project: Path, start_dev: Callable[..., DevProcess]) -> None:
     dev = start_dev()
     poll(lambda: answer(dev, "/hello", "message") == "v1", "the first deploy")
     poll(lambda: answer(dev, "/relay", "relayed") == "v1", "the dependent module")
+    assert httpx.get(dev.admin + "/", timeout=5).status_code == 200  # the console
     dev.remember_descendants()
 
     # Edit a verb: the new answer serves, and the module that calls it sees it too.
@@ -311,10 +313,12 @@ def test_dev_edit_break_fix_add_delete_and_stop(project: Path, start_dev: Callab
 
 
 def test_dev_reports_a_runner_crash_once_and_restarts_it(
-    project: Path, start_dev: Callable[[], DevProcess]
+    project: Path, start_dev: Callable[..., DevProcess]
 ) -> None:
-    dev = start_dev()
+    dev = start_dev("--no-console")
     poll(lambda: answer(dev, "/hello", "message") == "v1", "the first deploy")
+    assert httpx.get(dev.admin + "/api/status", timeout=5).status_code == 200
+    assert httpx.get(dev.admin + "/", timeout=5).status_code == 404
     assert get(dev, "/hello/crash").status_code >= 500
     dev.wait_line(r"^crashed: .*hello")
     poll(lambda: answer(dev, "/hello", "message") == "v1", "the restarted runner")

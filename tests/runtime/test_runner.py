@@ -58,6 +58,7 @@ class Resp:
 
 
 PEER = ftl.VerbClient("other", "echo", Req, Resp)
+ASYNC_PEER = ftl.VerbClient("other", "aecho", Req, Resp)
 SELF = ftl.VerbClient("svc", "recurse", Req, Resp)
 BANK = ftl.VerbClient("balance", "get", Req, Resp, realm="bank")
 _released = threading.Event()
@@ -125,6 +126,11 @@ async def relay_async(req: Req) -> Resp:
 
 
 @ftl.verb
+def relay_to_async(req: Req) -> Resp:
+    return ASYNC_PEER(req)
+
+
+@ftl.verb
 def recurse(req: Req) -> Resp:
     return SELF(req)
 
@@ -155,6 +161,11 @@ def echo(req: Req) -> Resp:
     if req.text == "explode":
         raise RuntimeError("other exploded")
     return Resp(f"other:{req.text}")
+
+
+@ftl.verb
+async def aecho(req: Req) -> Resp:
+    return Resp(f"async other:{req.text}")
 """
 
 BROKEN = """
@@ -344,7 +355,12 @@ async def test_runners_call_each_other_directly_within_their_calls(
     svc = await registered(backplane, modules["svc"])
     other = await registered(backplane, modules["other"])
     endpoints = {"svc": svc.endpoint, "other": other.endpoint}
-    calls = {"relay": ["other.echo"], "relayAsync": ["other.echo"], "recurse": ["svc.recurse"]}
+    calls = {
+        "relay": ["other.echo"],
+        "relayAsync": ["other.echo"],
+        "relayToAsync": ["other.aecho"],
+        "recurse": ["svc.recurse"],
+    }
     await backplane.routes(svc, Routes(1, endpoints, calls))
     await backplane.routes(other, Routes(1, endpoints, {"echo": []}))
     client = await CallClient.connect(svc.endpoint)
@@ -352,6 +368,9 @@ async def test_runners_call_each_other_directly_within_their_calls(
     assert (await call(client, "relay", "x", request_id="req-relay")).body == b'{"text":"other:x"}'
     reply = await call(client, "relay_async", "y")
     assert reply.body == b'{"text":"other:y"}', reply
+    # A sync verb calling an async one: its blocking connection is answered from the callee's loop.
+    for text in ("a", "b"):
+        assert (await call(client, "relayToAsync", text)).body == f'{{"text":"async other:{text}"}}'.encode()
     remote = await backplane.wait_for_event(lambda e: e.kind == "call" and e.verb == "echo")
     assert (remote.request_id, remote.data["caller"]) == ("req-relay", "svc.relay")
 

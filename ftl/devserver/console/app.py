@@ -12,8 +12,8 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
-from urllib.parse import urlencode
 from typing import Any, Final, Protocol
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
@@ -41,6 +41,7 @@ MAX_PAGE_SIZE: Final = 500
 MAX_TRACE_EVENTS: Final = 5000
 RECENT_CALLS: Final = 10
 HEARTBEAT_SECONDS: Final = 15.0
+LIVE_BACKLOG: Final = 500
 FILTER_NAMES: Final = ("kind", "module", "verb", "request_id")
 
 
@@ -97,7 +98,13 @@ class Console:
         ]
 
     def _page(self, request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-        base = {"realm": self.backend.realm, "path": request.url.path}
+        newest = self.timeline.query(limit=1)
+        # Live parts ask the stream for what came after this, so nothing between render and connect is lost.
+        base = {
+            "realm": self.backend.realm,
+            "path": request.url.path,
+            "latest_id": newest[0].id if newest else 0,
+        }
         return self.templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
 
     def _not_found(self, request: Request, what: str) -> Response:
@@ -182,11 +189,18 @@ class Console:
         )
 
     async def timeline_live(self, request: Request) -> Response:
-        """Server-sent events, each `{"id", "html"}` with one rendered timeline row."""
+        """Server-sent events, each `{"id", "html"}` with one rendered timeline row.
+
+        `after` (or the browser's `Last-Event-ID` on a reconnect) replays the matching events since
+        that id, up to LIVE_BACKLOG of them.
+        """
         filters = _filters(request.query_params)
+        after = max(
+            _int(request.query_params.get("after")) or 0, _int(request.headers.get("last-event-id")) or 0
+        )
         row = self.templates.env.get_template("_event_row.html")
         return StreamingResponse(
-            _live_rows(self.timeline, filters, lambda event: row.render(e=event)),
+            _live_rows(self.timeline, filters, after, lambda event: row.render(e=event)),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -227,7 +241,6 @@ class Console:
             {
                 "title": "Realms",
                 "realms": views.realm_views(schema, pins),
-                "highlight": lambda decl: views.highlighted_decl(schema, decl),
             },
         )
 
@@ -241,24 +254,29 @@ def _int(text: str | None) -> int | None:
         return None
 
 
-def _filters(params: Mapping[str, str]) -> dict[str, str | None]:
+def _filters(params: Mapping[str, str]) -> dict[str, Any]:
     return {name: (params.get(name) or "").strip() or None for name in FILTER_NAMES}
 
 
-def _query(filters: Mapping[str, str | None]) -> str:
+def _query(filters: Mapping[str, Any]) -> str:
     return urlencode({k: v for k, v in filters.items() if v})
 
 
 async def _live_rows(
-    timeline: Timeline, filters: dict[str, str | None], render: Callable[[TimelineEvent], str]
+    timeline: Timeline,
+    filters: dict[str, Any],
+    after: int,
+    render: Callable[[TimelineEvent], str],
 ) -> AsyncIterator[bytes]:
-    with timeline.subscribe(**filters) as subscription:
+    with timeline.subscribe(**filters, backlog=LIVE_BACKLOG if after else 0) as subscription:
         yield b": connected\n\n"
         while True:
             try:
                 event = await asyncio.wait_for(subscription.next(), HEARTBEAT_SECONDS)
             except TimeoutError:
                 yield b": keep-alive\n\n"
+                continue
+            if event.id <= after:
                 continue
             data = json.dumps({"id": event.id, "html": render(event)}, ensure_ascii=False)
             yield f"id: {event.id}\ndata: {data}\n\n".encode()
@@ -277,6 +295,6 @@ class _Server(Protocol):
 
 
 def server_console_routes(server: _Server) -> list[BaseRoute]:
-    """`console_routes` for a DevServer: pass as `DevServer(..., admin_extra_routes=server_console_routes)`."""
+    """`console_routes` for a DevServer, as in `DevServer(..., admin_extra_routes=server_console_routes)`."""
     return console_routes(server.backplane, server.timeline)
 

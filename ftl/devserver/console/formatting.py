@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["FILTERS", "ago", "clock", "iso_time", "millis", "pretty_json", "short_id"]
+__all__ = ["FILTERS", "ago", "clock", "hms", "iso_time", "millis", "pretty_json", "short_id"]
 
 
 def clock(unix: float | None) -> str:
@@ -16,6 +16,11 @@ def clock(unix: float | None) -> str:
         return ""
     moment = datetime.fromtimestamp(unix)
     return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+def hms(unix: float | None) -> str:
+    """`14:03:07` in local time."""
+    return datetime.fromtimestamp(unix).strftime("%H:%M:%S") if unix else ""
 
 
 def iso_time(unix: float | None) -> str:
@@ -55,7 +60,7 @@ def pretty_json(value: Any) -> str:
         try:
             value = json.loads(value)
         except ValueError:
-            return value
+            return str(value)
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
 
 
@@ -66,6 +71,7 @@ def short_id(request_id: str) -> str:
 
 FILTERS = {
     "clock": clock,
+    "hms": hms,
     "iso_time": iso_time,
     "ago": ago,
     "millis": millis,

@@ -12,6 +12,7 @@ by barycentres to cut crossings, then place nodes and draw edges as curves throu
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -86,13 +87,11 @@ def module_graph(schema: ast.Schema) -> ModuleGraph:
                 target = _node_id(target_module, target_realm or realm_name)
                 if target != source:
                     kinds.setdefault((source, target), set()).add(kind)
-    known = {(n.module, n.realm) for n in nodes.values()}
-    for source, target in kinds:
-        if target not in nodes:
-            module, _, realm = target.partition("@")
-            if (module, realm) not in known and module != "builtin":
-                # Referenced but not (yet) in the schema: still drawn, so the dependency shows.
-                nodes[target] = GraphNode(target, module, realm)
+    for _, target in kinds:
+        target_module, _, target_realm = target.partition("@")
+        if target not in nodes and target_module != "builtin":
+            # Referenced but not (yet) in the schema: still drawn, so the dependency shows.
+            nodes[target] = GraphNode(target, target_module, target_realm)
     edges = tuple(
         Edge(source, target, frozenset(found))
         for (source, target), found in sorted(kinds.items())
@@ -267,7 +266,7 @@ def _layer(graph: ModuleGraph) -> _Layered:
             layered.vertices[dummy] = _Vertex(dummy, 12.0, dummy=True, layer=layer)
             chain.append(dummy)
         chain.append(target)
-        for upper, lower in zip(chain, chain[1:], strict=False):
+        for upper, lower in itertools.pairwise(chain):
             layered.down.setdefault(upper, []).append(lower)
             layered.up.setdefault(lower, []).append(upper)
         layered.chains.append((edge, chain, flipped))
@@ -309,7 +308,7 @@ def _by_barycentre(layer: list[str], fixed: list[str], neighbours: Mapping[str, 
 
 def _crossings(layered: _Layered, layers: list[list[str]]) -> int:
     total = 0
-    for upper, lower in zip(layers, layers[1:], strict=False):
+    for upper, lower in itertools.pairwise(layers):
         below = {v: i for i, v in enumerate(lower)}
         pairs = sorted(
             (i, below[target])
@@ -400,10 +399,14 @@ def render_svg(graph: ModuleGraph, *, module_url: str = "/modules/{module}") -> 
         title = f"{edge.source} → {edge.target}: {', '.join(k for k in EDGE_KINDS if k in edge.kinds)}"
         parts.append(
             Markup(
-                '<g class="edge edge-{kind}" data-source="{source}" data-target="{target}"><title>{title}</title>'
-                '<path d="{d}" marker-end="url(#arrow)"/></g>'
+                '<g class="edge edge-{kind}" data-source="{source}" data-target="{target}">'
+                '<title>{title}</title><path d="{d}" marker-end="url(#arrow)"/></g>'
             ).format(
-                kind=edge.kind, source=edge.source, target=edge.target, title=title, d=_path(placed_edge.points)
+                kind=edge.kind,
+                source=edge.source,
+                target=edge.target,
+                title=title,
+                d=_path(placed_edge.points),
             )
         )
     for placed_node in placed.nodes:
@@ -415,7 +418,8 @@ def render_svg(graph: ModuleGraph, *, module_url: str = "/modules/{module}") -> 
 def _node_svg(placed: PlacedNode, module_url: str) -> Markup:
     node = placed.node
     classes = "node external" if node.external else "node"
-    subtitle = f"realm {node.realm}" if node.external else f"{node.verbs} verb{'s' if node.verbs != 1 else ''}"
+    plural = "" if node.verbs == 1 else "s"
+    subtitle = f"realm {node.realm}" if node.external else f"{node.verbs} verb{plural}"
     center = placed.x + placed.width / 2
     body = Markup(
         '<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="8"/>'

@@ -84,7 +84,8 @@ class ModuleRow:
     def current(self) -> Deployment | None:
         """The deployment that answers calls: the newest live one, else the newest at all."""
         live = [d for d in self.deployments if d.state == "live"]
-        return (live or list(self.deployments) or [None])[0]
+        candidates = live or list(self.deployments)
+        return candidates[0] if candidates else None
 
     @property
     def state(self) -> str:
@@ -249,13 +250,15 @@ def _compact(value: Any) -> str:
         try:
             value = json.loads(value)
         except ValueError:
-            return value
+            return str(value)
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def event_details(event: TimelineEvent) -> list[tuple[str, str]]:
     """(label, text) pairs for an event's expandable details: JSON indented, text as is, the rest last."""
-    shown = [(key, pretty_json(event.data[key])) for key in _JSON_DETAILS if key in event.data]
+    shown: list[tuple[str, str]] = [
+        (key, pretty_json(event.data[key])) for key in _JSON_DETAILS if key in event.data
+    ]
     shown += [(key, str(event.data[key])) for key in _TEXT_DETAILS if key in event.data]
     rest = {k: v for k, v in event.data.items() if k not in _JSON_DETAILS and k not in _TEXT_DETAILS}
     if rest:
@@ -263,8 +266,17 @@ def event_details(event: TimelineEvent) -> list[tuple[str, str]]:
     return shown
 
 
-_JSON_DETAILS: Final = ("request", "response", "error_kind", "caller", "method", "path", "status", "error")
-_TEXT_DETAILS: Final = ("traceback", "stderr")
+_JSON_DETAILS: Final[tuple[str, ...]] = (
+    "request",
+    "response",
+    "error_kind",
+    "caller",
+    "method",
+    "path",
+    "status",
+    "error",
+)
+_TEXT_DETAILS: Final[tuple[str, ...]] = ("traceback", "stderr")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,155 @@
+// The console's live parts and the verb form. Plain JavaScript, no dependencies.
+"use strict";
+
+(() => {
+  const badge = document.getElementById("live-badge");
+  let openStreams = 0;
+
+  function setLive(delta) {
+    openStreams += delta;
+    if (!badge) return;
+    badge.hidden = false;
+    badge.textContent = openStreams > 0 ? "live" : "reconnecting…";
+    badge.classList.toggle("is-down", openStreams <= 0);
+  }
+
+  // A server-sent event stream that keeps the badge honest and reconnects by itself.
+  function follow(url, onEvent) {
+    const source = new EventSource(url);
+    let open = false;
+    source.onopen = () => { if (!open) { open = true; setLive(+1); } };
+    source.onerror = () => { if (open) { open = false; setLive(-1); } };
+    source.onmessage = (message) => onEvent(JSON.parse(message.data));
+    window.addEventListener("pagehide", () => source.close());
+    return source;
+  }
+
+  // Tables that receive rendered rows: newest first, at most data-max-rows of them.
+  function followRows(box) {
+    const body = box.querySelector("tbody");
+    const empty = box.querySelector(".empty");
+    const older = box.querySelector("#older-link");
+    const max = Number(box.dataset.maxRows) || 500;
+    follow(box.dataset.liveRows, ({ id, html }) => {
+      if (body.querySelector(`tr[data-id="${id}"]`)) return;
+      const template = document.createElement("template");
+      template.innerHTML = html.trim();
+      const row = template.content.firstElementChild;
+      row.classList.add("is-new");
+      const next = Array.from(body.rows).find((r) => Number(r.dataset.id) < id) || null;
+      body.insertBefore(row, next);
+      while (body.rows.length > max) {
+        body.deleteRow(-1);
+        if (older) {
+          const url = new URL(older.href);
+          url.searchParams.set("before_id", body.rows[body.rows.length - 1].dataset.id);
+          older.href = url.toString();
+        }
+      }
+      if (empty) empty.hidden = true;
+    });
+  }
+
+  // Boxes re-fetched (debounced) whenever a matching event arrives.
+  function followRefresh(box) {
+    let pending = null;
+    async function refresh() {
+      pending = null;
+      const response = await fetch(box.dataset.refresh, { headers: { Accept: "text/html" } });
+      if (!response.ok) return;
+      const open = new Set(Array.from(box.querySelectorAll("details[open]"), (d) => d.closest("[data-id]")?.dataset.id));
+      box.innerHTML = await response.text();
+      for (const details of box.querySelectorAll("details")) {
+        if (open.has(details.closest("[data-id]")?.dataset.id)) details.open = true;
+      }
+    }
+    follow(box.dataset.live, () => {
+      if (pending === null) pending = setTimeout(() => refresh().catch(() => {}), 150);
+    });
+  }
+
+  // The verb form: POST /api/call, then show the answer or the error.
+  function callForm(form) {
+    const input = form.querySelector("textarea");
+    const button = form.querySelector("#call-button");
+    const reset = form.querySelector("#call-reset");
+    const result = document.getElementById("call-result");
+    const status = document.getElementById("call-status");
+    const elapsed = document.getElementById("call-elapsed");
+    const output = document.getElementById("call-output");
+    const trace = document.getElementById("call-trace");
+
+    function show(ok, label, text, requestId, ms) {
+      result.hidden = false;
+      result.classList.toggle("is-error", !ok);
+      status.textContent = label;
+      status.className = ok ? "status ok" : "status error";
+      output.textContent = text;
+      elapsed.textContent = ms === null ? "" : `${ms.toFixed(1)} ms`;
+      trace.hidden = !requestId;
+      if (requestId) {
+        trace.href = `/trace/${encodeURIComponent(requestId)}`;
+        trace.textContent = `trace ${requestId} →`;
+      }
+    }
+
+    reset.addEventListener("click", () => { input.value = reset.dataset.sample; input.focus(); });
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      let body;
+      try {
+        body = input.value.trim() ? JSON.parse(input.value) : {};
+      } catch (problem) {
+        show(false, "invalid JSON", `The request is not valid JSON: ${problem.message}`, "", null);
+        return;
+      }
+      button.disabled = true;
+      const started = performance.now();
+      try {
+        const response = await fetch("/api/call", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ verb: form.dataset.verb, body }),
+        });
+        const ms = performance.now() - started;
+        const payload = await response.json();
+        if (response.ok) {
+          show(true, "ok", JSON.stringify(payload.body, null, 2), payload.request_id, ms);
+        } else {
+          const error = payload.error || { kind: "error", message: response.statusText };
+          let text = error.message;
+          if (error.suggestions && error.suggestions.length) text += `\n\nDid you mean: ${error.suggestions.join(", ")}?`;
+          show(false, `${response.status} ${error.kind}`, text, payload.request_id, ms);
+        }
+      } catch (problem) {
+        show(false, "unreachable", `The admin API did not answer: ${problem.message}`, "", null);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+
+  for (const box of document.querySelectorAll("[data-live-rows]")) followRows(box);
+  for (const box of document.querySelectorAll("[data-live]")) followRefresh(box);
+  const form = document.getElementById("call-form");
+  if (form) callForm(form);
+
+  // A click anywhere on an event row opens its request's trace.
+  document.addEventListener("click", (event) => {
+    const row = event.target.closest("tr[data-href]");
+    if (!row || event.target.closest("a, button, input, select, textarea")) return;
+    if (window.getSelection().toString()) return;  // selecting text is not a click
+    window.location.href = row.dataset.href;
+  });
+
+  // Filters apply as soon as a select changes.
+  const filters = document.getElementById("timeline-filters");
+  if (filters) {
+    for (const select of filters.querySelectorAll("select")) {
+      select.addEventListener("change", () => filters.requestSubmit());
+    }
+  }
+})();
