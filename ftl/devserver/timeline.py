@@ -29,6 +29,7 @@ KINDS = ("deployment", "changeset", "call", "ingress", "log", "cron")
 STREAM_QUEUE_SIZE = 10_000
 
 
+# gc=False: events cannot form cycles, and 100k tracked events made each full GC pass ~0.1 s.
 class TimelineEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One thing that happened. `id` is assigned by the timeline when the event is added."""
 

@@ -1,0 +1,46 @@
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ftl.build import discover_modules, scan_modules
+from ftl.errors import FtlError
+from ftl.project import Project
+
+MakeProject = Callable[..., Project]
+
+
+def test_modules_are_found_under_module_dirs_sorted_by_name(make_project: MakeProject) -> None:
+    project = make_project({"echo": None, "clock": None})
+    (project.root / "modules" / ".hidden" / "x").mkdir(parents=True)
+    (project.root / "modules" / ".hidden" / "x" / "ftl.toml").write_text('module = "hidden"\n')
+    modules = discover_modules(project)
+    assert [(m.name, m.package, m.directory) for m in modules] == [
+        ("clock", "clock", project.root / "modules" / "clock"),
+        ("echo", "echo", project.root / "modules" / "echo"),
+    ]
+    assert "**/*.py" in modules[0].watch
+
+
+def test_two_modules_with_one_name_each_get_an_error(make_project: MakeProject) -> None:
+    project = make_project({"clock": None})
+    other = project.root / "modules" / "nested" / "clock2"
+    (other / "clock2").mkdir(parents=True)
+    (other / "clock2" / "__init__.py").write_text("")
+    (other / "ftl.toml").write_text('# the same name\nmodule = "clock"\npackage = "clock2"\n')
+    modules, diagnostics = scan_modules(project)
+    assert modules == []
+    assert sorted((Path(d.pos.filename).parent.name, d.pos.line) for d in diagnostics if d.pos) == [
+        ("clock", 1),
+        ("clock2", 2),
+    ]
+    assert all(d.message.startswith("duplicate module 'clock': also defined in ") for d in diagnostics)
+    with pytest.raises(FtlError):
+        discover_modules(project)
+
+
+def test_a_missing_module_dir_is_an_error_in_the_project_file(make_project: MakeProject) -> None:
+    project = make_project({}, extra="")
+    [diagnostic] = scan_modules(project)[1]
+    assert diagnostic.pos is not None and diagnostic.pos.filename.endswith("ftl-project.toml")
+    assert "module-dirs entry 'modules' is not a directory" in diagnostic.message
