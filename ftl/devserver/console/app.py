@@ -153,7 +153,6 @@ class Console:
                 "module": module,
                 "verb": verb,
                 "signature_html": views.highlighted_decl(schema, verb),
-                "metadata": views.verb_metadata(schema, verb),
                 "sample": json.dumps(sample, indent=2, ensure_ascii=False),
                 "recent": recent,
             },

@@ -36,7 +36,6 @@ __all__ = [
     "realm_views",
     "ref_linker",
     "signature",
-    "verb_metadata",
     "visibility",
 ]
 
@@ -200,35 +199,6 @@ def signature(decl: ast.Decl) -> str:
 def visibility(decl: ast.Decl) -> str:
     level = getattr(decl, "visibility", ast.Visibility.NONE)
     return {ast.Visibility.MODULE: "export", ast.Visibility.REALM: "export realm"}.get(level, "")
-
-
-@dataclass(frozen=True, slots=True)
-class VerbMetadata:
-    ingress: list[str]  # `GET /users/{id}`
-    calls: list[tuple[str, str | None]]  # (`module.verb`, link)
-    cron: list[str]
-    subscribes: list[str]
-    other: list[str]  # any other metadata kind, by name
-
-
-def verb_metadata(schema: ast.Schema, verb: ast.Verb) -> VerbMetadata:
-    link = ref_linker(schema)
-    result = VerbMetadata([], [], [], [], [])
-    for item in verb.metadata:
-        match item:
-            case ast.MetadataIngress():
-                result.ingress.append(f"{item.method} {item.path_text}")
-            case ast.MetadataCalls():
-                for ref in item.calls:
-                    text = f"{ref.module}.{ref.name}" + (f"@{ref.realm}" if ref.realm else "")
-                    result.calls.append((text, link(text)))
-            case ast.MetadataCronJob():
-                result.cron.append(item.cron)
-            case ast.MetadataSubscriber():
-                result.subscribes.append(f"{item.topic.module}.{item.topic.name}")
-            case _:
-                result.other.append(item.kind)
-    return result
 
 
 def event_summary(event: TimelineEvent) -> str:
