@@ -57,14 +57,26 @@ _TOKEN = re.compile(
 
 def highlight_schema(text: str, link: LinkRef | None = None) -> Markup:
     """`text` as escaped HTML with every token wrapped in a span (and refs linked when `link` says)."""
-    return Markup("\n").join(_line(line, link) for line in text.split("\n"))
+    lines = []
+    # What each open brace holds: declarations (realm, module) or members (data fields, enum variants).
+    blocks: list[str] = []
+    for line in text.split("\n"):
+        body = line.strip()
+        if body.startswith("}") and blocks:
+            blocks.pop()
+        in_members = bool(blocks) and blocks[-1] == "members"
+        lines.append(_line(line, link, in_members))
+        if body.endswith("{") and not body.startswith("//"):
+            words = set(body.split())
+            blocks.append("members" if not in_members and words & {"data", "enum"} else "decls")
+    return Markup("\n").join(lines)
 
 
 def _span(kind: str, text: str) -> Markup:
     return Markup('<span class="tok-{}">{}</span>').format(kind, text)
 
 
-def _line(line: str, link: LinkRef | None) -> Markup:
+def _line(line: str, link: LinkRef | None, in_members: bool) -> Markup:
     body = line.lstrip(" \t")
     indent = line[: len(line) - len(body)]
     out: list[Markup] = [escape(indent)]
@@ -76,7 +88,7 @@ def _line(line: str, link: LinkRef | None) -> Markup:
         out.append(_span("meta", name))
         out.extend(_tokens(rest, link))
         return Markup("").join(out)
-    out.extend(_head_or_field(body, link))
+    out.extend(_head_or_member(body, link, in_members))
     return Markup("").join(out)
 
 
@@ -93,17 +105,16 @@ def _metadata_name(body: str) -> tuple[str, str]:
     return body[:end], body[end:]
 
 
-def _head_or_field(body: str, link: LinkRef | None) -> Iterator[Markup]:
-    """`export data Name<T> {`, `verb name(Req) Resp`, or a field / enum variant line `name Type`."""
+def _head_or_member(body: str, link: LinkRef | None, in_members: bool) -> Iterator[Markup]:
+    """`export data Name<T> {`, `verb name(Req) Resp`, or (in a data or enum) `name Type`."""
     position = 0
     saw_keyword = False
-    expect_name = True
     for match in _TOKEN.finditer(body):
         kind, text = match.lastgroup, match.group()
         if kind == "space":
             yield escape(text)
             continue
-        if kind == "word" and expect_name and text in HEAD_KEYWORDS:
+        if kind == "word" and not in_members and text in HEAD_KEYWORDS:
             saw_keyword = True
             yield _span("kw", text)
             # `database postgres name`: the engine is a keyword-like word before the name.
@@ -111,7 +122,7 @@ def _head_or_field(body: str, link: LinkRef | None) -> Iterator[Markup]:
                 yield from _database_rest(body[match.end() :], link)
                 return
             continue
-        if kind == "word" and expect_name:
+        if kind == "word":
             yield _span("decl" if saw_keyword else "field", text)
             position = match.end()
             break
