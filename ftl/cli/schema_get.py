@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import httpx
 import typer
 
 from ftl.cli.build import PROJECT_FILE_OPTION, fail_on_diagnostics, open_project, run_build
-from ftl.cli.output import JSON_OPTION, PLAIN_OPTION, fail, print_json, set_plain
+from ftl.cli.output import JSON_OPTION, PLAIN_OPTION, fail_with, print_json, set_plain
 from ftl.schema import ast
 
 
@@ -71,31 +70,15 @@ def _print(schema: ast.Schema, json_output: bool) -> None:
 
 
 def _from_endpoint(endpoint: str, json_output: bool, modules: list[str], public: bool) -> None:
-    params: list[tuple[str, str | int | float | bool | None]] = [
-        ("format", "json" if json_output else "text")
-    ]
-    params.extend(("module", m) for m in modules)
-    if public:
-        params.append(("public", "1"))
-    url = endpoint.rstrip("/") + "/api/schema"
-    try:
-        response = httpx.get(url, params=params, timeout=10.0)
-    except httpx.HTTPError as exc:
-        fail(f"cannot reach the backplane at {endpoint}: {exc}")
-    if response.status_code != 200:
-        fail(f"{url} answered {response.status_code}: {_error_text(response)}")
-    if json_output:
-        print_json(response.json())
-    else:
-        typer.echo(response.text, nl=not response.text.endswith("\n"))
+    from ftl.client import AdminClient, resolve_endpoint
+    from ftl.errors import FtlError
 
-
-def _error_text(response: httpx.Response) -> str:
+    client = AdminClient(resolve_endpoint(endpoint))
     try:
-        body: Any = response.json()
-    except ValueError:
-        return response.text.strip() or response.reason_phrase
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict) and "message" in error:
-        return str(error["message"])
-    return response.text.strip()
+        if json_output:
+            print_json(client.schema_json(modules, public=public))
+        else:
+            text = client.schema_text(modules, public=public)
+            typer.echo(text, nl=not text.endswith("\n"))
+    except FtlError as error:
+        fail_with(error)

@@ -102,7 +102,7 @@ def test_the_schema_from_a_running_backplane(admin_url: str, tmp_path: Path) -> 
     assert AdminApi.seen == [{"format": ["text"], "module": ["echo"], "public": ["1"]}, {"format": ["json"]}]
     missing = ftl("schema", "get", "--endpoint", admin_url, "--module", "missing", cwd=tmp_path)
     assert missing.returncode == 1
-    assert missing.stderr.strip() == f"ftl: error: {admin_url}/api/schema answered 404: no module"
+    assert missing.stderr.strip() == "ftl: error: no module"
 
 
 def test_an_unreachable_backplane(tmp_path: Path) -> None:
@@ -111,4 +111,4 @@ def test_an_unreachable_backplane(tmp_path: Path) -> None:
     server.server_close()
     result = ftl("schema", "get", "--endpoint", f"http://127.0.0.1:{port}", cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.startswith(f"ftl: error: cannot reach the backplane at http://127.0.0.1:{port}")
+    assert result.stderr.startswith(f"ftl: error: no backplane at http://127.0.0.1:{port}")

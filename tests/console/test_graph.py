@@ -90,8 +90,8 @@ def test_layout_puts_dependents_above_their_dependencies_without_overlaps() -> N
     for a, b in itertools.combinations(placed.nodes, 2):
         assert not overlaps(a, b), (a.node.id, b.node.id)
     for node in placed.nodes:
-        assert 0 <= node.x and node.x + node.width <= placed.width
-        assert 0 <= node.y and node.y + node.height <= placed.height
+        assert node.x >= 0 and node.x + node.width <= placed.width
+        assert node.y >= 0 and node.y + node.height <= placed.height
 
 
 def test_long_edges_bend_through_the_layers_they_cross() -> None:
@@ -142,11 +142,11 @@ def test_svg_is_well_formed_and_links_own_modules_only() -> None:
     svg = str(render_svg(module_graph(shop_schema())))
     root = ET.fromstring(svg)
     assert root.tag == f"{SVG}svg"
-    links = [a.get("href") for a in root.iter(f"{SVG}a")]
+    links = [a.get("href", "") for a in root.iter(f"{SVG}a")]
     assert sorted(links) == ["/modules/orders", "/modules/payments", "/modules/shipping"]
-    names = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "node-name"]
+    names = [t.text or "" for t in root.iter(f"{SVG}text") if t.get("class") == "node-name"]
     assert sorted(names) == ["bank", "orders", "payments", "shipping"]
-    subtitles = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "node-sub"]
+    subtitles = [t.text or "" for t in root.iter(f"{SVG}text") if t.get("class") == "node-sub"]
     assert sorted(subtitles) == ["1 verb", "1 verb", "2 verbs", "realm bank"]
     edges = [g for g in root.iter(f"{SVG}g") if (g.get("class") or "").startswith("edge ")]
     assert len(edges) == 3

@@ -35,7 +35,7 @@ def test_declaration_heads_fields_and_metadata() -> None:
         "    +calls payments.charge, bank.transfer@bank\n"
         "    +retry 3 1s 1m30s\n"
         "  database postgres main\n"
-        "    +sql query one \"SELECT 1\"\n"
+        '    +sql query one "SELECT 1"\n'
         "}"
     )
     found = tokens(str(highlight_schema(text)))

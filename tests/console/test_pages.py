@@ -8,6 +8,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -55,8 +56,8 @@ def rows(page: str) -> list[str]:
     return re.findall(r'<tr class="event[^"]*" data-id="(\d+)"', page)
 
 
-def call(module: str, verb: str, request_id: str, **extra: object) -> TimelineEvent:
-    return TimelineEvent(kind="call", time=NOW, module=module, verb=verb, request_id=request_id, **extra)  # type: ignore[arg-type]
+def call(module: str, verb: str, request_id: str, **extra: Any) -> TimelineEvent:
+    return TimelineEvent(kind="call", time=NOW, module=module, verb=verb, request_id=request_id, **extra)
 
 
 # -- modules --------------------------------------------------------------------------------------
@@ -100,7 +101,14 @@ def test_module_page_shows_highlighted_schema_and_declarations(client: TestClien
     assert '<span class="tok-kw">module</span> <span class="tok-decl">orders</span>' in text
     assert '<a class="tok-ref" href="/verbs/payments/charge">payments.charge</a>' in text
     assert '<a class="tok-ref" href="/realms#realm-bank">bank.transfer@bank</a>' in text
-    for anchor in ("decl-place", "decl-listOrders", "decl-Order", "decl-Status", "decl-region", "decl-apiKey"):
+    for anchor in (
+        "decl-place",
+        "decl-listOrders",
+        "decl-Order",
+        "decl-Status",
+        "decl-region",
+        "decl-apiKey",
+    ):
         assert f'id="{anchor}"' in text
     assert '<a href="/verbs/orders/place">place</a>' in text
     assert "(orders.Order) orders.Order" in text
@@ -123,7 +131,11 @@ def test_verb_page_has_a_form_prefilled_from_the_request_type(client: TestClient
     assert 'data-verb="orders.place"' in page.text
     textarea = re.search(r'<textarea id="call-body"[^>]*>(.*?)</textarea>', page.text, re.S)
     assert textarea is not None
-    assert json.loads(html.unescape(textarea[1])) == {"id": 0, "items": [{"sku": "", "qty": 0}], "status": "open"}
+    assert json.loads(html.unescape(textarea[1])) == {
+        "id": 0,
+        "items": [{"sku": "", "qty": 0}],
+        "status": "open",
+    }
     assert "/api/call" in page.text
     assert '<span class="tok-kw">verb</span> <span class="tok-decl">place</span>' in page.text
 
@@ -135,7 +147,9 @@ def test_verb_page_accepts_the_python_spelling(client: TestClient) -> None:
 
 
 def test_verb_page_lists_recent_calls_of_that_verb_only(client: TestClient, timeline: Timeline) -> None:
-    mine = timeline.add(call("orders", "place", "req-mine", data={"request": '{"id":1}', "response": '{"id":1}'}))
+    mine = timeline.add(
+        call("orders", "place", "req-mine", data={"request": '{"id":1}', "response": '{"id":1}'})
+    )
     timeline.add(call("orders", "listOrders", "req-other"))
     page = client.get("/verbs/orders/place").text
     assert rows(page) == [str(mine.id)]
@@ -266,16 +280,45 @@ def test_live_stream_replays_what_came_after_the_page_then_follows(
 def test_trace_nests_calls_and_logs_under_the_ingress(client: TestClient, timeline: Timeline) -> None:
     timeline.add_many(
         [
-            TimelineEvent(kind="call", time=NOW + .001, module="orders", verb="place", request_id="req-t",
-                          duration_ms=8.0, data={"request": '{"id":1}', "response": '{"id":1}'}),
-            TimelineEvent(kind="call", time=NOW + .002, module="payments", verb="charge", request_id="req-t",
-                          duration_ms=2.0, data={"caller": "orders.place", "request": "{}"},
-                          level="error", message="card declined"),
-            TimelineEvent(kind="log", time=NOW + .003, module="orders", verb="place", request_id="req-t",
-                          level="info", message="charging"),
-            TimelineEvent(kind="ingress", time=NOW + .010, module="orders", verb="place", request_id="req-t",
-                          duration_ms=10.0, message="POST /orders 200",
-                          data={"method": "POST", "path": "/orders", "status": 200}),
+            TimelineEvent(
+                kind="call",
+                time=NOW + 0.001,
+                module="orders",
+                verb="place",
+                request_id="req-t",
+                duration_ms=8.0,
+                data={"request": '{"id":1}', "response": '{"id":1}'},
+            ),
+            TimelineEvent(
+                kind="call",
+                time=NOW + 0.002,
+                module="payments",
+                verb="charge",
+                request_id="req-t",
+                duration_ms=2.0,
+                data={"caller": "orders.place", "request": "{}"},
+                level="error",
+                message="card declined",
+            ),
+            TimelineEvent(
+                kind="log",
+                time=NOW + 0.003,
+                module="orders",
+                verb="place",
+                request_id="req-t",
+                level="info",
+                message="charging",
+            ),
+            TimelineEvent(
+                kind="ingress",
+                time=NOW + 0.010,
+                module="orders",
+                verb="place",
+                request_id="req-t",
+                duration_ms=10.0,
+                message="POST /orders 200",
+                data={"method": "POST", "path": "/orders", "status": 200},
+            ),
             call("orders", "place", "req-unrelated"),
         ]
     )

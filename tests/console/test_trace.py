@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from ftl.devserver.console.trace import build_trace
+from typing import Any
+
+from ftl.devserver.console.trace import TraceNode, build_trace
 from ftl.devserver.timeline import TimelineEvent
 
 T = 1_000.0
 
 
-def event(kind: str, module: str, verb: str, at: float, ms: float | None = None, **rest: object) -> TimelineEvent:
-    return TimelineEvent(kind=kind, time=T + at, module=module, verb=verb, request_id="req", duration_ms=ms, **rest)  # type: ignore[arg-type]
+def event(
+    kind: str, module: str, verb: str, at: float, ms: float | None = None, **rest: Any
+) -> TimelineEvent:
+    return TimelineEvent(
+        kind=kind, time=T + at, module=module, verb=verb, request_id="req", duration_ms=ms, **rest
+    )
 
 
-def shape(trace_rows: list[tuple[int, object]]) -> list[tuple[int, str]]:
-    return [(depth, f"{node.event.kind}:{node.name}") for depth, node in trace_rows]  # type: ignore[attr-defined]
+def shape(trace_rows: list[tuple[int, TraceNode]]) -> list[tuple[int, str]]:
+    return [(depth, f"{node.event.kind}:{node.name}") for depth, node in trace_rows]
 
 
 def test_ingress_wraps_the_call_it_routed_and_callers_wrap_callees() -> None:
@@ -55,7 +61,9 @@ def test_repeated_calls_nest_under_the_span_that_was_running() -> None:
 
 def test_orphans_and_point_events_are_roots() -> None:
     events = [
-        event("call", "b", "y", 0.0, None, data={"caller": "gone.z"}, level="error", message="not live", id=1),
+        event(
+            "call", "b", "y", 0.0, None, data={"caller": "gone.z"}, level="error", message="not live", id=1
+        ),
         event("log", "c", "w", 0.1, level="warn", message="no span", id=2),
         event("cron", "c", "w", 0.2, id=3),
     ]

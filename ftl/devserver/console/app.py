@@ -296,4 +296,3 @@ class _Server(Protocol):
 def server_console_routes(server: _Server) -> list[BaseRoute]:
     """`console_routes` for a DevServer, as in `DevServer(..., admin_extra_routes=server_console_routes)`."""
     return console_routes(server.backplane, server.timeline)
-

@@ -180,9 +180,7 @@ def layout(graph: ModuleGraph) -> Layout:
     _place(layered)
     by_id = {n.id: n for n in graph.nodes}
     nodes = tuple(
-        PlacedNode(
-            by_id[v.id], v.x - v.width / 2, _layer_top(v.layer), v.width, NODE_HEIGHT
-        )
+        PlacedNode(by_id[v.id], v.x - v.width / 2, _layer_top(v.layer), v.width, NODE_HEIGHT)
         for v in layered.vertices.values()
         if not v.dummy
     )

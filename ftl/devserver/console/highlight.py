@@ -1,9 +1,10 @@
 """Schema text to HTML with `<span class="tok-...">` around each token, for the console's pages.
 
 Works line by line on printed schema text (the printer's layout: one declaration head, field,
-metadata item or comment per line), so keywords are recognised where the printer puts them and a
-field that happens to be called `data` stays a field. Any text highlights: what is not recognised
-is escaped and left plain. References can become links (`link` maps `module.Name` to a URL).
+metadata item or comment per line) and follows braces, so keywords are recognised where the
+printer puts them and a field that happens to be called `data` stays a field. Any text
+highlights: what is not recognised is escaped and left plain. References can become links
+(`link` maps `module.Name` to a URL).
 """
 
 from __future__ import annotations
@@ -34,8 +35,6 @@ HEAD_KEYWORDS = frozenset(
         "verb",
     }
 )
-# After these a head keyword is a modifier, and the declaration's name comes later.
-_MODIFIERS = frozenset({"export", "external", "builtin"})
 PRIMITIVES = frozenset({"Int", "Float", "String", "Bytes", "Bool", "Time", "Unit", "Any"})
 # Metadata whose name is two words.
 _TWO_WORD_METADATA = {"+sql": ("query", "column"), "+database": ("uses",)}
@@ -43,6 +42,7 @@ _TWO_WORD_METADATA = {"+sql": ("query", "column"), "+database": ("uses",)}
 _TOKEN = re.compile(
     r"""
     (?P<comment>//.*)
+  | (?P<meta>\+[A-Za-z]+)
   | (?P<string>"(?:[^"\\\n]|\\.)*"?)
   | (?P<ref>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:@[A-Za-z_]\w*)?)
   | (?P<word>[A-Za-z_]\w*(?:@[A-Za-z_]\w*)?)
