@@ -4,7 +4,10 @@ Each run is a whole `build_project` (discover, order, import and extract every m
 process, write stubs, validate the merged schema), as `ftl build` does it; the first run of each
 project is reported separately because it also pays for Python's bytecode compilation.
 
-    .venv/bin/python benchmarks/extract.py [--modules 50] [--repeat 5]
+Then `load_module` per example module as a runner pays for it: each run is a fresh process that has
+imported the runner (as the zygote has before it forks) and times one `load_module` call.
+
+    .venv/bin/python benchmarks/extract.py [--modules 50] [--repeat 5] [--loads 20]
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -21,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ftl.build import build_project  # noqa: E402
+from ftl.build import build_project, scan_modules, stubs_dir  # noqa: E402
 from ftl.project import Project, load_project  # noqa: E402
 from ftl.schema import ast, validate_schema  # noqa: E402
 
@@ -138,16 +142,53 @@ def measure(label: str, project: Project, repeat: int) -> None:
     )
 
 
+LOAD_ONCE = """
+import sys, time
+from pathlib import Path
+from ftl.runtime import runner  # what the zygote imports before it forks a runner
+from ftl.runtime.loader import load_module
+started = time.perf_counter()
+load_module(Path(sys.argv[1]), stubs=Path(sys.argv[2]))
+print((time.perf_counter() - started) * 1000)
+"""
+
+
+def measure_loads(project: Project, runs: int) -> None:
+    """Median `load_module` time of each module, each run in a fresh process (after `ftl build`)."""
+    stubs = stubs_dir(project.root)
+    infos, _ = scan_modules(project)
+    for directory in sorted(info.directory for info in infos):
+        timings = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", LOAD_ONCE, str(directory), str(stubs)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    cwd=project.root,
+                ).stdout
+            )
+            for _ in range(runs)
+        ]
+        print(
+            f"load_module {directory.name:<10} median {statistics.median(timings):6.2f} ms, "
+            f"min {min(timings):6.2f} ms, max {max(timings):6.2f} ms over {runs} fresh processes"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modules", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--loads", type=int, default=20, help="fresh processes per load_module timing")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ftl-bench-extract-") as scratch:
         root = Path(scratch)
         shutil.copytree(REPO / "examples", root / "examples", ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy(REPO / "ftl-project.toml", root / "ftl-project.toml")
-        measure("examples", load_project(root / "ftl-project.toml"), args.repeat)
+        examples = load_project(root / "ftl-project.toml")
+        measure("examples", examples, args.repeat)
+        measure_loads(examples, args.loads)
         generated = root / "generated"
         generated.mkdir()
         measure("generated", generate_project(generated, args.modules), args.repeat)

@@ -21,9 +21,9 @@ from ftl.cli.output import (
     set_plain,
 )
 from ftl.errors import FtlError
+from ftl.files import display_path
 from ftl.project import Project, find_project_file, load_project
 from ftl.realm.export import check_public_schema, export_path, project_schema, write_public_schema
-from ftl.files import display_path
 from ftl.realm.sources import read_schema_source
 from ftl.schema.diff import diff_documents
 

@@ -8,7 +8,12 @@
 
 The edges (ingress, admin API, CLI, console) use only this object. Projections keep themselves
 current with `on_change` (called after every schema event) or `subscribe()` (the full state,
-then every event).
+then every event). When the project file changes, `set_project` makes later deploys use its config
+and re-pins its external realms.
+
+Runner crashes and restarts are timeline events of kind "deployment" whose `data["runner"]` says
+which (`RUNNER_CRASHED`: down, with `data["stderr"]`; `RUNNER_RESTARTED`: serving again), next to
+`data["deployment"]` and `data["pid"]`.
 """
 
 from __future__ import annotations
@@ -32,17 +37,29 @@ from ftl.devserver.events import (
     DeploymentRuntimeUpdated,
     Event,
     ExternalRealmPinned,
+    ExternalRealmUnpinned,
 )
 from ftl.devserver.routes import CallError, CallResult, Router, project_routes, runner_routes
 from ftl.devserver.schema_service import InvalidEvent, SchemaEvent, SchemaService, SchemaState
 from ftl.devserver.supervisor import RunnerProcess, Supervisor
 from ftl.devserver.timeline import Timeline, TimelineEvent
-from ftl.errors import FtlError
+from ftl.errors import Diagnostic, FtlError
 from ftl.project import Project
 from ftl.runtime.protocol import EventRecord, Routes
 from ftl.schema import ast
 
-__all__ = ["Backplane", "CallError", "CallResult", "DeployResult", "DeploymentInfo"]
+__all__ = [
+    "RUNNER_CRASHED",
+    "RUNNER_RESTARTED",
+    "Backplane",
+    "CallError",
+    "CallResult",
+    "DeployResult",
+    "DeploymentInfo",
+]
+
+RUNNER_CRASHED = "crashed"
+RUNNER_RESTARTED = "restarted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +109,18 @@ class Backplane:
         self._started = True
         if self.project is not None and self.project.realms:
             await self._pin_external_realms(self.project)
+
+    async def set_project(self, project: Project) -> list[Diagnostic]:
+        """Serve `project` (the project file was edited): later deploys get its config and realm
+        endpoints, and when its realm pins changed, the external realms are loaded again.
+
+        Returns what kept a realm from being (re)pinned or unpinned; the earlier pin then stays.
+        """
+        previous, self.project = self.project, project
+        self._deployer.project = project
+        if not self._started or (previous is not None and previous.realms == project.realms):
+            return []
+        return await self._pin_external_realms(project)
 
     async def stop(self) -> None:
         """Stop every runner (and the zygote); after this no process started here is left."""
@@ -200,19 +229,37 @@ class Backplane:
         }
         await self._supervisor.push_routes(slices)
 
-    async def _pin_external_realms(self, project: Project) -> None:
-        try:
-            from ftl.realm import load_external_realms
+    async def _pin_external_realms(self, project: Project) -> list[Diagnostic]:
+        """Pin exactly the project's realms: new and changed ones pinned, dropped ones unpinned."""
+        from ftl.realm import load_external_realms
 
-            realms = await asyncio.to_thread(load_external_realms, project)
-        except (FtlError, ImportError) as exc:
+        try:
+            realms = await asyncio.to_thread(load_external_realms, project) if project.realms else []
+        except FtlError as exc:
             self._note("changeset", "error", f"external realms could not be loaded: {exc}")
-            return
-        for realm in realms:
+            return [Diagnostic("external realms could not be loaded"), *exc.diagnostics]
+        problems: list[Diagnostic] = []
+        events: list[ExternalRealmPinned | ExternalRealmUnpinned] = [
+            ExternalRealmPinned(realm, time.time())
+            for realm in realms
+            if self._service.state.external_realms.get(realm.name) != realm
+        ]
+        wanted = {realm.name for realm in realms}
+        events += [
+            ExternalRealmUnpinned(name, time.time())
+            for name in sorted(self._service.state.external_realms)
+            if name not in wanted
+        ]
+        for event in events:
             try:
-                self._service.apply(ExternalRealmPinned(realm, time.time()))
+                self._service.apply(event)
             except InvalidEvent as exc:
-                self._note("changeset", "error", f"realm {realm.name} could not be pinned: {exc}")
+                name = event.realm.name if isinstance(event, ExternalRealmPinned) else event.realm
+                what = "pinned" if isinstance(event, ExternalRealmPinned) else "unpinned"
+                self._note("changeset", "error", f"realm {name} could not be {what}: {exc}")
+                problems += [Diagnostic(f"realm {name} could not be {what}: {str(exc).splitlines()[0]}")]
+                problems += exc.diagnostics
+        return problems
 
     def _record_schema_event(self, event: Event, state: SchemaState) -> None:
         match event:
@@ -248,6 +295,8 @@ class Backplane:
                 )
             case ExternalRealmPinned():
                 self._note("changeset", "info", f"external realm {event.realm.name} pinned")
+            case ExternalRealmUnpinned():
+                self._note("changeset", "info", f"external realm {event.realm} unpinned")
             case DeploymentRuntimeUpdated():
                 pass  # runner ups and downs are reported by the supervisor, with their reasons
 
@@ -313,7 +362,10 @@ class Backplane:
 
     def _runner_report(self, runner: RunnerProcess, level: str, message: str, tail: str) -> None:
         text = f"runner of {runner.module} ({runner.deployment}) {message}"
-        data: dict[str, object] = {"deployment": runner.deployment, "pid": runner.pid}
+        # The supervisor reports a runner only when it went down or came back, and it has an
+        # endpoint exactly while it serves.
+        what = RUNNER_RESTARTED if runner.endpoint else RUNNER_CRASHED
+        data: dict[str, object] = {"deployment": runner.deployment, "pid": runner.pid, "runner": what}
         if tail:
             data["stderr"] = tail
         self._note("deployment", level, text, module=runner.module, data=data)

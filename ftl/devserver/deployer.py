@@ -1,13 +1,18 @@
 """The deployer: drives one changeset from module directories to serving (or to FAILED).
 
-    build stubs → fork a runner per module → each imports its module and reports its schema →
+    (build stubs) → fork a runner per module → each imports its module and reports its schema →
     ChangesetCreated (the merged schema validated) → runners' endpoints → PREPARED → COMMITTED
     (routes switch; every runner acknowledges) → old runners finish in-flight calls → DRAINED →
     FINALIZED
 
+Without a build, nothing is imported in this process: a module whose generated client another
+module of the changeset imports starts first, and its client is written from the schema its
+runner reported before the importers' runners start.
+
 Any failure before the commit stops the new runners and records the changeset as FAILED with its
-diagnostics; the deployments that were serving keep serving. Draining happens in the background,
-so `deploy` returns as soon as the new code serves.
+diagnostics; the deployments that were serving keep serving (and the clients written on the way
+are put back to theirs). Draining happens in the background, so `deploy` returns as soon as the
+new code serves.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftl.build import build_project, stubs_dir
+from ftl.build.discover import ModuleInfo
+from ftl.build.graph import Graph, dependency_graph, topological_order
+from ftl.build.stubs import write_module_stub
 from ftl.configstore import values_for
 from ftl.devserver.changeset import IN_FLIGHT, ChangesetState, new_changeset_key, new_deployment_key
 from ftl.devserver.events import (
@@ -39,6 +47,7 @@ from ftl.devserver.supervisor import RunnerFailed, RunnerProcess, Supervisor
 from ftl.errors import Diagnostic, FtlError, sorted_unique
 from ftl.project import Project
 from ftl.runtime.extract import ModuleFile, read_module_file
+from ftl.runtime.extract.source import forget_sources
 from ftl.runtime.protocol import Register
 from ftl.runtime.runner import RunnerSpec
 from ftl.schema import ast, from_json
@@ -85,13 +94,14 @@ class Deployer:
         router: Router,
         publish_routes: Callable[[], Awaitable[None]],
     ) -> None:
-        self._project = project
+        self.project = project  # replaced when the project file changes (config, realm endpoints)
         self._service = service
         self._supervisor = supervisor
         self._router = router
         self._publish_routes = publish_routes
         self._lock = asyncio.Lock()
         self._drains: set[asyncio.Task[None]] = set()
+        self._written: list[str] = []  # modules whose client this changeset wrote
 
     @property
     def realm(self) -> str:
@@ -102,6 +112,7 @@ class Deployer:
     ) -> DeployResult:
         """Deploy `module_dirs` (and remove `removals`) as one changeset."""
         async with self._lock:
+            self._written = []
             return await self._deploy([Path(d) for d in module_dirs], tuple(removals), build)
 
     async def wait_drained(self) -> None:
@@ -124,18 +135,23 @@ class Deployer:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             return self._rejected(changeset, f"module {duplicates[0]} is listed twice", [])
-        if build and self._project is not None and modules:
-            built = await asyncio.to_thread(build_project, self._project, names)
+        layers = [modules]
+        if build and self.project is not None and modules:
+            built = await asyncio.to_thread(build_project, self.project, names)
             if built.diagnostics:
                 return self._rejected(changeset, "the build failed", built.diagnostics)
+        elif self.project is not None and len(modules) > 1:
+            layers, cycles = _layers(modules)
+            if cycles:
+                return self._rejected(changeset, "modules import each other's clients", cycles)
         try:
-            specs = [self._spec(module) for module in modules]
+            specs = {module.name: self._spec(module) for module in modules}
         except FtlError as exc:
             return self._rejected(changeset, "config or secrets could not be read", exc.diagnostics)
 
         runners: list[RunnerProcess] = []
         try:
-            deployments = await self._start_runners(modules, specs, runners)
+            deployments = await self._start_runners(layers, specs, runners)
         except RunnerFailed as failure:
             await self._stop(runners)
             return self._rejected(changeset, str(failure).splitlines()[0], failure.diagnostics)
@@ -175,11 +191,22 @@ class Deployer:
         return DeployResult(changeset, ChangesetState.COMMITTED, list(committed.deployments))
 
     async def _start_runners(
-        self, modules: list[ModuleFile], specs: list[RunnerSpec], runners: list[RunnerProcess]
+        self, layers: list[list[ModuleFile]], specs: dict[str, RunnerSpec], runners: list[RunnerProcess]
     ) -> list[NewDeployment]:
-        """Fork a runner per module (into `runners`); each deployment with the schema its runner reported."""
-        for module, spec in zip(modules, specs, strict=True):
-            runners.append(await self._supervisor.start_runner(module.name, spec))
+        """Fork a runner per module (into `runners`), layer after layer; each deployment with the
+        schema its runner reported. Before a layer starts, the clients it imports are written."""
+        deployments: list[NewDeployment] = []
+        for index, layer in enumerate(layers):
+            started = [await self._supervisor.start_runner(m.name, specs[m.name]) for m in layer]
+            runners.extend(started)
+            registered = await self._registered(started)
+            deployments.extend(registered)
+            if index + 1 < len(layers):
+                self._write_stubs(d.module for d in registered)
+        return deployments
+
+    async def _registered(self, runners: list[RunnerProcess]) -> list[NewDeployment]:
+        """Their deployments once all registered; else RunnerFailed with every failure's diagnostics."""
         outcomes = await asyncio.gather(
             *(self._supervisor.wait_registered(r) for r in runners), return_exceptions=True
         )
@@ -204,8 +231,24 @@ class Deployer:
             deployments.append(NewDeployment(runner.deployment, schema))
         return deployments
 
+    def _write_stubs(self, modules: Iterable[ast.Module]) -> None:
+        """Clients from the schemas the runners reported, for the importers started next."""
+        assert self.project is not None
+        for module in modules:
+            write_module_stub(self.project.root, module)
+            self._written.append(module.name)
+
+    def _restore_stubs(self) -> None:
+        """After a failure, the clients written for it go back to the versions that serve."""
+        written, self._written = self._written, []
+        state = self._service.state
+        for name in written:
+            live = state.live_deployment(name)
+            if live is not None and self.project is not None:
+                write_module_stub(self.project.root, live.schema)
+
     def _spec(self, module: ModuleFile) -> RunnerSpec:
-        project = self._project
+        project = self.project
         root = project.root if project is not None else module.directory.parent
         return RunnerSpec(
             deployment=new_deployment_key(self.realm, module.name),
@@ -222,6 +265,7 @@ class Deployer:
     def _rejected(self, changeset: str, reason: str, diagnostics: Iterable[Diagnostic]) -> DeployResult:
         """A changeset that failed before it had deployments: recorded, then failed at once."""
         problems = sorted_unique(list(diagnostics)) or [Diagnostic(reason)]
+        self._restore_stubs()
         self._service.apply(ChangesetCreated(changeset, (), (), time.time()))
         self._service.apply(ChangesetFailed(changeset, reason, tuple(problems), time.time()))
         return DeployResult(changeset, ChangesetState.FAILED, [], problems)
@@ -230,6 +274,7 @@ class Deployer:
         self, changeset: str, runners: list[RunnerProcess], reason: str, diagnostics: Iterable[Diagnostic]
     ) -> DeployResult:
         problems = sorted_unique(list(diagnostics)) or [Diagnostic(reason)]
+        self._restore_stubs()
         self._service.apply(ChangesetFailed(changeset, reason, tuple(problems), time.time()))
         await self._stop(runners)
         return DeployResult(changeset, ChangesetState.FAILED, [], problems)
@@ -252,3 +297,25 @@ class Deployer:
         with contextlib.suppress(InvalidEvent):
             self._service.apply(ChangesetDrained(changeset, time.time()))
             self._service.apply(ChangesetFinalized(changeset, time.time()))
+
+
+def _layers(modules: list[ModuleFile]) -> tuple[list[list[ModuleFile]], list[Diagnostic]]:
+    """The modules in start order: each layer imports only clients of modules in earlier layers (or of
+    modules outside the changeset). With a cycle, its diagnostic instead."""
+    # Read afresh: the sources may have changed since this process last parsed them.
+    forget_sources(*(m.package_dir for m in modules))
+    graph: Graph = dependency_graph(ModuleInfo(m.name, m.directory, m.package, m.watch) for m in modules)
+    _, cycles = topological_order(graph)
+    if cycles:
+        return [], cycles
+    by_name = {m.name: m for m in modules}
+    waiting = {name: set(deps) for name, deps in graph.items()}
+    layers: list[list[ModuleFile]] = []
+    while waiting:
+        ready = sorted(name for name, deps in waiting.items() if not deps)
+        layers.append([by_name[name] for name in ready])
+        for name in ready:
+            del waiting[name]
+        for deps in waiting.values():
+            deps.difference_update(ready)
+    return layers, []

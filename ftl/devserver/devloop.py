@@ -5,11 +5,14 @@ parallel, so one broken module never keeps the others from serving. After that, 
 batch of changes becomes ONE changeset: the changed modules, the modules whose build depends on
 them (they import their generated clients), and any not-yet-deployed dependency they need.
 
-User code is not imported here: each new runner extracts its module and reports its schema, the
-backplane validates the merged schema, and the loop writes the module's client stub from it for
-the modules deployed after. Only a changeset that holds a module together with a module importing
-its client asks the engine to build first, because that stub must be current before the
-importer's runner starts.
+User code is never imported here: each new runner extracts its module and reports its schema,
+the backplane validates the merged schema, and the loop writes the module's client stub from it
+for the modules deployed after. Within one changeset the engine starts a module's runner before
+its importers' and writes its client in between (`Backplane.deploy(build=False)`).
+
+An edit of `ftl-project.toml` goes to the backplane (`set_project`): the modules whose config
+values changed are redeployed with the new ones, and when realm pins changed, the realms are
+pinned again, their clients rewritten and the modules importing them redeployed.
 
 A failed changeset leaves the old versions serving; its error is shown once per change, and the
 failed modules are retried when their files or their dependencies change. If a module that
@@ -33,10 +36,12 @@ from ftl.build.discover import ModuleInfo, scan_modules
 from ftl.build.graph import Graph, dependencies_of, dependents_of, module_imports
 from ftl.build.stubs import remove_stale_stubs, write_module_stub, write_realm_stubs
 from ftl.build.watcher import Changes, ProjectWatcher, WatchedModule, WatchPlan, make_plan
+from ftl.configstore import values_for
 from ftl.devserver.status import DevStatus, format_ms
 from ftl.devserver.timeline import Timeline, TimelineEvent
 from ftl.errors import Diagnostic, FtlError, sorted_unique
 from ftl.project import Project, load_project
+from ftl.runtime.extract.source import forget_sources
 from ftl.schema import ast
 
 if TYPE_CHECKING:
@@ -44,6 +49,7 @@ if TYPE_CHECKING:
     from ftl.devserver.server import ServeOptions
 
 PROJECT_KEY = "<project>"  # where failures that belong to no module are remembered
+REALMS_KEY = "<realms>"  # where failures to pin the project's external realms are remembered
 
 EventKind = Literal["ready", "deployed", "failed", "removed", "added", "crashed", "restarted", "log"]
 
@@ -118,6 +124,8 @@ class Deployer(Protocol):
         self, module_dirs: Sequence[Path], *, removals: Sequence[str] = (), build: bool = True
     ) -> DeployOutcome: ...
 
+    async def set_project(self, project: Project) -> Sequence[Diagnostic]: ...
+
     def deployments(self) -> Sequence[LiveDeployment]: ...
 
     def schema(self) -> ast.Schema: ...
@@ -153,6 +161,7 @@ class DevLoop:
         self._graph: Graph = {}
         self._pending: set[str] = set()  # modules whose current sources are not what serves
         self._gone: set[str] = set()  # modules deleted from disk that still serve (removal failed)
+        self._config: dict[str, dict[str, Any]] = {}  # the config values each module was given
         self._shown: dict[str, frozenset[Diagnostic]] = {}  # last failure shown, per module
         self._watcher: ProjectWatcher | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -169,6 +178,7 @@ class DevLoop:
         infos, problems = scan_modules(self.project)
         self._show_failure(PROJECT_KEY, problems, force=True)
         self._set_modules(infos)
+        self._config = self._config_values(self.project)
         self._watcher = ProjectWatcher(self._plan())
         await self._watcher.start()
         if self._timeline is not None:
@@ -295,18 +305,14 @@ class DevLoop:
         """One changeset: `targets` in, deleted modules out. None on success, else its diagnostics."""
         serving = {d.module for d in self._backplane.deployments() if d.state in SERVING_STATES}
         removals = sorted(self._gone & serving)
-        # Modules that import each other's clients need their stubs written between runner starts:
-        # the engine's build does that (importing them here); otherwise the runners extract alone.
-        build = any(dep in targets for name in targets for dep in self._graph.get(name, {}))
         dirs = [self._modules[name].directory for name in sorted(targets)]
         try:
-            outcome = await self._backplane.deploy(dirs, removals=removals, build=build)
+            outcome = await self._backplane.deploy(dirs, removals=removals, build=False)
         except FtlError as exc:
             return list(exc.diagnostics)
         if outcome.state == FAILED_STATE:
             return list(outcome.diagnostics) or [Diagnostic("the changeset failed")]
-        if not build:
-            self._write_stubs(targets)
+        self._write_stubs(targets)
         if self._gone:
             self._forget_removed()
         return None
@@ -390,14 +396,16 @@ class DevLoop:
 
     async def _relayout(self) -> set[str]:
         """Reload the project file and find the modules again; returns the new, moved or renamed
-        ones (every module when the project config changed). Deleted modules are queued for removal."""
+        ones, those whose config changed and those importing a realm whose pin changed. Deleted
+        modules are queued for removal."""
         try:
             project = load_project(self.project.path)
         except FtlError as exc:
             self._show_failure(PROJECT_KEY, exc.diagnostics)
             return set()
-        config_changed = project.config != self.project.config
+        repinned = {pin.name for pin in set(project.realms) ^ set(self.project.realms)}
         self.project = project
+        self._show_failure(REALMS_KEY, await self._backplane.set_project(project))
         infos, problems = scan_modules(project)
         self._show_failure(PROJECT_KEY, problems)
         old = self._modules
@@ -412,9 +420,24 @@ class DevLoop:
         self._set_modules(new.values())
         if self._watcher is not None:
             await self._watcher.replan(self._plan())
-        if config_changed:
-            return set(new)
-        return {name for name, info in new.items() if old.get(name) != info} | (users & set(new))
+        config, self._config = self._config, self._config_values(project)
+        reconfigured = {name for name in new if config.get(name) != self._config.get(name)}
+        if repinned:
+            self._write_realm_stubs()
+            realms = [r.name for r in self._backplane.schema().realms if r.external]
+            remove_stale_stubs(project.root, self._modules, realms)
+            users |= {name for name, info in self._modules.items() if repinned & set(_imported(info))}
+        moved = {name for name, info in new.items() if old.get(name) != info}
+        return moved | reconfigured | (users & set(new))
+
+    def _config_values(self, project: Project) -> dict[str, dict[str, Any]]:
+        """The config values each module's runner is given (`[config]` overlaid with its own table)."""
+        try:
+            values = {name: values_for(project, "config", name) for name in self._modules}
+        except FtlError as exc:
+            self._show_failure(PROJECT_KEY, exc.diagnostics)
+            return self._config
+        return values
 
     def _forget_removed(self) -> None:
         """After a changeset went through, the deleted modules it removed are gone for good."""
@@ -461,7 +484,8 @@ class DevLoop:
             self.runtime_event(event)
 
     def runtime_event(self, event: TimelineEvent) -> None:
-        """A timeline event from the backplane: user logs, and runner crashes and restarts."""
+        """A timeline event from the backplane: user logs, and runner crashes and restarts (told
+        apart by `data["runner"]`, see `ftl.devserver.backplane`)."""
         if event.kind == "log":
             self._report(DevEvent("log", (event.module,), message=event.message, level=event.level))
             return
@@ -469,12 +493,13 @@ class DevLoop:
         serving = {d.key for d in self._backplane.deployments() if d.state in SERVING_STATES}
         if event.kind != "deployment" or event.module not in self._modules or deployment not in serving:
             return
-        if event.level == "error":
+        runner = event.data.get("runner")
+        if runner == "crashed":
             tail = str(event.data.get("stderr", "")).rstrip()
             self.status.crashed(event.module, event.message)
             message = f"{event.message}\n{tail}" if tail else event.message
             self._report(DevEvent("crashed", (event.module,), message=message, level="error"))
-        elif "restarted" in event.message:
+        elif runner == "restarted":
             self.status.recovered(event.module)
             self._report(DevEvent("restarted", (event.module,), message=event.message))
 
@@ -487,7 +512,13 @@ def _resolved(info: ModuleInfo) -> ModuleInfo:
 
 
 def _imports(info: ModuleInfo, modules: dict[str, ModuleInfo]) -> dict[str, Any]:
-    return {dep: pos for dep, pos in module_imports(info).items() if dep in modules and dep != info.name}
+    return {dep: pos for dep, pos in _imported(info).items() if dep in modules and dep != info.name}
+
+
+def _imported(info: ModuleInfo) -> dict[str, Any]:
+    """Every `ftl_modules.X` the module's sources import now (modules and external realms alike)."""
+    forget_sources(info.directory / info.package)  # parsed sources are cached; these may have changed
+    return module_imports(info)
 
 
 def _split_cycles(graph: Graph) -> tuple[list[str], list[str]]:

@@ -88,6 +88,14 @@ class ExternalRealmPinned:
     time: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class ExternalRealmUnpinned:
+    """The project no longer pins external realm `realm`; refused while a live module still uses it."""
+
+    realm: str
+    time: float = 0.0
+
+
 Event = (
     ChangesetCreated
     | DeploymentRuntimeUpdated
@@ -97,4 +105,5 @@ Event = (
     | ChangesetFinalized
     | ChangesetFailed
     | ExternalRealmPinned
+    | ExternalRealmUnpinned
 )

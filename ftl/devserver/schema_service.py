@@ -33,6 +33,7 @@ from ftl.devserver.events import (
     DeploymentRuntimeUpdated,
     Event,
     ExternalRealmPinned,
+    ExternalRealmUnpinned,
 )
 from ftl.errors import Diagnostic, FtlError
 from ftl.schema import ast, validate_schema
@@ -166,6 +167,8 @@ def transition(state: SchemaState, event: Event) -> SchemaState:
             new = _failed(state, event)
         case ExternalRealmPinned():
             new = _realm_pinned(state, event)
+        case ExternalRealmUnpinned():
+            new = _realm_unpinned(state, event)
         case _:
             raise InvalidEvent(f"unknown event {event!r}")
     return replace(new, sequence=state.sequence + 1)
@@ -345,6 +348,17 @@ def _realm_pinned(state: SchemaState, event: ExternalRealmPinned) -> SchemaState
     schema, diagnostics = validate_schema(merged_schema(state.realm, modules, external))
     if diagnostics:
         raise InvalidEvent(f"pinning realm {realm.name} breaks the live schema", diagnostics)
+    return replace(state, external_realms=_frozen(external), schema=schema, generation=state.generation + 1)
+
+
+def _realm_unpinned(state: SchemaState, event: ExternalRealmUnpinned) -> SchemaState:
+    if event.realm not in state.external_realms:
+        raise InvalidEvent(f"realm {event.realm} is not pinned")
+    external = {name: realm for name, realm in state.external_realms.items() if name != event.realm}
+    modules = {name: state.deployments[key].schema for name, key in state.live.items()}
+    schema, diagnostics = validate_schema(merged_schema(state.realm, modules, external))
+    if diagnostics:
+        raise InvalidEvent(f"unpinning realm {event.realm} breaks the live schema", diagnostics)
     return replace(state, external_realms=_frozen(external), schema=schema, generation=state.generation + 1)
 
 

@@ -5,6 +5,9 @@ connection is its lifeline both ways: a runner exits when it closes, and the sup
 control connection that drops without a Stop as a crash. A crash is reported once (with the
 runner's stderr tail) and the runner is restarted under the same deployment key with exponential
 back-off. Everything started here is in a process group the supervisor kills on `stop()`.
+
+A zygote that dies (killed, out of memory) leaves its runners serving; a warm replacement is
+started at once, and a fork that finds the zygote gone is retried once on a fresh one.
 """
 
 from __future__ import annotations
@@ -100,6 +103,8 @@ class Supervisor:
         self._by_connection: dict[Connection, RunnerProcess] = {}
         self._zygote: _Zygote | None = None
         self._zygotes: list[_Zygote] = []
+        self._zygote_lock = asyncio.Lock()
+        self._stopping = False
         self._server: asyncio.Server | None = None
         self._log_dir = Path()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -135,11 +140,21 @@ class Supervisor:
         runner.registered = loop.create_future()
         runner.exited = loop.create_future()
         runner.endpoint = ""
-        zygote = await self._ready_zygote()
+        zygote, runner.pid = await self._fork(runner)
         runner.zygote = zygote
-        runner.pid = await zygote.fork(runner.spec, runner.log_path)
         zygote.children[runner.pid] = runner
         runner.started_at = time.time()
+
+    async def _fork(self, runner: RunnerProcess) -> tuple[_Zygote, int]:
+        zygote = await self._ready_zygote()
+        try:
+            return zygote, await zygote.fork(runner.spec, runner.log_path)
+        except RunnerFailed:
+            if zygote.alive:
+                raise
+        # It died before we noticed (its exit is read concurrently): once more, on a fresh one.
+        zygote = await self._ready_zygote()
+        return zygote, await zygote.fork(runner.spec, runner.log_path)
 
     async def wait_registered(self, runner: RunnerProcess, timeout: float = REGISTER_TIMEOUT_S) -> Register:
         """The runner's registration; RunnerFailed if its module did not load or it died first."""
@@ -319,6 +334,7 @@ class Supervisor:
 
     async def stop(self) -> None:
         """Stop every runner and zygote, then the control port."""
+        self._stopping = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*(self.stop_runner(r, timeout=2.0) for r in list(self._runners.values())))
@@ -341,11 +357,14 @@ class Supervisor:
     # -- zygotes --------------------------------------------------------------------------------
 
     async def _running_zygote(self) -> _Zygote:
-        if self._zygote is None or not self._zygote.alive:
-            self._zygote = _Zygote(self._log_dir / "zygote.log", self._cwd, self._child_exited)
-            self._zygotes.append(self._zygote)
-            await self._zygote.start()
-        return self._zygote
+        async with self._zygote_lock:  # one replacement, however many forks find the old one gone
+            if self._zygote is None or not self._zygote.alive:
+                self._zygote = _Zygote(
+                    self._log_dir / "zygote.log", self._cwd, self._child_exited, self._zygote_gone
+                )
+                self._zygotes.append(self._zygote)
+                await self._zygote.start()
+            return self._zygote
 
     async def _ready_zygote(self) -> _Zygote:
         zygote = await self._running_zygote()
@@ -355,6 +374,16 @@ class Supervisor:
     def _child_exited(self, runner: RunnerProcess, status: int | None) -> None:
         if runner.exited is not None and not runner.exited.done():
             runner.exited.set_result(status)
+
+    def _zygote_gone(self, zygote: _Zygote) -> None:
+        for runner in zygote.children.values():
+            registered = runner.registered is not None and runner.registered.done()
+            if runner.zygote is zygote and registered and runner.control is None:
+                self._child_exited(runner, None)  # its lifeline is gone and no one will report its exit
+        if zygote is self._zygote and zygote.warmed and not self._stopping:
+            # Warm a replacement now, so the next deploy does not wait for it; one that never got
+            # warm is only retried by the next fork, which reports it if it fails again.
+            self._spawn_task(self._running_zygote())
 
     def _spawn_task(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -366,11 +395,16 @@ class _Zygote:
     """The pre-warmed process runners are forked from (see `ftl.runtime.zygote`)."""
 
     def __init__(
-        self, log_path: Path, cwd: Path | None, on_exit: Callable[[RunnerProcess, int | None], None]
+        self,
+        log_path: Path,
+        cwd: Path | None,
+        on_exit: Callable[[RunnerProcess, int | None], None],
+        on_gone: Callable[[_Zygote], None],
     ) -> None:
         self._log_path = log_path
         self._cwd = cwd
         self._on_exit = on_exit
+        self._on_gone = on_gone
         self._process: asyncio.subprocess.Process | None = None
         self._ready: asyncio.Future[None] | None = None
         self._forks: dict[int, asyncio.Future[int]] = {}
@@ -378,6 +412,7 @@ class _Zygote:
         self._reader: asyncio.Task[None] | None = None
         self.children: dict[int, RunnerProcess] = {}
         self.alive = False
+        self.warmed = False
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -428,9 +463,11 @@ class _Zygote:
             for waiter in self._forks.values():
                 if not waiter.done():
                     waiter.set_exception(problem)
+            self._on_gone(self)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         if "ready" in message:
+            self.warmed = True
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(None)
         elif "exited" in message:

@@ -15,7 +15,8 @@ from .schemas import shop_schema
 
 
 def tokens(markup: str) -> list[tuple[str, str]]:
-    return re.findall(r'class="tok-([\w-]+)"(?: href="[^"]*")?>([^<]*)<', markup)
+    found = re.findall(r'class="tok-([\w-]+)"(?: href="[^"]*")?>([^<]*)<', markup)
+    return [(kind, html.unescape(text)) for kind, text in found]
 
 
 def plain(markup: str) -> str:

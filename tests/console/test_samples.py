@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ftl.devserver.console.samples import SAMPLE_TIME, sample_json
+from ftl.devserver.console.samples import SAMPLE_TIME, sample_json, sample_request
 from ftl.schema import ast, parse_schema, parse_type, validate_schema
 from ftl.schema.jsonvalidate import validate_json
 
@@ -94,3 +94,36 @@ def test_external_realm_types_resolve_in_their_realm() -> None:
 
 def test_unknown_references_are_null() -> None:
     assert sample_json(ast.Ref("nope", "Nothing"), shop_schema()) is None
+
+
+def test_an_ingress_verb_request_carries_its_route() -> None:
+    schema, problems = validate_schema(
+        parse_schema(
+            """
+            realm r {
+              module web {
+                export data Id {
+                  id Int
+                }
+
+                export verb get(builtin.HttpRequest<Unit, web.Id, Unit>) builtin.HttpResponse<web.Id, String>
+                  +ingress http GET /items/{id}
+              }
+            }
+            """
+        )
+    )
+    assert not problems
+    module = schema.realms[0].module("web")
+    assert module is not None
+    verb = next(module.verbs())
+    value = sample_request(verb, schema, module="web")
+    assert value == {
+        "method": "GET",
+        "path": "/items/{id}",
+        "pathParameters": {"id": 0},
+        "query": {},
+        "headers": {},
+        "body": {},
+    }
+    assert validate_json(value, verb.request, schema) == []

@@ -80,6 +80,20 @@ def parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
 
 
+def zygotes() -> set[int]:
+    """The live zygotes this test process started."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            pid = int(entry.name)
+            if b"ftl.runtime.zygote" in command and parent_of(pid) == os.getpid() and alive(pid):
+                found.add(pid)
+    return found
+
+
 async def until(condition: Callable[[], bool], timeout: float = 30) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
@@ -129,18 +143,21 @@ async def test_a_deploy_right_after_the_zygote_is_killed_forks_from_a_new_one(
     assert not any(alive(pid) for pid in pids)
 
 
-async def test_a_deploy_after_the_zygote_died_forks_from_a_new_one(
+async def test_a_killed_zygote_is_replaced_before_the_next_deploy_needs_it(
     backplane: Backplane, module_dir: Path
 ) -> None:
     _, first_runner = await deploy(backplane, module_dir)
     zygote = parent_of(first_runner)
+    assert zygotes() == {zygote}
     kill(zygote)
-    await until(lambda: not alive(zygote))
+    await until(lambda: bool(zygotes() - {zygote}))
+    [replacement] = zygotes() - {zygote}
+
     _, runner = await deploy(backplane, module_dir)
-    assert parent_of(runner) not in (zygote, 1)
+    assert parent_of(runner) == replacement
     await until(lambda: not alive(first_runner))
     _, again = await deploy(backplane, module_dir)
-    assert parent_of(again) == parent_of(runner)  # the new zygote stays in use
+    assert parent_of(again) == replacement
 
 
 async def test_a_runner_orphaned_by_the_zygote_is_still_restarted_when_it_crashes(
@@ -158,3 +175,18 @@ async def test_a_runner_orphaned_by_the_zygote_is_still_restarted_when_it_crashe
     assert parent_of(restarted) not in (zygote, 1)
     await until(lambda: any(d.key == key and d.endpoint for d in backplane.deployments()))
     await assert_answers(backplane, "restarted")
+
+
+async def test_a_runner_killed_together_with_its_zygote_is_restarted(
+    backplane: Backplane, module_dir: Path
+) -> None:
+    key, runner = await deploy(backplane, module_dir)
+    zygote = parent_of(runner)
+    # Its lost lifeline and its zygote's death reach the backplane in either order.
+    kill(runner)
+    kill(zygote)
+    await until(lambda: backplane.runner_pid(key) not in (0, runner))
+    restarted = backplane.runner_pid(key)
+    await until(lambda: any(d.key == key and d.endpoint for d in backplane.deployments()))
+    assert parent_of(restarted) not in (zygote, 1)
+    await assert_answers(backplane, "back")

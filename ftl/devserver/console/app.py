@@ -25,7 +25,7 @@ from starlette.templating import Jinja2Templates
 from ftl.devserver.console import views
 from ftl.devserver.console.formatting import FILTERS
 from ftl.devserver.console.graph import EDGE_KINDS, module_graph, render_svg
-from ftl.devserver.console.samples import sample_json
+from ftl.devserver.console.samples import sample_request
 from ftl.devserver.console.trace import build_trace
 from ftl.devserver.timeline import KINDS, Timeline, TimelineEvent
 from ftl.project import Project
@@ -143,7 +143,7 @@ class Console:
         if found is None:
             return self._not_found(request, f"verb {module_name}.{verb_name}")
         module, verb = found
-        sample = sample_json(verb.request, schema, module=module.name)
+        sample = sample_request(verb, schema, module=module.name)
         recent = self.timeline.query(kind="call", module=module.name, verb=verb.name, limit=RECENT_CALLS)
         return self._page(
             request,

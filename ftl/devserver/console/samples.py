@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from ftl.schema import ast
 
-__all__ = ["sample_json"]
+__all__ = ["sample_json", "sample_request"]
 
 SAMPLE_TIME: Final = "2024-01-01T00:00:00Z"
 MAX_DEPTH: Final = 8
@@ -36,6 +36,16 @@ def sample_json(type_: ast.Type, schema: ast.Schema, *, realm: str = "", module:
             for decl in mod.decls:
                 decls.setdefault((realm_key, mod.name, decl.name), decl)
     return _Sampler(decls).value(type_, _Scope(realm, module), ())
+
+
+def sample_request(verb: ast.Verb, schema: ast.Schema, *, module: str) -> Any:
+    """An example request for `verb`; an HTTP ingress verb's also gets its route's method and path."""
+    value = sample_json(verb.request, schema, module=module)
+    route = next((m for m in verb.metadata if isinstance(m, ast.MetadataIngress)), None)
+    if route is not None and isinstance(value, dict) and "method" in value and "path" in value:
+        value["method"] = route.method
+        value["path"] = route.path_text
+    return value
 
 
 class _Sampler:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast as pyast
 import importlib
 import inspect
+import os
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -30,6 +31,22 @@ class Use:
 class UsageFinder:
     def __init__(self, is_local: Callable[[str], bool]) -> None:
         self.is_local = is_local
+        self._local_files: frozenset[str] | None = None
+
+    def is_local_code(self, code: types.CodeType) -> bool:
+        """Whether `code` was written in one of the package's files.
+
+        Functions that only carry a local `__module__` (the `__repr__` that `@dataclass` wraps with
+        `functools.wraps`, code generated from strings) are not the user's code; reading their source
+        would parse files such as dataclasses.py on every load.
+        """
+        if self._local_files is None:
+            self._local_files = frozenset(
+                os.path.abspath(filename)
+                for name, module in list(sys.modules.items())
+                if self.is_local(name) and isinstance(filename := getattr(module, "__file__", None), str)
+            )
+        return os.path.abspath(code.co_filename) in self._local_files
 
     def uses(self, func: Callable[..., object]) -> list[Use]:
         """Every client or topic `func` uses, directly or through local helpers, first use first."""
@@ -43,6 +60,8 @@ class UsageFinder:
         if not isinstance(func, types.FunctionType) or code is None or code in seen:
             return
         seen.add(code)
+        if not self.is_local_code(code):
+            return
         source = source_of(func)
         definition = source.find_function(func) if source else None
         if source is None or definition is None:

@@ -1,0 +1,71 @@
+"""The runner's end of its control connection to the backplane.
+
+In: `routes` (a new route table for outgoing calls) and `stop`. Out: `routes_applied` and the
+timeline's `events`. The connection is the runner's lifeline: when it closes, the runner exits,
+so a backplane that dies never leaves runners behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+from ftl.runtime._event_queue import EventQueue
+from ftl.runtime._outgoing import OutgoingCalls
+from ftl.runtime._serving import CallServer
+from ftl.runtime.protocol import Connection, EventRecord, Events, Message, Routes, RoutesApplied, Stop
+
+
+class Control:
+    """Handles what the backplane sends; `stopped` resolves to the exit code when the runner is done."""
+
+    def __init__(
+        self, connection: Connection, server: CallServer, outgoing: OutgoingCalls, events: EventQueue
+    ) -> None:
+        self._connection = connection
+        self._server = server
+        self._outgoing = outgoing
+        self._events = events
+        self._loop = asyncio.get_running_loop()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.stopped: asyncio.Future[int] = self._loop.create_future()
+
+    def on_message(self, connection: Connection, message: Message) -> None:
+        if isinstance(message, Routes):
+            self._apply_routes(message)
+        elif isinstance(message, Stop):
+            self._spawn(self.stop())
+
+    def on_lost(self) -> None:
+        if not self.stopped.done():
+            self.stopped.set_result(0)
+
+    def send_events(self, batch: list[EventRecord]) -> None:
+        self._connection.send(Events(batch))
+
+    async def stop(self) -> None:
+        """Finish the calls being served, send the last events, close the connection."""
+        await self._server.drain()
+        self._events.flush()
+        self._connection.close()
+        await self._connection.wait_closed()
+        if not self.stopped.done():
+            self.stopped.set_result(0)
+
+    def _apply_routes(self, routes: Routes) -> None:
+        dropped = self._outgoing.use_routes(routes)
+        if dropped is None:
+            self._connection.send(RoutesApplied(routes.version))  # overtaken by a newer table already
+            return
+        self._spawn(self._acknowledge(routes.version, dropped))
+
+    async def _acknowledge(self, version: int, dropped: set[str]) -> None:
+        # Only once nothing we sent is still waiting on a dropped endpoint may it be stopped.
+        await self._outgoing.settle(dropped)
+        self._connection.send(RoutesApplied(version))
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = self._loop.create_task(coroutine)
+        self._tasks.add(task)  # the loop only keeps a weak reference to a task
+        task.add_done_callback(self._tasks.discard)
