@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, Final
 import httpx
 
 from ftl.devserver.timeline import TimelineEvent, event_from_json
-from ftl.errors import FtlError
+from ftl.errors import Diagnostic, FtlError, Position
 
 DEFAULT_ENDPOINT: Final = "http://127.0.0.1:8892"
 ENDPOINT_ENV: Final = "FTL_ENDPOINT"
@@ -87,7 +88,7 @@ class DeployOutcome:
     changeset: str
     state: str
     deployments: list[str]
-    diagnostics: list[str]
+    diagnostics: list[Diagnostic]
 
     @property
     def ok(self) -> bool:
@@ -200,7 +201,8 @@ class AdminClient:
             raise FtlError(f"unexpected answer from {self.endpoint}")
         if "error" in data:
             raise AdminError(400, data["error"].get("kind", ""), data["error"].get("message", ""))
-        return DeployOutcome(data["changeset"], data["state"], data["deployments"], data["diagnostics"])
+        diagnostics = [parse_diagnostic(str(text)) for text in data["diagnostics"]]
+        return DeployOutcome(data["changeset"], data["state"], data["deployments"], diagnostics)
 
     def realms(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._json("GET", "/api/realms")
@@ -228,12 +230,23 @@ class AdminClient:
         return _decode(self._request(method, path, **kwargs))
 
 
+_PLACED = re.compile(r"(?P<file>.+?):(?P<line>\d+):(?P<column>\d+): (?P<message>.*)", re.DOTALL)
+
+
+def parse_diagnostic(text: str) -> Diagnostic:
+    """A diagnostic as the admin API sends it (`file:line:col: message`, or just a message)."""
+    match = _PLACED.fullmatch(text)
+    if match is None:
+        return Diagnostic(text)
+    place = Position(match["file"], int(match["line"]), int(match["column"]))
+    return Diagnostic(match["message"], place)
+
+
 def _decode(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError:
-        status = response.status_code
-        raise FtlError(f"the backplane answered {status} with something that is not JSON") from None
+        raise _not_an_admin_api(response) from None
 
 
 def _raise_for(response: httpx.Response) -> None:
@@ -242,7 +255,23 @@ def _raise_for(response: httpx.Response) -> None:
         kind, message = error.get("kind", ""), error.get("message", "")
     except (ValueError, AttributeError):
         kind, message = "", ""
-    raise AdminError(response.status_code, kind, message or f"the backplane answered {response.status_code}")
+    if not message:
+        problem = _not_an_admin_api(response)
+        raise AdminError(response.status_code, kind, problem.diagnostics[0].message)
+    raise AdminError(response.status_code, kind, message)
+
+
+def _not_an_admin_api(response: httpx.Response) -> FtlError:
+    """The answer of something that is not FTL's admin API (often the ingress address by mistake)."""
+    url = response.request.url
+    server = f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
+    answer = f"{response.status_code} to {response.request.method} {url.path}"
+    if response.status_code >= 500:
+        return FtlError(f"the backplane at {server} failed (it answered {answer})")
+    return FtlError(
+        f"{server} is not an FTL admin API (it answered {answer}); "
+        "use the admin address that ftl dev or ftl serve prints"
+    )
 
 
 def _filters(

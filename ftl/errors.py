@@ -53,7 +53,7 @@ class FtlError(Exception):
     def __init__(self, diagnostics: list[Diagnostic] | str) -> None:
         if isinstance(diagnostics, str):
             diagnostics = [Diagnostic(diagnostics)]
-        self.diagnostics = sorted(set(diagnostics))
+        self.diagnostics = sorted_unique(diagnostics)
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
 

@@ -16,6 +16,7 @@ from ftl.errors import Diagnostic, FtlError, Position
 
 PROJECT_FILE_NAME = "ftl-project.toml"
 DEFAULT_PUBLIC_SCHEMA = "ftl-public-schema.ftl"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,9 @@ def find_project_file(explicit: str | os.PathLike[str] | None = None, start: Pat
 
 
 def _existing(path: Path) -> Path:
+    if path.is_dir():
+        hint = f" (did you mean {path / PROJECT_FILE_NAME}?)" if (path / PROJECT_FILE_NAME).is_file() else ""
+        raise FtlError(f"project file {path} is a directory{hint}")
     if not path.is_file():
         raise FtlError(f"project file {path} does not exist")
     return path.resolve()
@@ -84,45 +88,62 @@ def load_project(path: Path) -> Project:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line, column = _toml_error_place(exc)
+        line, column = toml_error_place(exc, text)
         message = str(exc).split(" (at ")[0]
         raise FtlError([Diagnostic(f"invalid TOML: {message}", Position(display, line, column))]) from exc
-    return project_from_data(path, data)
+    return project_from_data(path, data, text)
 
 
-def project_from_data(path: Path, data: dict[str, Any]) -> Project:
+def project_from_data(path: Path, data: dict[str, Any], text: str | None = None) -> Project:
+    """The project that parsed TOML `data` describes; `text` (the file's text) lets errors point at
+    the offending line instead of the top of the file."""
     display = _display(path)
 
-    def problem(message: str) -> FtlError:
-        return FtlError([Diagnostic(message, Position(display, 1, 1))])
+    def problem(message: str, *where: str) -> FtlError:
+        line, column = _place(text or "", where)
+        return FtlError([Diagnostic(message, Position(display, line, column))])
 
-    realm = data.get("realm", path.parent.name)
+    realm = data.get("realm", realm_name_for(path.parent))
     if not isinstance(realm, str) or not realm:
-        raise problem("`realm` must be a non-empty string")
+        raise problem("`realm` must be a non-empty string", "realm")
+    if not _NAME.fullmatch(realm):
+        raise problem(
+            f"invalid realm name {realm!r}: use letters, digits and underscores, not starting with a digit",
+            "realm",
+        )
     module_dirs = data.get("module-dirs", ["."])
     if not isinstance(module_dirs, list) or not all(isinstance(d, str) for d in module_dirs):
-        raise problem("`module-dirs` must be a list of directory names")
+        raise problem("`module-dirs` must be a list of directory names", "module-dirs")
     public_schema = data.get("public-schema", DEFAULT_PUBLIC_SCHEMA)
-    if not isinstance(public_schema, str):
-        raise problem("`public-schema` must be a file name")
+    if not isinstance(public_schema, str) or not public_schema:
+        raise problem("`public-schema` must be a file name", "public-schema")
     config = data.get("config", {})
     if not isinstance(config, dict):
-        raise problem("`[config]` must be a table")
+        raise problem("`[config]` must be a table", "config")
+    realms = data.get("realms", {})
+    if not isinstance(realms, dict):
+        raise problem("`[realms]` must be a table", "realms")
+    egress = realms.get("egress", {})
+    if not isinstance(egress, dict):
+        raise problem("`[realms.egress]` must be a table", "realms", "egress")
     pins: list[RealmPin] = []
-    egress = data.get("realms", {}).get("egress", {}) if isinstance(data.get("realms", {}), dict) else {}
     for name, pin in sorted(egress.items()):
+        where = ("realms", "egress", name)
         if not isinstance(pin, dict):
-            raise problem(f"`[realms.egress.{name}]` must be a table")
+            raise problem(f"`[realms.egress.{name}]` must be a table", *where)
         missing = [key for key in ("git-repo", "git-commit") if not isinstance(pin.get(key), str)]
         if missing:
-            raise problem(f"`[realms.egress.{name}]` is missing {', '.join(missing)}")
+            raise problem(f"`[realms.egress.{name}]` is missing {', '.join(missing)}", *where)
+        wrong = [key for key in ("git-branch", "git-path") if not isinstance(pin.get(key, ""), str)]
+        if wrong:
+            raise problem(f"`[realms.egress.{name}]`: {', '.join(wrong)} must be a string", *where)
         pins.append(
             RealmPin(
                 name=name,
                 git_repo=pin["git-repo"],
-                git_branch=str(pin.get("git-branch", "")),
+                git_branch=pin.get("git-branch", ""),
                 git_commit=pin["git-commit"],
-                git_path=str(pin.get("git-path", DEFAULT_PUBLIC_SCHEMA)),
+                git_path=pin.get("git-path", DEFAULT_PUBLIC_SCHEMA),
             )
         )
     return Project(
@@ -135,10 +156,69 @@ def project_from_data(path: Path, data: dict[str, Any]) -> Project:
     )
 
 
-def _toml_error_place(exc: tomllib.TOMLDecodeError) -> tuple[int, int]:
+def realm_name_for(directory: Path) -> str:
+    """A valid realm name from a directory name: `my-shop` -> `my_shop`."""
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", directory.resolve().name).strip("_").lower()
+    if not name:
+        return "realm"
+    return f"r_{name}" if name[0].isdigit() else name
+
+
+def _place(text: str, keys: tuple[str, ...]) -> tuple[int, int]:
+    """Where the dotted key `keys` is written in `text`: its table header, or its `key = ...` line in
+    its parent table (else where its parent is); (1, 1) when it cannot be found."""
+    if not keys or not text:
+        return 1, 1
+    header = _header(keys).search(text)
+    if header is not None:
+        return _line_column(text, header.start())
+    parent = _table_body(text, keys[:-1])
+    if parent is not None:
+        assignment = re.compile(rf"^[ \t]*{_key(keys[-1])}[ \t]*[=.]", re.MULTILINE)
+        found = assignment.search(text, *parent)
+        if found is not None:
+            return _line_column(text, found.start())
+    return _place(text, keys[:-1])
+
+
+def _key(name: str) -> str:
+    quoted = re.escape(name)
+    return rf"(?:{quoted}|\"{quoted}\"|'{quoted}')"
+
+
+def _header(keys: tuple[str, ...]) -> re.Pattern[str]:
+    dotted = r"[ \t]*\.[ \t]*".join(_key(k) for k in keys)
+    return re.compile(rf"^[ \t]*\[[ \t]*{dotted}[ \t]*\][^\n]*$", re.MULTILINE)
+
+
+def _table_body(text: str, keys: tuple[str, ...]) -> tuple[int, int] | None:
+    """The (start, end) offsets of table `keys` (the top level for no keys) when it has a header."""
+    start = 0
+    if keys:
+        header = _header(keys).search(text)
+        if header is None:
+            return None
+        start = header.end()
+    following = re.compile(r"^[ \t]*\[", re.MULTILINE).search(text, start)
+    return start, following.start() if following else len(text)
+
+
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    while offset < len(text) and text[offset] in " \t":
+        offset += 1
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def toml_error_place(exc: tomllib.TOMLDecodeError, text: str) -> tuple[int, int]:
+    """(line, column) of a TOML error in `text`; "at end of document" is just past the last character
+    that is not a line break (where an editor's cursor lands, and where tomlkit puts it)."""
     # Python 3.11's TOMLDecodeError only carries the place inside its message.
     match = re.search(r"at line (\d+), column (\d+)", str(exc))
-    return (int(match[1]), int(match[2])) if match else (1, 1)
+    if match:
+        return int(match[1]), int(match[2])
+    content = text.rstrip("\r\n")
+    last_line = content.rsplit("\n", 1)[-1]
+    return content.count("\n") + 1, len(last_line) + 1
 
 
 def _display(path: Path) -> str:

@@ -19,11 +19,21 @@ import jinja2
 import ftl
 from ftl._sdk.names import module_name_problem
 from ftl.errors import FtlError
-from ftl.project import PROJECT_FILE_NAME, Project
+from ftl.project import PROJECT_FILE_NAME, Project, realm_name_for
 
 _REALM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MODULE = re.compile(r"[a-z][a-z0-9_]*")
-_RESERVED_PACKAGES = frozenset({"ftl", "ftl_modules", "tests", "test", "conftest"})
+_RESERVED_PACKAGES = frozenset({"ftl", "ftl_modules", "tests", "conftest"})
+
+__all__ = [
+    "Scaffold",
+    "init_project",
+    "is_inside_module_dirs",
+    "module_name_error",
+    "new_module",
+    "realm_name_for",
+    "templates_dir",
+]
 
 
 @dataclass
@@ -45,14 +55,6 @@ def templates_dir() -> Path:
     raise FtlError(f"FTL's scaffolds are missing from this installation (looked in {package})")
 
 
-def realm_name_for(directory: Path) -> str:
-    """A valid realm name from a directory name: `my-shop` -> `my_shop`."""
-    name = re.sub(r"[^A-Za-z0-9_]+", "_", directory.resolve().name).strip("_").lower()
-    if not name:
-        return "realm"
-    return f"r_{name}" if name[0].isdigit() else name
-
-
 def init_project(directory: Path, realm: str | None = None) -> Scaffold:
     """Make `directory` (created if needed) an FTL project. Refuses to touch an existing project file;
     other files that already exist are kept, except that `.gitignore` gains `.ftl/` if it lacks it."""
@@ -66,10 +68,16 @@ def init_project(directory: Path, realm: str | None = None) -> Scaffold:
         raise FtlError(
             f"{_shown(project_file)} already exists: {_shown(directory)} is already an FTL project"
         )
-    if directory.exists() and not directory.is_dir():
-        raise FtlError(f"{_shown(directory)} exists and is not a directory")
-    directory.mkdir(parents=True, exist_ok=True)
+    _make_directory(directory)
     result = Scaffold(directory)
+    try:
+        _write_project(directory, realm, result)
+    except OSError as exc:
+        raise FtlError(f"cannot write the project in {_shown(directory)}: {_reason(exc)}") from None
+    return result
+
+
+def _write_project(directory: Path, realm: str, result: Scaffold) -> None:
     for relative, text in _render(templates_dir() / "project", {"realm": realm}):
         target = directory / relative
         if relative == ".gitignore" and target.is_file():
@@ -82,7 +90,6 @@ def init_project(directory: Path, realm: str | None = None) -> Scaffold:
         else:
             _write_new(target, text)
             result.created.append(relative)
-    return result
 
 
 def module_name_error(name: str) -> str | None:
@@ -95,8 +102,10 @@ def module_name_error(name: str) -> str | None:
         return f"module name {name!r} is invalid: use lower_snake_case (a lowercase letter, then a-z, 0-9, _)"
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return f"module name {name!r} is a Python keyword"
-    if name in sys.stdlib_module_names or name in _RESERVED_PACKAGES:
+    if name in sys.stdlib_module_names:
         return f"module name {name!r} would hide Python's own `{name}` package: choose another name"
+    if name in _RESERVED_PACKAGES:
+        return f"module name {name!r} would hide the `{name}` package FTL projects use: choose another name"
     return None
 
 
@@ -108,11 +117,20 @@ def new_module(project: Project, name: str, directory: Path | None = None) -> Sc
     existing = _existing_modules(project)
     if name in existing:
         raise FtlError(f"the project already has a module {name!r} ({_shown(existing[name])})")
+    if directory is None and not project.module_dirs:
+        raise FtlError(f"{_shown(project.path)} lists no module-dirs: add one there, or pass --dir")
     parent = directory if directory is not None else project.module_roots()[0]
     target = parent / name
     if target.exists():
         raise FtlError(f"{_shown(target)} already exists")
-    parent.mkdir(parents=True, exist_ok=True)
+    _make_directory(parent)
+    try:
+        return _write_module(parent, target, name)
+    except OSError as exc:
+        raise FtlError(f"cannot write module {name} in {_shown(parent)}: {_reason(exc)}") from None
+
+
+def _write_module(parent: Path, target: Path, name: str) -> Scaffold:
     # Rendered beside the target and renamed into place: never a half-written module.
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=parent))
     try:
@@ -161,6 +179,23 @@ def _render(source: Path, variables: dict[str, str]) -> list[tuple[str, str]]:
 def _output_name(part: str, variables: dict[str, str]) -> str:
     part = part.removesuffix(".j2").replace("__module__", variables.get("module", "__module__"))
     return "." + part.removeprefix("dot-") if part.startswith("dot-") else part
+
+
+def _make_directory(directory: Path) -> None:
+    """`directory` and its parents, or an FtlError that says why not."""
+    for existing in (directory, *directory.parents):
+        if existing.exists():
+            if not existing.is_dir():
+                raise FtlError(f"{_shown(existing)} exists and is not a directory")
+            break
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FtlError(f"cannot create {_shown(directory)}: {_reason(exc)}") from None
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 def _write_new(path: Path, text: str) -> None:

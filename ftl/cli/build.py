@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +15,7 @@ from ftl.cli.output import (
     fail_with,
     is_terminal,
     print_diagnostics,
+    relative_diagnostics,
     set_plain,
 )
 from ftl.errors import Diagnostic, FtlError
@@ -78,17 +77,6 @@ def fail_on_diagnostics(diagnostics: list[Diagnostic]) -> None:
         if diagnostic.pos is None:
             typer.echo(f"ftl: error: {diagnostic.message}", err=True)
     raise typer.Exit(1)
-
-
-def relative_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
-    """The same diagnostics, with each file named relative to the current directory."""
-    result: list[Diagnostic] = []
-    for diagnostic in diagnostics:
-        pos = diagnostic.pos
-        if pos is not None and pos.filename and os.path.isabs(pos.filename):
-            pos = pos.with_filename(display_path(Path(pos.filename)))
-        result.append(Diagnostic(diagnostic.message, pos))
-    return result
 
 
 def _sources(diagnostics: list[Diagnostic]) -> dict[str, str]:

@@ -12,7 +12,16 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from ftl.cli.output import JSON_OPTION, PLAIN_OPTION, console, fail_with, is_terminal, print_json, set_plain
+from ftl.cli.output import (
+    JSON_OPTION,
+    PLAIN_OPTION,
+    console,
+    console_err,
+    fail_with,
+    is_terminal,
+    print_json,
+    set_plain,
+)
 from ftl.configstore import (
     Entry,
     Kind,
@@ -75,8 +84,9 @@ def _add_commands(group: typer.Typer, kind: Kind) -> None:
             return
         for entry in entries:
             console.print(escape(_as_line(entry, kind)))
-        if not entries and is_terminal():
-            console.print(f"no {noun}s set (add one with `ftl {kind} set [MODULE.]NAME VALUE`)")
+        if not entries:
+            # A hint, not data: stdout stays empty for scripts.
+            console_err.print(f"no {noun}s set (add one with `ftl {kind} set [MODULE.]NAME VALUE`)")
 
     list_command.__doc__ = (
         "List config values (JSON)."

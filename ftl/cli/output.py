@@ -2,6 +2,9 @@
 
 Rules (cli.md): colour and live status only on a terminal; plain text when stdout is not a TTY or
 `--plain` is given; `NO_COLOR` honoured; errors as `ftl: error: ...` on stderr with exit code 1.
+
+`--plain` and `NO_COLOR` differ: `NO_COLOR` only takes the colour away (rich reads it itself), while
+`--plain` also takes away styles, spinners, tables and the source lines under diagnostics.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -17,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ftl.errors import Diagnostic, FtlError
+from ftl.files import display_path
 
 console = Console(highlight=False, soft_wrap=True)
 console_err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -25,17 +30,30 @@ PLAIN_OPTION = typer.Option(False, "--plain", help="Plain, line-oriented output 
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable JSON output.")
 
 
+_ORIGINAL = {id(c): (c.no_color, c._force_terminal, c._color_system) for c in (console, console_err)}
+_plain = False
+
+
 def set_plain(plain: bool) -> None:
-    """Switch both consoles to plain output for the rest of the command."""
-    if plain or os.environ.get("NO_COLOR"):
-        for target in (console, console_err):
-            target.no_color = True
-            target._force_terminal = False  # rich has no public setter once constructed
+    """Switch both consoles to plain output (or back) for the rest of the command."""
+    global _plain
+    _plain = plain
+    for target in (console, console_err):
+        # rich has no public setters once a console is constructed.
+        if plain:
+            target.no_color, target._force_terminal, target._color_system = True, False, None
+        else:
+            target.no_color, target._force_terminal, target._color_system = _ORIGINAL[id(target)]
+
+
+def is_plain() -> bool:
+    return _plain
 
 
 def is_terminal(stream: Any = None) -> bool:
+    """Whether `stream` (default stdout) gets terminal output: a TTY, and no `--plain`."""
     stream = stream if stream is not None else sys.stdout
-    return bool(getattr(stream, "isatty", lambda: False)()) and not console.no_color
+    return bool(getattr(stream, "isatty", lambda: False)()) and not _plain
 
 
 def fail(message: str) -> NoReturn:
@@ -48,7 +66,7 @@ def print_diagnostics(
     diagnostics: Iterable[Diagnostic], filename: str = "", sources: dict[str, str] | None = None
 ) -> None:
     """Each error as `file:line:col: message` on stderr, plus the line and a caret on a terminal."""
-    show_context = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+    show_context = is_terminal(sys.stderr)
     for diagnostic in sorted(set(diagnostics)):
         typer.echo(diagnostic.render(filename), err=True)
         if not (show_context and diagnostic.pos and sources):
@@ -61,6 +79,17 @@ def print_diagnostics(
             source_line = lines[diagnostic.pos.line - 1].replace("\t", " ")
             console_err.print(f"  {escape(source_line)}")
             console_err.print("  " + " " * max(diagnostic.pos.column - 1, 0) + "[bold red]^[/]")
+
+
+def relative_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """The same diagnostics, with each absolute file name made relative to the current directory."""
+    result: list[Diagnostic] = []
+    for diagnostic in diagnostics:
+        pos = diagnostic.pos
+        if pos is not None and pos.filename and os.path.isabs(pos.filename):
+            pos = pos.with_filename(display_path(Path(pos.filename)))
+        result.append(Diagnostic(diagnostic.message, pos))
+    return result
 
 
 def fail_with(error: FtlError, filename: str = "", sources: dict[str, str] | None = None) -> NoReturn:

@@ -13,6 +13,7 @@ from ftl.cli.output import (
     JSON_OPTION,
     PLAIN_OPTION,
     console,
+    console_err,
     fail,
     fail_with,
     is_terminal,
@@ -139,10 +140,13 @@ def list_command(
         print_json([_as_json(s) for s in summaries])
         return
     if not summaries:
-        console.print("no realms pinned (add one with `ftl realm add --git-repo URL`)")
+        # A hint, not data: stdout stays empty for scripts.
+        console_err.print("no realms pinned (add one with `ftl realm add --git-repo URL`)")
         return
     if is_terminal():
-        table = Table("name", "repo", "branch", "commit", "modules", "exported verbs")
+        table = Table(box=None, pad_edge=False)
+        for header in ("NAME", "REPO", "BRANCH", "COMMIT", "MODULES", "EXPORTED VERBS"):
+            table.add_column(header, overflow="fold")
         for s in summaries:
             table.add_row(*(escape(cell) for cell in _row(s)))
         console.print(table)

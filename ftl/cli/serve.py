@@ -26,12 +26,15 @@ from ftl.cli.output import (
     fail,
     fail_with,
     is_terminal,
+    print_diagnostics,
     print_json,
+    relative_diagnostics,
     set_plain,
 )
 from ftl.client import AdminClient, CallOutcome, Deployment, resolve_endpoint
-from ftl.devserver.timeline import TimelineEvent
+from ftl.devserver.timeline import KINDS, TimelineEvent
 from ftl.errors import FtlError
+from ftl.files import display_path
 from ftl.project import Project, find_project_file, load_project
 
 ENDPOINT_OPTION = typer.Option(
@@ -73,12 +76,15 @@ def serve(
 ) -> None:
     """Run the backplane (no build, no watch) until Ctrl-C; deploy into it with `ftl deploy`."""
     from ftl.devserver.admin import ServerUrls
-    from ftl.devserver.server import DevServer, ServeOptions, serve_until_signalled
+    from ftl.devserver.server import DevServer, ServeOptions, parse_bind, serve_until_signalled
 
     set_plain(plain)
     try:
-        project = _optional_project(project_file)
         options = ServeOptions.from_flags(ingress_bind, bind)
+        # A bad address is an error before anything starts (and before any file is looked at).
+        parse_bind(options.ingress_bind)
+        parse_bind(options.admin_bind)
+        project = _optional_project(project_file)
         realm_name = realm or (project.realm if project is not None else "local")
         server = DevServer(project, realm=realm_name, options=options)
 
@@ -229,11 +235,17 @@ def _local_time(unix: float) -> str:
 # logs
 
 
+def _check_kind(kind: str) -> str:
+    if kind not in (*KINDS, "all", ""):
+        raise typer.BadParameter(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}, or all")
+    return kind
+
+
 def logs(
     target: str | None = typer.Argument(None, metavar="[MODULE[.VERB]]", help="Only this module or verb."),
     follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new events as they happen."),
     kind: str = typer.Option(
-        "log", "--kind", help="Event kind: log, call, ingress, deployment, changeset, cron."
+        "log", "--kind", help=f"Event kind: {', '.join(KINDS)}, or all.", callback=_check_kind
     ),
     limit: int = typer.Option(100, "-n", "--limit", help="How many past events to show."),
     endpoint: str | None = ENDPOINT_OPTION,
@@ -243,7 +255,8 @@ def logs(
     """Print timeline events (logs by default) from a running backplane."""
     set_plain(plain)
     module, _, verb = (target or "").partition(".")
-    filters: dict[str, Any] = {"kind": kind or None, "module": module or None, "verb": verb or None}
+    wanted_kind = None if kind in ("", "all") else kind
+    filters: dict[str, Any] = {"kind": wanted_kind, "module": module or None, "verb": verb or None}
     try:
         with AdminClient(resolve_endpoint(endpoint)) as admin:
             if not follow:
@@ -295,15 +308,28 @@ def deploy(
         module_dirs = list(dirs) if dirs else _all_module_dirs(project_file)
         if not module_dirs:
             fail("no modules to deploy")
+        for problem in not_module_dirs(module_dirs):
+            fail(problem)
         with AdminClient(resolve_endpoint(endpoint)) as admin:
             outcome = admin.deploy(module_dirs)
     except FtlError as error:
         fail_with(error)
     if not outcome.ok:
-        for diagnostic in outcome.diagnostics:
-            typer.echo(diagnostic, err=True)
-        fail(f"changeset {outcome.changeset} failed")
+        print_diagnostics(relative_diagnostics(d for d in outcome.diagnostics if d.pos is not None))
+        reasons = [d.message for d in outcome.diagnostics if d.pos is None]
+        fail(f"changeset {outcome.changeset} failed" + "".join(f": {r}" for r in reasons[:1]))
     typer.echo(f"changeset {outcome.changeset} {outcome.state.lower()}: {', '.join(outcome.deployments)}")
+
+
+def not_module_dirs(dirs: Iterable[Path]) -> list[str]:
+    """Why each of `dirs` that is not a module directory (one with an ftl.toml) cannot be deployed."""
+    from ftl.runtime.extract import MODULE_FILE
+
+    return [
+        f"{display_path(d)} is not a module directory (it has no {MODULE_FILE})"
+        for d in dirs
+        if not (d / MODULE_FILE).is_file()
+    ]
 
 
 def _all_module_dirs(project_file: Path | None) -> list[Path]:

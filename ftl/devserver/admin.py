@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import BaseRoute, Route
 
 from ftl._sdk.names import lower_camel
+from ftl.devserver.ingress import IngressBackend
 from ftl.devserver.timeline import Timeline, event_to_json
 from ftl.errors import FtlError
 from ftl.project import Project
@@ -57,22 +58,6 @@ class ServerUrls:
     console_url: str
 
 
-class _CallError(Protocol):
-    @property
-    def kind(self) -> str: ...
-    @property
-    def message(self) -> str: ...
-
-
-class _CallResult(Protocol):
-    @property
-    def body(self) -> bytes | None: ...
-    @property
-    def error(self) -> _CallError | None: ...
-    @property
-    def request_id(self) -> str: ...
-
-
 class _DeployResult(Protocol):
     @property
     def changeset(self) -> str: ...
@@ -84,27 +69,15 @@ class _DeployResult(Protocol):
     def diagnostics(self) -> Sequence[object]: ...
 
 
-class AdminBackend(Protocol):
-    """The part of the Backplane the admin API uses."""
+class AdminBackend(IngressBackend, Protocol):
+    """The part of the Backplane the admin API uses: the ingress's `schema()` and `call()`, and more."""
 
     @property
     def realm(self) -> str: ...
     @property
     def project(self) -> Project | None: ...
 
-    def schema(self) -> ast.Schema: ...
     def deployments(self) -> Sequence[Any]: ...
-
-    async def call(
-        self,
-        module: str,
-        verb: str,
-        body: bytes,
-        *,
-        request_id: str | None = None,
-        caller: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> _CallResult: ...
 
     async def deploy(self, module_dirs: Sequence[Path]) -> _DeployResult: ...
 
@@ -222,7 +195,7 @@ class AdminApi:
     async def schema(self, request: Request) -> Response:
         schema = self.backend.schema()
         if request.query_params.get("public") in ("1", "true", "yes"):
-            from ftl.realm import public_schema
+            from ftl.realm import public_schema  # late: ftl.realm loads git support, needed only here
 
             schema = public_schema(schema, self.backend.realm)
         modules = request.query_params.getlist("module")
@@ -287,7 +260,7 @@ class AdminApi:
         for unsupported in ("since", "until"):
             filters.pop(unsupported, None)
         return StreamingResponse(
-            _sse(self.timeline, filters, backlog),
+            event_stream(self.timeline, filters, backlog),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -384,7 +357,9 @@ def _timeline_filters(params: Mapping[str, str]) -> dict[str, Any]:
     return filters
 
 
-async def _sse(timeline: Timeline, filters: dict[str, Any], backlog: int) -> AsyncGenerator[bytes, None]:
+async def event_stream(
+    timeline: Timeline, filters: dict[str, Any], backlog: int
+) -> AsyncGenerator[bytes, None]:
     """Server-sent events: one JSON event per message, and a comment now and then to keep it open."""
     with timeline.subscribe(**filters, backlog=backlog) as subscription:
         yield b": connected\n\n"

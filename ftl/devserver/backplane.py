@@ -9,7 +9,9 @@
 The edges (ingress, admin API, CLI, console) use only this object. Projections keep themselves
 current with `on_change` (called after every schema event) or `subscribe()` (the full state,
 then every event). When the project file changes, `set_project` makes later deploys use its config
-and re-pins its external realms.
+and re-pins its external realms: a new realm version the live modules do not fit waits, and goes
+live with the first changeset whose modules were built against it (`external_realms()` is what
+to build against).
 
 Runner crashes and restarts are timeline events of kind "deployment" whose `data["runner"]` says
 which (`RUNNER_CRASHED`: down, with `data["stderr"]`; `RUNNER_RESTARTED`: serving again), next to
@@ -96,6 +98,8 @@ class Backplane:
             publish_routes=self._publish_routes,
         )
         self._route_version = 0
+        self._waiting_realms: dict[str, ast.Realm] = {}  # new pinned versions the live modules do not fit
+        self._waiting_unpins: set[str] = set()  # realms no longer pinned that live modules still use
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
         self._service.on_change(self._project_routes)
@@ -114,7 +118,7 @@ class Backplane:
         """Serve `project` (the project file was edited): later deploys get its config and realm
         endpoints, and when its realm pins changed, the external realms are loaded again.
 
-        Returns what kept a realm from being (re)pinned or unpinned; the earlier pin then stays.
+        Returns what kept a realm from being loaded or pinned at all; the earlier pin then stays.
         """
         previous, self.project = self.project, project
         self._deployer.project = project
@@ -144,10 +148,15 @@ class Backplane:
     async def deploy(
         self, module_dirs: Sequence[Path], *, removals: Sequence[str] = (), build: bool = True
     ) -> DeployResult:
-        """Build and deploy `module_dirs` as one changeset (`build=False` when stubs are current)."""
+        """Deploy `module_dirs` as one changeset: built in this process first, or (`build=False`)
+        extracted by their runners alone, clients written between dependent ones."""
         if not self._started:
             raise FtlError("the backplane is not running")
-        return await self._deployer.deploy(module_dirs, removals=removals, build=build)
+        waiting = tuple(self._waiting_realms.values())
+        result = await self._deployer.deploy(module_dirs, removals=removals, build=build, realms=waiting)
+        if result.ok:
+            self._settle_realms()
+        return result
 
     async def call(
         self,
@@ -189,6 +198,12 @@ class Backplane:
                 )
             )
         return sorted(result, key=lambda d: (d.module, d.version))
+
+    def external_realms(self) -> list[ast.Realm]:
+        """The external realms as the project pins them (what modules are built against): the live
+        pins, with versions still waiting for their users instead, without realms being unpinned."""
+        pinned = {**self._service.state.external_realms, **self._waiting_realms}
+        return [pinned[name] for name in sorted(pinned) if name not in self._waiting_unpins]
 
     def subscribe(self) -> AsyncIterator[SchemaEvent]:
         return self._service.subscribe()
@@ -238,28 +253,46 @@ class Backplane:
         except FtlError as exc:
             self._note("changeset", "error", f"external realms could not be loaded: {exc}")
             return [Diagnostic("external realms could not be loaded"), *exc.diagnostics]
-        problems: list[Diagnostic] = []
-        events: list[ExternalRealmPinned | ExternalRealmUnpinned] = [
-            ExternalRealmPinned(realm, time.time())
-            for realm in realms
-            if self._service.state.external_realms.get(realm.name) != realm
-        ]
-        wanted = {realm.name for realm in realms}
-        events += [
-            ExternalRealmUnpinned(name, time.time())
-            for name in sorted(self._service.state.external_realms)
-            if name not in wanted
-        ]
-        for event in events:
-            try:
-                self._service.apply(event)
-            except InvalidEvent as exc:
-                name = event.realm.name if isinstance(event, ExternalRealmPinned) else event.realm
-                what = "pinned" if isinstance(event, ExternalRealmPinned) else "unpinned"
-                self._note("changeset", "error", f"realm {name} could not be {what}: {exc}")
-                problems += [Diagnostic(f"realm {name} could not be {what}: {str(exc).splitlines()[0]}")]
-                problems += exc.diagnostics
+        self._waiting_realms.clear()
+        self._waiting_unpins.clear()
+        pinned = self._service.state.external_realms
+        problems = [p for realm in realms if pinned.get(realm.name) != realm for p in self._pin(realm)]
+        for name in sorted(set(pinned) - {realm.name for realm in realms}):
+            if not self._unpinned(name):
+                self._waiting_unpins.add(name)
+                self._note("changeset", "warn", f"realm {name} stays pinned while live modules use it")
         return problems
+
+    def _pin(self, realm: ast.Realm) -> list[Diagnostic]:
+        try:
+            self._service.apply(ExternalRealmPinned(realm, time.time()))
+        except InvalidEvent as exc:
+            if not exc.diagnostics:  # not something this realm can pin at all
+                self._note("changeset", "error", f"realm {realm.name} could not be pinned: {exc}")
+                return [Diagnostic(f"realm {realm.name} could not be pinned: {exc}")]
+            # The live modules were built against the old version: the new one goes live together
+            # with modules built against it.
+            self._waiting_realms[realm.name] = realm
+            self._note(
+                "changeset",
+                "warn",
+                f"realm {realm.name} waits for modules built against its new version",
+                data={"diagnostics": [str(d) for d in exc.diagnostics]},
+            )
+        return []
+
+    def _unpinned(self, name: str) -> bool:
+        try:
+            self._service.apply(ExternalRealmUnpinned(name, time.time()))
+        except InvalidEvent:
+            return False
+        return True
+
+    def _settle_realms(self) -> None:
+        """After a commit: the versions it pinned stop waiting; realms no longer used are unpinned."""
+        pinned = self._service.state.external_realms
+        self._waiting_realms = {n: r for n, r in self._waiting_realms.items() if pinned.get(n) != r}
+        self._waiting_unpins = {name for name in self._waiting_unpins if not self._unpinned(name)}
 
     def _record_schema_event(self, event: Event, state: SchemaState) -> None:
         match event:

@@ -5,9 +5,11 @@
     (routes switch; every runner acknowledges) → old runners finish in-flight calls → DRAINED →
     FINALIZED
 
-Without a build, nothing is imported in this process: a module whose generated client another
-module of the changeset imports starts first, and its client is written from the schema its
-runner reported before the importers' runners start.
+Without a build, nothing is imported in this process. The runners of a changeset start at once;
+then, in dependency order, the generated client of each module that another module of the
+changeset imports is written from the schema its runner reported, and if that changed the client,
+its importers' runners (which imported the old one) are started again. So an edit that keeps a
+module's interface costs one runner start, and one that changes it, one per dependency layer.
 
 Any failure before the commit stops the new runners and records the changeset as FAILED with its
 diagnostics; the deployments that were serving keep serving (and the clients written on the way
@@ -25,10 +27,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
+
 from ftl.build import build_project, stubs_dir
 from ftl.build.discover import ModuleInfo
 from ftl.build.graph import Graph, dependency_graph, topological_order
-from ftl.build.stubs import write_module_stub
+from ftl.build.stubs import render_stub, stub_path, write_module_stub
 from ftl.configstore import values_for
 from ftl.devserver.changeset import IN_FLIGHT, ChangesetState, new_changeset_key, new_deployment_key
 from ftl.devserver.events import (
@@ -47,7 +51,7 @@ from ftl.devserver.supervisor import RunnerFailed, RunnerProcess, Supervisor
 from ftl.errors import Diagnostic, FtlError, sorted_unique
 from ftl.project import Project
 from ftl.runtime.extract import ModuleFile, read_module_file
-from ftl.runtime.extract.source import forget_sources
+from ftl.runtime.extract.source import recheck_sources
 from ftl.runtime.protocol import Register
 from ftl.runtime.runner import RunnerSpec
 from ftl.schema import ast, from_json
@@ -108,12 +112,21 @@ class Deployer:
         return self._service.realm
 
     async def deploy(
-        self, module_dirs: Sequence[Path], *, removals: Sequence[str] = (), build: bool = True
+        self,
+        module_dirs: Sequence[Path],
+        *,
+        removals: Sequence[str] = (),
+        build: bool = True,
+        realms: Sequence[ast.Realm] = (),
     ) -> DeployResult:
-        """Deploy `module_dirs` (and remove `removals`) as one changeset."""
+        """Deploy `module_dirs` (and remove `removals`) as one changeset.
+
+        `realms`: external realm versions waiting to be pinned; the changeset pins those its new
+        modules refer to (they were built against them).
+        """
         async with self._lock:
             self._written = []
-            return await self._deploy([Path(d) for d in module_dirs], tuple(removals), build)
+            return await self._deploy([Path(d) for d in module_dirs], tuple(removals), build, tuple(realms))
 
     async def wait_drained(self) -> None:
         """Wait for every replaced deployment to be drained and stopped."""
@@ -125,7 +138,9 @@ class Deployer:
             task.cancel()
         await asyncio.gather(*self._drains, return_exceptions=True)
 
-    async def _deploy(self, module_dirs: list[Path], removals: tuple[str, ...], build: bool) -> DeployResult:
+    async def _deploy(
+        self, module_dirs: list[Path], removals: tuple[str, ...], build: bool, realms: tuple[ast.Realm, ...]
+    ) -> DeployResult:
         changeset = new_changeset_key()
         try:
             modules = [read_module_file(d) for d in module_dirs]
@@ -158,8 +173,11 @@ class Deployer:
         except BaseException:
             await self._stop(runners)
             raise
+        pinned = _referenced(realms, deployments)
         try:
-            self._service.apply(ChangesetCreated(changeset, tuple(deployments), removals, time.time()))
+            self._service.apply(
+                ChangesetCreated(changeset, tuple(deployments), removals, time.time(), realms=pinned)
+            )
         except InvalidEvent as exc:
             await self._stop(runners)
             return self._rejected(changeset, str(exc).splitlines()[0], list(exc.diagnostics))
@@ -193,50 +211,57 @@ class Deployer:
     async def _start_runners(
         self, layers: list[list[ModuleFile]], specs: dict[str, RunnerSpec], runners: list[RunnerProcess]
     ) -> list[NewDeployment]:
-        """Fork a runner per module (into `runners`), layer after layer; each deployment with the
-        schema its runner reported. Before a layer starts, the clients it imports are written."""
-        deployments: list[NewDeployment] = []
-        for index, layer in enumerate(layers):
-            started = [await self._supervisor.start_runner(m.name, specs[m.name]) for m in layer]
-            runners.extend(started)
-            registered = await self._registered(started)
-            deployments.extend(registered)
-            if index + 1 < len(layers):
-                self._write_stubs(d.module for d in registered)
-        return deployments
+        """A runner per module (kept in `runners`); each deployment with the schema its runner reported.
 
-    async def _registered(self, runners: list[RunnerProcess]) -> list[NewDeployment]:
-        """Their deployments once all registered; else RunnerFailed with every failure's diagnostics."""
+        All start at once, betting that the clients on disk are current (an edit that keeps the
+        module's interface, the usual case). Layer by layer, the clients of the modules that others
+        import are then written from the reported schemas; when one changed, the runners of every
+        later layer are started again, since they imported the old one.
+        """
+        outcomes = await self._launch([m for layer in layers for m in layer], specs, runners)
+        for index, layer in enumerate(layers[:-1]):
+            deployments = _successes([outcomes[m.name] for m in layer])
+            changed = [d.module.name for d in deployments if self._write_stub(d.module)]
+            if changed:
+                later = [m for following in layers[index + 1 :] for m in following]
+                stale = [r for r in runners if r.module in {m.name for m in later}]
+                runners[:] = [r for r in runners if r not in stale]
+                await self._stop(stale)
+                fresh = {m.name: self._respec(specs[m.name], m.name) for m in later}
+                outcomes.update(await self._launch(later, fresh, runners))
+        return _successes([outcomes[m.name] for layer in layers for m in layer])
+
+    async def _launch(
+        self, modules: list[ModuleFile], specs: dict[str, RunnerSpec], runners: list[RunnerProcess]
+    ) -> dict[str, NewDeployment | RunnerFailed]:
+        """Start a runner per module (into `runners`); what each one reported, by module name."""
+        started = [await self._supervisor.start_runner(m.name, specs[m.name]) for m in modules]
+        runners.extend(started)
         outcomes = await asyncio.gather(
-            *(self._supervisor.wait_registered(r) for r in runners), return_exceptions=True
+            *(self._supervisor.wait_registered(r) for r in started), return_exceptions=True
         )
-        failures = [o for o in outcomes if isinstance(o, BaseException)]
-        unexpected = [f for f in failures if not isinstance(f, RunnerFailed)]
+        unexpected = [o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, RunnerFailed)]
         if unexpected:
             raise unexpected[0]
-        if failures:
-            diagnostics = [d for f in failures if isinstance(f, RunnerFailed) for d in f.diagnostics]
-            raise RunnerFailed(str(failures[0]), diagnostics)
-        deployments = []
-        for runner, registration in zip(runners, outcomes, strict=True):
-            assert isinstance(registration, Register)
-            try:
-                schema = from_json(registration.schema)
-            except Exception as exc:  # a runner of another FTL version, or a bug: not the user's fault
-                raise RunnerFailed(
-                    f"the runner of {runner.module} reported an unreadable schema: {exc}"
-                ) from exc
-            if not isinstance(schema, ast.Module) or schema.name != runner.module:
-                raise RunnerFailed(f"the runner of {runner.module} reported the schema of another module")
-            deployments.append(NewDeployment(runner.deployment, schema))
-        return deployments
+        return {
+            runner.module: outcome if isinstance(outcome, RunnerFailed) else _deployment(runner, outcome)
+            for runner, outcome in zip(started, outcomes, strict=True)
+        }
 
-    def _write_stubs(self, modules: Iterable[ast.Module]) -> None:
-        """Clients from the schemas the runners reported, for the importers started next."""
+    def _respec(self, spec: RunnerSpec, module: str) -> RunnerSpec:
+        """The same runner as a new deployment (a deployment key is never reused)."""
+        return msgspec.structs.replace(spec, deployment=new_deployment_key(self.realm, module))
+
+    def _write_stub(self, module: ast.Module) -> bool:
+        """Write the module's client from the schema its runner reported; whether it changed."""
         assert self.project is not None
-        for module in modules:
-            write_module_stub(self.project.root, module)
-            self._written.append(module.name)
+        root = self.project.root
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            if stub_path(root, module.name).read_text(encoding="utf-8") == render_stub(module):
+                return False
+        write_module_stub(root, module)
+        self._written.append(module.name)
+        return True
 
     def _restore_stubs(self) -> None:
         """After a failure, the clients written for it go back to the versions that serve."""
@@ -299,11 +324,42 @@ class Deployer:
             self._service.apply(ChangesetFinalized(changeset, time.time()))
 
 
+def _deployment(runner: RunnerProcess, outcome: Register | BaseException) -> NewDeployment | RunnerFailed:
+    """The deployment a runner's registration describes, or why it cannot be one."""
+    assert isinstance(outcome, Register)
+    try:
+        schema = from_json(outcome.schema)
+    except Exception as exc:  # a runner of another FTL version, or a bug: not the user's fault
+        return RunnerFailed(f"the runner of {runner.module} reported an unreadable schema: {exc}")
+    if not isinstance(schema, ast.Module) or schema.name != runner.module:
+        return RunnerFailed(f"the runner of {runner.module} reported the schema of another module")
+    return NewDeployment(runner.deployment, schema)
+
+
+def _referenced(realms: tuple[ast.Realm, ...], deployments: list[NewDeployment]) -> tuple[ast.Realm, ...]:
+    """The `realms` some of the deployments refer to."""
+    used = {
+        node.realm
+        for deployment in deployments
+        for node in ast.walk(deployment.module)
+        if isinstance(node, ast.Ref) and node.realm
+    }
+    return tuple(realm for realm in realms if realm.name in used)
+
+
+def _successes(outcomes: list[NewDeployment | RunnerFailed]) -> list[NewDeployment]:
+    """The deployments, if every runner came up; else RunnerFailed with every failure's diagnostics."""
+    failures = [o for o in outcomes if isinstance(o, RunnerFailed)]
+    if failures:
+        raise RunnerFailed(str(failures[0]), [d for f in failures for d in f.diagnostics])
+    return [o for o in outcomes if isinstance(o, NewDeployment)]
+
+
 def _layers(modules: list[ModuleFile]) -> tuple[list[list[ModuleFile]], list[Diagnostic]]:
     """The modules in start order: each layer imports only clients of modules in earlier layers (or of
     modules outside the changeset). With a cycle, its diagnostic instead."""
-    # Read afresh: the sources may have changed since this process last parsed them.
-    forget_sources(*(m.package_dir for m in modules))
+    # The sources may have changed since this process last parsed them (same-size saves included).
+    recheck_sources(*(m.package_dir for m in modules))
     graph: Graph = dependency_graph(ModuleInfo(m.name, m.directory, m.package, m.watch) for m in modules)
     _, cycles = topological_order(graph)
     if cycles:

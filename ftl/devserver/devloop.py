@@ -41,7 +41,7 @@ from ftl.devserver.status import DevStatus, format_ms
 from ftl.devserver.timeline import Timeline, TimelineEvent
 from ftl.errors import Diagnostic, FtlError, sorted_unique
 from ftl.project import Project, load_project
-from ftl.runtime.extract.source import forget_sources
+from ftl.runtime.extract.source import recheck_sources
 from ftl.schema import ast
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 PROJECT_KEY = "<project>"  # where failures that belong to no module are remembered
 REALMS_KEY = "<realms>"  # where failures to pin the project's external realms are remembered
+CONFIG_KEY = "<config>"  # where failures to read the project's config values are remembered
 
 EventKind = Literal["ready", "deployed", "failed", "removed", "added", "crashed", "restarted", "log"]
 
@@ -435,8 +436,9 @@ class DevLoop:
         try:
             values = {name: values_for(project, "config", name) for name in self._modules}
         except FtlError as exc:
-            self._show_failure(PROJECT_KEY, exc.diagnostics)
+            self._show_failure(CONFIG_KEY, exc.diagnostics)
             return self._config
+        self._show_failure(CONFIG_KEY, [])
         return values
 
     def _forget_removed(self) -> None:
@@ -517,7 +519,7 @@ def _imports(info: ModuleInfo, modules: dict[str, ModuleInfo]) -> dict[str, Any]
 
 def _imported(info: ModuleInfo) -> dict[str, Any]:
     """Every `ftl_modules.X` the module's sources import now (modules and external realms alike)."""
-    forget_sources(info.directory / info.package)  # parsed sources are cached; these may have changed
+    recheck_sources(info.directory / info.package)  # a same-size save can keep a cached file's stat
     return module_imports(info)
 
 

@@ -26,13 +26,15 @@ class ChangesetCreated:
     """A changeset with its new deployments (and modules it removes) enters PREPARING.
 
     The merged schema it would make live is validated on creation; a changeset that breaks any
-    module is recorded with its diagnostics and may then only fail.
+    module is recorded with its diagnostics and may then only fail. `realms` are external realms
+    it pins when it commits (new versions its modules need, which the live ones do not fit).
     """
 
     changeset: str
     deployments: tuple[NewDeployment, ...]
     removals: tuple[str, ...] = ()
     time: float = 0.0
+    realms: tuple[ast.Realm, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,11 @@ KEEP_FINISHED_CHANGESETS = 100
 
 
 class InvalidEvent(Exception):
-    """An event that does not fit the current state. Applying it changed nothing."""
+    """An event that does not fit the current state. Applying it changed nothing.
+
+    `diagnostics` are set when the event is well-formed but the schema it would make live does
+    not validate.
+    """
 
     def __init__(self, message: str, diagnostics: Iterable[Diagnostic] = ()) -> None:
         self.diagnostics = tuple(diagnostics)
@@ -78,6 +82,7 @@ class Changeset:
     created_at: float
     updated_at: float
     replaced: tuple[str, ...] = ()  # deployments it took out of service when committed
+    realms: tuple[ast.Realm, ...] = ()  # external realms it pins when committed
     diagnostics: tuple[Diagnostic, ...] = ()
     reason: str = ""
     # The merged schema it would make live, validated against live generation `base`.
@@ -196,6 +201,8 @@ def _created(state: SchemaState, event: ChangesetCreated) -> SchemaState:
     for name in event.removals:
         if name not in state.live:
             raise InvalidEvent(f"cannot remove module {name}: it is not deployed")
+    for realm in event.realms:
+        _check_external(state, realm)
     busy = {
         name: other.key
         for other in state.changesets.values()
@@ -211,7 +218,8 @@ def _created(state: SchemaState, event: ChangesetCreated) -> SchemaState:
         del modules_after[name]
     for new in event.deployments:
         modules_after[new.module.name] = new.module
-    candidate, diagnostics = validate_schema(merged_schema(state.realm, modules_after, state.external_realms))
+    external = _external_after(state, event.realms)
+    candidate, diagnostics = validate_schema(merged_schema(state.realm, modules_after, external))
 
     versions = dict(state.versions)
     deployments = dict(state.deployments)
@@ -239,6 +247,7 @@ def _created(state: SchemaState, event: ChangesetCreated) -> SchemaState:
         diagnostics=tuple(sorted(set(diagnostics))),
         candidate=None if diagnostics else candidate,
         base=state.generation,
+        realms=event.realms,
     )
     return replace(
         state,
@@ -277,11 +286,12 @@ def _committed(state: SchemaState, event: ChangesetCommitted) -> SchemaState:
         del live[name]
     for key in changeset.deployments:
         live[state.deployments[key].module] = key
+    external = _external_after(state, changeset.realms)
     schema = changeset.candidate
     if schema is None or changeset.base != state.generation:
         # Another changeset went live since this one was validated: check it against what is live now.
         modules = {name: state.deployments[key].schema for name, key in live.items()}
-        schema, diagnostics = validate_schema(merged_schema(state.realm, modules, state.external_realms))
+        schema, diagnostics = validate_schema(merged_schema(state.realm, modules, external))
         if diagnostics:
             raise InvalidEvent(f"changeset {changeset.key} no longer fits the live schema", diagnostics)
     replaced = tuple(
@@ -304,6 +314,7 @@ def _committed(state: SchemaState, event: ChangesetCommitted) -> SchemaState:
         schema=schema,
         live=_frozen(live),
         deployments=_frozen(deployments),
+        external_realms=_frozen(external),
         generation=state.generation + 1,
     )
 
@@ -339,11 +350,8 @@ def _failed(state: SchemaState, event: ChangesetFailed) -> SchemaState:
 
 def _realm_pinned(state: SchemaState, event: ExternalRealmPinned) -> SchemaState:
     realm = event.realm
-    if not realm.external:
-        raise InvalidEvent(f"realm {realm.name} is not marked external")
-    if realm.name == state.realm:
-        raise InvalidEvent(f"an external realm cannot be named {realm.name}, like this realm")
-    external = {**state.external_realms, realm.name: realm}
+    _check_external(state, realm)
+    external = _external_after(state, (realm,))
     modules = {name: state.deployments[key].schema for name, key in state.live.items()}
     schema, diagnostics = validate_schema(merged_schema(state.realm, modules, external))
     if diagnostics:
@@ -360,6 +368,17 @@ def _realm_unpinned(state: SchemaState, event: ExternalRealmUnpinned) -> SchemaS
     if diagnostics:
         raise InvalidEvent(f"unpinning realm {event.realm} breaks the live schema", diagnostics)
     return replace(state, external_realms=_frozen(external), schema=schema, generation=state.generation + 1)
+
+
+def _check_external(state: SchemaState, realm: ast.Realm) -> None:
+    if not realm.external:
+        raise InvalidEvent(f"realm {realm.name} is not marked external")
+    if realm.name == state.realm:
+        raise InvalidEvent(f"an external realm cannot be named {realm.name}, like this realm")
+
+
+def _external_after(state: SchemaState, pinned: Iterable[ast.Realm]) -> dict[str, ast.Realm]:
+    return {**state.external_realms, **{realm.name: realm for realm in pinned}}
 
 
 def _moving(state: SchemaState, key: str, target: ChangesetState) -> Changeset:

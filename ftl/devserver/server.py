@@ -17,7 +17,7 @@ import contextlib
 import os
 import signal
 import socket
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -26,6 +26,7 @@ import uvicorn
 from starlette.routing import BaseRoute
 
 from ftl.devserver.admin import ServerUrls, create_admin_app
+from ftl.devserver.backplane import Backplane
 from ftl.devserver.ingress import DEFAULT_MAX_BODY_BYTES, IngressApp
 from ftl.devserver.timeline import Timeline
 from ftl.errors import FtlError
@@ -133,8 +134,6 @@ class DevServer:
         timeline: Timeline | None = None,
         admin_extra_routes: Callable[[DevServer], Sequence[BaseRoute]] | None = None,
     ) -> None:
-        from ftl.devserver.backplane import Backplane
-
         self.options = options or ServeOptions()
         self.timeline = timeline or Timeline()
         self.backplane = Backplane(project, realm=realm, timeline=self.timeline)
@@ -210,8 +209,9 @@ class DevServer:
         await self._stopped.wait()
 
 
-async def serve_until_signalled(server: DevServer, on_ready: Callable[[ServerUrls], None]) -> None:
-    """Start `server`, report its URLs, serve until SIGINT/SIGTERM (or `request_stop`), then stop."""
+@contextlib.contextmanager
+def stop_on_signals(server: DevServer) -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM ask `server` to stop (where the loop can take signals)."""
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -219,10 +219,18 @@ async def serve_until_signalled(server: DevServer, on_ready: Callable[[ServerUrl
             loop.add_signal_handler(sig, server.request_stop)
             handled.append(sig)
     try:
-        await server.start()
-        on_ready(server.urls)
-        await server.wait_stopped()
+        yield
     finally:
-        await server.stop()
         for sig in handled:
             loop.remove_signal_handler(sig)
+
+
+async def serve_until_signalled(server: DevServer, on_ready: Callable[[ServerUrls], None]) -> None:
+    """Start `server`, report its URLs, serve until SIGINT/SIGTERM (or `request_stop`), then stop."""
+    with stop_on_signals(server):
+        try:
+            await server.start()
+            on_ready(server.urls)
+            await server.wait_stopped()
+        finally:
+            await server.stop()

@@ -337,6 +337,8 @@ class Supervisor:
         self._stopping = True
         for task in list(self._tasks):
             task.cancel()
+        # Settled before going on: a zygote being started when cancelled is gone once this returns.
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(self.stop_runner(r, timeout=2.0) for r in list(self._runners.values())))
         for zygote in self._zygotes:
             await zygote.stop()

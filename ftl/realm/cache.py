@@ -40,7 +40,16 @@ class CacheEntry:
 
 
 def entry_dir(state_dir: Path, pin: RealmPin) -> Path:
-    return state_dir / "realms" / pin.name / pin.git_commit
+    return _realm_dir(state_dir, pin.name) / pin.git_commit
+
+
+def forget(state_dir: Path, name: str) -> None:
+    """Drop every cached entry of the realm pinned as `name`."""
+    shutil.rmtree(_realm_dir(state_dir, name), ignore_errors=True)
+
+
+def _realm_dir(state_dir: Path, name: str) -> Path:
+    return state_dir / "realms" / name
 
 
 def lookup(state_dir: Path, pin: RealmPin) -> tuple[Lookup, CacheEntry | None]:
@@ -54,7 +63,7 @@ def lookup(state_dir: Path, pin: RealmPin) -> tuple[Lookup, CacheEntry | None]:
         text = data.decode("utf-8")
     except (OSError, ValueError):
         return Lookup.TAMPERED, None
-    expected = {"git-repo": pin.git_repo, "git-commit": pin.git_commit, "git-path": pin.git_path}
+    expected = _origin(pin)
     recorded = {key: source.get(key) for key in expected} if isinstance(source, dict) else {}
     if recorded != expected:
         # Same commit, but the pin now names another repository or file: a different entry.
@@ -69,12 +78,7 @@ def store(state_dir: Path, pin: RealmPin, text: str) -> CacheEntry:
     directory = entry_dir(state_dir, pin)
     directory.parent.mkdir(parents=True, exist_ok=True)
     data = text.encode("utf-8")
-    source = {
-        "git-repo": pin.git_repo,
-        "git-commit": pin.git_commit,
-        "git-path": pin.git_path,
-        "sha256": _digest(data),
-    }
+    source = {**_origin(pin), "sha256": _digest(data)}
     scratch = Path(tempfile.mkdtemp(prefix=f".{pin.git_commit[:12]}.", dir=directory.parent))
     try:
         (scratch / SCHEMA_FILE).write_bytes(data)
@@ -88,6 +92,11 @@ def store(state_dir: Path, pin: RealmPin, text: str) -> CacheEntry:
             shutil.rmtree(scratch)
         raise
     return CacheEntry(directory, text)
+
+
+def _origin(pin: RealmPin) -> dict[str, str]:
+    """Where an entry's schema was fetched from, as `source.json` records it."""
+    return {"git-repo": pin.git_repo, "git-commit": pin.git_commit, "git-path": pin.git_path}
 
 
 def _digest(data: bytes) -> str:

@@ -41,7 +41,7 @@ def project_schema(project: Project) -> ast.Schema:
     The build is asked for every module by name: a whole-project build would itself rewrite the
     public schema file, which `ftl schema export --check` must never do.
     """
-    from ftl.build import build_project, discover_modules  # ftl.build imports ftl.realm
+    from ftl.build import build_project, discover_modules  # late: only this needs the build machinery
 
     names = [module.name for module in discover_modules(project)]
     if not names:

@@ -8,7 +8,7 @@ from ftl.errors import Diagnostic, FtlError, Position
 from ftl.files import display_path
 from ftl.project import Project, RealmPin
 from ftl.realm import cache
-from ftl.realm.git import open_commit, redact
+from ftl.realm.git import CommitFiles, open_commit, redact
 from ftl.realm.public import check_no_third_realm_leak
 from ftl.schema import ast, parse_schema, validate_schema
 
@@ -42,14 +42,19 @@ def load_pinned_realm(project: Project, pin: RealmPin) -> PinnedRealm:
 
 def fetch_public_schema(pin: RealmPin) -> str:
     with open_commit(pin.git_repo, pin.git_commit) as files:
-        data = files.read(pin.git_path)
+        return read_public_schema(files, pin.git_repo, pin.git_commit, pin.git_path)
+
+
+def read_public_schema(files: CommitFiles, git_repo: str, commit: str, path: str) -> str:
+    """The text of the schema file at `path` of a fetched commit."""
+    data = files.read(path)
     if data is None:
-        where = f"git repository {redact(pin.git_repo)}"
-        raise FtlError(f"{where} has no file {pin.git_path} at commit {pin.git_commit[:12]}")
-    return decode_schema(data, source_label(pin.git_commit, pin.git_path))
+        raise FtlError(f"git repository {redact(git_repo)} has no file {path} at commit {commit[:12]}")
+    return decode_schema(data, source_label(commit, path))
 
 
 def decode_schema(data: bytes, label: str) -> str:
+    """Schema file bytes as text; `label` names the file in the error."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -74,10 +79,15 @@ def parse_public_realm(text: str, filename: str, *, validate: bool = True) -> as
     if leaks:
         raise FtlError([_in_file(d, filename) for d in leaks])
     if validate:
-        _, diagnostics = validate_schema(ast.Schema(realms=(ast.replace(realm, external=False),)))
+        _, diagnostics = validate_public_realm(realm)
         if diagnostics:
             raise FtlError([_in_file(d, filename) for d in diagnostics])
     return realm
+
+
+def validate_public_realm(realm: ast.Realm) -> tuple[ast.Schema, list[Diagnostic]]:
+    """A public realm validated on its own, as the one (internal) realm of a schema."""
+    return validate_schema(ast.Schema(realms=(ast.replace(realm, external=False),)))
 
 
 def as_external(realm: ast.Realm, name: str) -> ast.Realm:

@@ -7,7 +7,6 @@ last, in one atomic write, so any failure leaves the file exactly as it was.
 from __future__ import annotations
 
 import re
-import shutil
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,16 +16,17 @@ from ftl.errors import Diagnostic, FtlError
 from ftl.project import DEFAULT_PUBLIC_SCHEMA, PROJECT_FILE_NAME, Project, RealmPin
 from ftl.realm import cache
 from ftl.realm.external import (
-    decode_schema,
     fetch_public_schema,
     load_pinned_realm,
     parse_public_realm,
+    read_public_schema,
     source_label,
+    validate_public_realm,
 )
 from ftl.realm.git import open_commit, redact, resolve_branch
 from ftl.realm.project_file import ProjectFile
 from ftl.realm.references import realm_references
-from ftl.schema import ast, validate_schema
+from ftl.schema import ast
 from ftl.schema.breaking import Change, schema_changes
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -109,12 +109,8 @@ def add_realm(
                 f"git repository {redact(git_repo)} has no {PROJECT_FILE_NAME} at commit {head.commit[:12]}; "
                 "give the public schema file with --git-path"
             )
-        data = files.read(path)
-    label = source_label(head.commit, path)
-    if data is None:
-        raise FtlError(f"git repository {redact(git_repo)} has no file {path} at commit {head.commit[:12]}")
-    text = decode_schema(data, label)
-    realm = parse_public_realm(text, label)
+        text = read_public_schema(files, git_repo, head.commit, path)
+    realm = parse_public_realm(text, source_label(head.commit, path))
     local_name = name or (remote.realm if remote else realm.name)
     _check_new_name(local_name, project)
     pin = RealmPin(
@@ -173,7 +169,7 @@ def remove_realm(project_file: Path, name: str, *, force: bool = False) -> Realm
             raise RealmInUseError(name, references)
     document.remove_pin(name)
     document.save()
-    shutil.rmtree(project.state_dir / "realms" / name, ignore_errors=True)
+    cache.forget(project.state_dir, name)
     return pin
 
 
@@ -228,5 +224,4 @@ def _unknown_realm(name: str, project: Project) -> str:
 
 
 def _validated(realm: ast.Realm) -> ast.Schema:
-    schema, _ = validate_schema(ast.Schema(realms=(ast.replace(realm, external=False),)))
-    return schema
+    return validate_public_realm(realm)[0]

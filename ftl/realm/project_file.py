@@ -48,9 +48,6 @@ class ProjectFile:
         """The project as the file says now (including edits not yet saved)."""
         return project_from_data(self.path, _plain(self.document))
 
-    def pin_names(self) -> list[str]:
-        return list(_egress(self.document, create=False) or {})
-
     def set_pin(self, pin: RealmPin) -> None:
         """Add `[realms.egress.<name>]`, or update the keys of an existing one in place."""
         egress = _egress(self.document, create=True)

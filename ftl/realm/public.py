@@ -20,7 +20,6 @@ from ftl.schema import ast
 from ftl.schema.validate.normalise import sort_module
 
 _STRIPPED_METADATA = (ast.MetadataConfig, ast.MetadataSecrets)
-_TYPE_KINDS = (ast.Data, ast.Enum, ast.TypeAlias)
 
 
 def public_schema(schema: ast.Schema, realm: str) -> ast.Schema:
@@ -71,7 +70,7 @@ def _reachable(realm: ast.Realm) -> list[tuple[str, ast.Decl]]:
         for module in realm.modules
         if not module.builtin
         for decl in module.decls
-        if getattr(decl, "visibility", ast.Visibility.NONE) == ast.Visibility.REALM
+        if ast.visibility_of(decl) == ast.Visibility.REALM
     ][::-1]
     seen: set[int] = set()
     order: list[tuple[str, ast.Decl]] = []
@@ -101,7 +100,7 @@ def _is_type_parameter(decl: ast.Decl, ref: ast.Ref) -> bool:
 
 def _outgoing_refs(decl: ast.Decl) -> Iterator[tuple[ast.Ref, tuple[type, ...]]]:
     """Each reference `decl` makes (outside stripped metadata), with the kinds it may name."""
-    stack: list[tuple[ast.Node, tuple[type, ...]]] = [(decl, _TYPE_KINDS)]
+    stack: list[tuple[ast.Node, tuple[type, ...]]] = [(decl, ast.TYPE_DECLS)]
     while stack:
         node, wanted = stack.pop()
         if isinstance(node, _STRIPPED_METADATA):
@@ -119,7 +118,7 @@ def _wanted_by(parent: ast.Node, inherited: tuple[type, ...]) -> tuple[type, ...
     if isinstance(parent, ast.MetadataDatabases):
         return (ast.Database,)
     if isinstance(parent, ast.Ref):
-        return _TYPE_KINDS  # type arguments are types whatever the outer ref names
+        return ast.TYPE_DECLS  # type arguments are types whatever the outer ref names
     return inherited
 
 

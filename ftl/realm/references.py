@@ -30,10 +30,8 @@ def realm_references(project: Project, realm: str) -> list[Diagnostic]:
 
 
 def _from_schema(project: Project, realm: str) -> Iterator[Diagnostic]:
-    try:
-        from ftl.build import build_project, discover_modules
-    except ImportError:
-        return
+    from ftl.build import build_project, discover_modules  # late: only this needs the build machinery
+
     try:
         # Naming every module keeps the build from also rewriting the public schema file.
         names = [module.name for module in discover_modules(project)]

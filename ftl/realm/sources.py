@@ -10,6 +10,7 @@ from pathlib import Path
 from ftl.errors import FtlError
 from ftl.files import display_path
 from ftl.project import Project
+from ftl.realm.external import decode_schema
 from ftl.realm.git import read_local_file, repo_root
 
 STDIN_LABEL = "<stdin>"
@@ -59,12 +60,8 @@ def _from_git(spec: str, project: Project | None, here: Path) -> SchemaSource:
         in_repo = _relative_to_repo(here / path, root)
     else:
         in_repo = path
-    data = read_local_file(root, rev, in_repo)
     label = f"git:{rev}:{in_repo}"
-    try:
-        return SchemaSource(label, data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise FtlError(f"{label} is not UTF-8 text: {exc}") from exc
+    return SchemaSource(label, decode_schema(read_local_file(root, rev, in_repo), label))
 
 
 def _relative_to_repo(path: Path, root: Path) -> str:

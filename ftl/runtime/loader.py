@@ -3,24 +3,30 @@
 A runner calls `load_module(module_dir)` in a fresh process; `ftl build` calls it in-process for
 each module (with `isolated=True`, so repeated builds re-import fresh code). The generated stubs
 directory (`ftl.build.stubs.stubs_dir(root)`) must be importable, or be passed as `stubs`.
+
+The package and the stubs are compiled from the syntax trees extraction reads, never from cached
+bytecode: a `.pyc` is trusted by whole-second mtime and size, so a quick same-size save would run
+old code, and the source would be parsed twice.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
 import sys
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from types import CodeType, ModuleType
 
 from ftl._sdk import registry
 from ftl._sdk.names import STUBS_PACKAGE
 from ftl.errors import Diagnostic, FtlError, Position
 from ftl.runtime.extract import ModuleFile, VerbHandle, extract_package, read_module_file
-from ftl.runtime.extract.source import forget_sources
+from ftl.runtime.extract.source import load_source, pinned_sources, recheck_sources
 from ftl.schema import ast
 
 __all__ = ["LoadedModule", "VerbHandle", "import_package", "load_module", "load_module_file"]
@@ -47,8 +53,8 @@ def load_module_file(
     """Load one module; `isolated` leaves no trace (sys.path, sys.modules) and always re-imports."""
     paths = [str(module.directory)] + ([str(stubs)] if stubs else [])
     if isolated:
-        forget_sources(*paths)
-    with _on_sys_path(paths, restore=isolated):
+        recheck_sources(*paths)
+    with _on_sys_path(paths, restore=isolated), pinned_sources():
         try:
             python_modules = import_package(module, fresh=isolated)
             extracted = extract_package(module.name, module.package, python_modules)
@@ -75,12 +81,47 @@ def import_package(module: ModuleFile, *, fresh: bool = False) -> list[ModuleTyp
         _forget(module.package)
         importlib.invalidate_caches()
     imported: list[ModuleType] = []
-    for name in _python_modules(module):
-        try:
-            imported.append(importlib.import_module(name))
-        except (Exception, SystemExit) as exc:
-            raise FtlError([_import_error(exc, module, name)]) from exc
+    with _compiled_from_source((module.package, STUBS_PACKAGE)):
+        for name in _python_modules(module):
+            try:
+                imported.append(importlib.import_module(name))
+            except (Exception, SystemExit) as exc:
+                raise FtlError([_import_error(exc, module, name)]) from exc
     return imported
+
+
+class _ParsedSourceLoader(importlib.machinery.SourceFileLoader):
+    def get_code(self, fullname: str) -> CodeType:
+        source = load_source(self.path)
+        if source is None:  # not UTF-8 or not valid Python: let the compiler say why and where
+            return self.source_to_code(self.get_data(self.path), self.path)
+        return compile(source.tree, self.path, "exec", dont_inherit=True)
+
+
+class _ParsedSourceFinder(importlib.abc.MetaPathFinder):
+    def __init__(self, packages: Sequence[str]) -> None:
+        self.packages = tuple(packages)
+        self.prefixes = tuple(package + "." for package in packages)
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in self.packages and not fullname.startswith(self.prefixes):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is not None and type(spec.loader) is importlib.machinery.SourceFileLoader:
+            spec.loader = _ParsedSourceLoader(spec.loader.name, spec.loader.path)
+        return spec
+
+
+@contextmanager
+def _compiled_from_source(packages: Sequence[str]) -> Iterator[None]:
+    finder = _ParsedSourceFinder(packages)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
 
 
 def _python_modules(module: ModuleFile) -> Iterator[str]:

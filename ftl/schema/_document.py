@@ -10,7 +10,6 @@ import re
 
 from ftl.errors import Diagnostic, FtlError, Position
 from ftl.schema import ast
-from ftl.schema._gc import paused_gc
 from ftl.schema.parser import parse_module, parse_schema
 from ftl.schema.printer import print_module, print_schema
 from ftl.schema.validate import validate_module, validate_schema
@@ -62,9 +61,6 @@ def check_document(text: str, filename: str = "") -> list[Diagnostic]:
         document = parse_document(text, filename)
     except FtlError as exc:
         return exc.diagnostics
-    with paused_gc():
-        if isinstance(document, ast.Module):
-            _, diagnostics = validate_module(document)
-        else:
-            _, diagnostics = validate_schema(document)
-    return sorted(set(diagnostics))
+    if isinstance(document, ast.Module):
+        return validate_module(document)[1]
+    return validate_schema(document)[1]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import typing
+from collections.abc import Callable
 from typing import Any
 
 from lark import Token, Transformer
@@ -32,6 +33,22 @@ class _Splice:
         self.children = children
 
 
+def _texts(comments: list[Token]) -> tuple[str, ...]:
+    return tuple(comment.value for comment in comments)
+
+
+def _visibility(keyword: Token | None) -> ast.Visibility:
+    """What an optional `export` / `export realm` token says."""
+    return _VISIBILITY[keyword.type] if keyword is not None else ast.Visibility.NONE
+
+
+def _primitive(node: type[ast.Primitive]) -> Callable[[AstBuilder, Token], ast.Primitive]:
+    def build(builder: AstBuilder, token: Token) -> ast.Primitive:
+        return node(pos=builder._pos(token))
+
+    return build
+
+
 class AstBuilder(Transformer[Token, Any]):
     """The rule callbacks; `filename` goes into every position (set it before each parse)."""
 
@@ -45,8 +62,7 @@ class AstBuilder(Transformer[Token, Any]):
         return Position(self.filename, token.line, token.column)  # type: ignore[arg-type]
 
     def _decl_pos(self, comments: list[Token], first: Token) -> Position:
-        token = comments[0] if comments else first
-        return Position(self.filename, token.line, token.column)  # type: ignore[arg-type]
+        return self._pos(comments[0] if comments else first)
 
     @staticmethod
     def _leading_comments(children: list[Any]) -> tuple[list[Token], list[Any]]:
@@ -114,7 +130,7 @@ class AstBuilder(Transformer[Token, Any]):
             name=name.value,
             decls=decls,
             builtin=builtin is not None,
-            comments=tuple(comment.value for comment in comments),
+            comments=_texts(comments),
             metadata=metadata,
             pos=self._decl_pos(comments, builtin or keyword),
         )
@@ -129,8 +145,8 @@ class AstBuilder(Transformer[Token, Any]):
             name=name.value,
             fields=fields,
             type_params=params or (),
-            visibility=_VISIBILITY[visibility.type] if visibility else ast.Visibility.NONE,
-            comments=tuple(comment.value for comment in comments),
+            visibility=_visibility(visibility),
+            comments=_texts(comments),
             metadata=metadata,
             pos=self._decl_pos(comments, visibility or keyword),
         )
@@ -144,7 +160,7 @@ class AstBuilder(Transformer[Token, Any]):
         return ast.Field(
             name=name.value,
             type=type_,
-            comments=tuple(comment.value for comment in comments),
+            comments=_texts(comments),
             metadata=tuple(children[2:]),
             pos=self._decl_pos(comments, name),
         )
@@ -156,8 +172,8 @@ class AstBuilder(Transformer[Token, Any]):
             name=name.value,
             request=request,
             response=response,
-            visibility=_VISIBILITY[visibility.type] if visibility else ast.Visibility.NONE,
-            comments=tuple(comment.value for comment in comments),
+            visibility=_visibility(visibility),
+            comments=_texts(comments),
             metadata=tuple(children[5:]),
             pos=self._decl_pos(comments, visibility or keyword),
         )
@@ -169,8 +185,8 @@ class AstBuilder(Transformer[Token, Any]):
             name=name.value,
             variants=tuple(children[5:]),
             type=base,
-            visibility=_VISIBILITY[visibility.type] if visibility else ast.Visibility.NONE,
-            comments=tuple(comment.value for comment in comments),
+            visibility=_visibility(visibility),
+            comments=_texts(comments),
             pos=self._decl_pos(comments, visibility or keyword),
         )
 
@@ -187,7 +203,7 @@ class AstBuilder(Transformer[Token, Any]):
         return ast.EnumVariant(
             name=name.value,
             value=value,
-            comments=tuple(comment.value for comment in comments),
+            comments=_texts(comments),
             pos=self._decl_pos(comments, name),
         )
 
@@ -197,8 +213,8 @@ class AstBuilder(Transformer[Token, Any]):
         return ast.TypeAlias(
             name=name.value,
             type=type_,
-            visibility=_VISIBILITY[visibility.type] if visibility else ast.Visibility.NONE,
-            comments=tuple(comment.value for comment in comments),
+            visibility=_visibility(visibility),
+            comments=_texts(comments),
             metadata=tuple(children[4:]),
             pos=self._decl_pos(comments, visibility or keyword),
         )
@@ -209,7 +225,7 @@ class AstBuilder(Transformer[Token, Any]):
         return ast.Config(
             name=name.value,
             type=type_,
-            comments=tuple(comment.value for comment in comments),
+            comments=_texts(comments),
             pos=self._decl_pos(comments, keyword),
         )
 
@@ -219,7 +235,7 @@ class AstBuilder(Transformer[Token, Any]):
         return ast.Secret(
             name=name.value,
             type=type_,
-            comments=tuple(comment.value for comment in comments),
+            comments=_texts(comments),
             pos=self._decl_pos(comments, keyword),
         )
 
@@ -229,7 +245,7 @@ class AstBuilder(Transformer[Token, Any]):
         return ast.Database(
             name=name.value,
             engine=engine.value,
-            comments=tuple(comment.value for comment in comments),
+            comments=_texts(comments),
             metadata=tuple(children[3:]),
             pos=self._decl_pos(comments, keyword),
         )
@@ -240,37 +256,23 @@ class AstBuilder(Transformer[Token, Any]):
         return ast.Topic(
             name=name.value,
             event=event,
-            visibility=_VISIBILITY[visibility.type] if visibility else ast.Visibility.NONE,
-            comments=tuple(comment.value for comment in comments),
+            visibility=_visibility(visibility),
+            comments=_texts(comments),
             metadata=tuple(children[4:]),
             pos=self._decl_pos(comments, visibility or keyword),
         )
 
     # -- types -----------------------------------------------------------------------------------
 
-    def T_INT(self, token: Token) -> ast.Int:
-        return ast.Int(pos=self._pos(token))
-
-    def T_FLOAT(self, token: Token) -> ast.Float:
-        return ast.Float(pos=self._pos(token))
-
-    def T_STRING(self, token: Token) -> ast.String:
-        return ast.String(pos=self._pos(token))
-
-    def T_BYTES(self, token: Token) -> ast.Bytes:
-        return ast.Bytes(pos=self._pos(token))
-
-    def T_BOOL(self, token: Token) -> ast.Bool:
-        return ast.Bool(pos=self._pos(token))
-
-    def T_TIME(self, token: Token) -> ast.Time:
-        return ast.Time(pos=self._pos(token))
-
-    def T_UNIT(self, token: Token) -> ast.Unit:
-        return ast.Unit(pos=self._pos(token))
-
-    def T_ANY(self, token: Token) -> ast.Any:
-        return ast.Any(pos=self._pos(token))
+    # The primitive type keywords, each a node placed at its token.
+    T_INT = _primitive(ast.Int)
+    T_FLOAT = _primitive(ast.Float)
+    T_STRING = _primitive(ast.String)
+    T_BYTES = _primitive(ast.Bytes)
+    T_BOOL = _primitive(ast.Bool)
+    T_TIME = _primitive(ast.Time)
+    T_UNIT = _primitive(ast.Unit)
+    T_ANY = _primitive(ast.Any)
 
     def optional(self, children: list[ast.Type]) -> ast.Optional:
         return ast.Optional(type=children[0], pos=children[0].pos)

@@ -122,6 +122,7 @@ class Ref:
 Primitive = Int | Float | String | Bytes | Bool | Time | Unit | Any
 Type = Int | Float | String | Bytes | Bool | Time | Unit | Any | Array | Map | Optional | Ref
 
+PRIMITIVE_TYPES: frozenset[type] = frozenset(t.get_args(Primitive))
 PRIMITIVE_NAMES: dict[str, type[Primitive]] = {
     "Int": Int,
     "Float": Float,
@@ -202,6 +203,12 @@ class MetadataIngress:
     @property
     def path_text(self) -> str:
         parts = (f"{{{c.name}}}" if isinstance(c, IngressPathParameter) else c.text for c in self.path)
+        return "/" + "/".join(parts)
+
+    @property
+    def path_shape(self) -> str:
+        """The path with every parameter as `{}`: two routes collide when method and shape match."""
+        parts = ("{}" if isinstance(c, IngressPathParameter) else c.text for c in self.path)
         return "/" + "/".join(parts)
 
 
@@ -506,6 +513,15 @@ class Topic:
 
 
 Decl = Data | Verb | Enum | TypeAlias | Config | Secret | Database | Topic
+TypeDecl = Data | Enum | TypeAlias  # the declarations a type may name
+TYPE_DECLS: tuple[type, ...] = t.get_args(TypeDecl)
+
+
+def visibility_of(decl: Decl) -> Visibility:
+    """Config, secret and database have no visibility: they are private to their module."""
+    visibility: Visibility = getattr(decl, "visibility", Visibility.NONE)
+    return visibility
+
 
 # ---------------------------------------------------------------------------------------------
 # Modules, realms, the schema

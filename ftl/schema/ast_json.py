@@ -87,12 +87,16 @@ _ENUM_NAMES: dict[type[enum.Enum], dict[Any, str]] = {
 
 def to_json(node: ast.Node) -> JsonObject:
     """JSON-ready dict for any node (see the module doc for the shape)."""
+    if not _CODECS:
+        _build_codecs()
     body = _encode_node(node)
     return body if isinstance(node, ast.Schema) else {_TOP_NAMES[type(node)]: body}
 
 
 def from_json(data: JsonObject) -> ast.Node:
     """The node `to_json` encoded; an FtlError if `data` is not such a document."""
+    if not _CODECS:
+        _build_codecs()
     try:
         if isinstance(data, dict) and len(data) == 1:
             [(name, body)] = data.items()
@@ -214,6 +218,8 @@ def _codec_for(hint: Any) -> tuple[Encoder, Decoder]:
 
 
 def _build_codecs() -> None:
+    """Fill `_CODECS`: on first use, since most commands that load the schema never need JSON."""
+    built: dict[type, tuple[_FieldCodec, ...]] = {}
     for cls in ast.NODE_TYPES:
         hints = typing.get_type_hints(cls, vars(ast))
         codecs = []
@@ -222,10 +228,10 @@ def _build_codecs() -> None:
             default = field.default if field.default is not dataclasses.MISSING else _REQUIRED
             key = _RENAMED.get((cls, field.name), _camel(field.name))
             codecs.append(_FieldCodec(field.name, key, default, encode, decode))
-        _CODECS[cls] = tuple(codecs)
+        built[cls] = tuple(codecs)
+    _CODECS.update(built)  # in one step, so a concurrent caller never sees some classes only
 
 
 _REQUIRED = object()
 _TOP_NAMES: dict[type, str] = {cls: cls.__name__[0].lower() + cls.__name__[1:] for cls in ast.NODE_TYPES}
 _TOP_CLASSES: dict[str, type] = {name: cls for cls, name in _TOP_NAMES.items() if cls is not ast.Schema}
-_build_codecs()

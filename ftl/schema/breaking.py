@@ -41,9 +41,7 @@ _KIND_NAMES: dict[type, str] = {
     ast.Enum: "enum",
     ast.TypeAlias: "type alias",
 }
-_TYPE_DECLS = (ast.Data, ast.Enum, ast.TypeAlias)
-
-Comparable = ast.Type | ast.Data | ast.Enum | ast.TypeAlias
+Comparable = ast.Type | ast.TypeDecl
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,7 @@ class Resolver:
         if self._schema is None:
             return f"schema is not set, cannot resolve reference {print_type(ref)}"
         found = self._index.get((ref.realm, ref.module, ref.name), [])
-        types = [d for d in found if isinstance(d, _TYPE_DECLS)]
+        types = [d for d in found if isinstance(d, ast.TypeDecl)]
         if types or found:
             return (types or found)[0]
         return f"failed to resolve reference {print_type(ref)}"
@@ -199,12 +197,12 @@ class _TypeComparator:
             self.report(prefix + next_decl, next_.pos)
             return
         for ref, decl in ((prev, prev_decl), (next_, next_decl)):
-            if not isinstance(decl, _TYPE_DECLS):
+            if not isinstance(decl, ast.TypeDecl):
                 self.report(
                     f"{prefix}resolved reference {print_type(ref)} is a {decl.kind}, not a type", ref.pos
                 )
                 return
-        assert isinstance(prev_decl, _TYPE_DECLS) and isinstance(next_decl, _TYPE_DECLS)
+        assert isinstance(prev_decl, ast.TypeDecl) and isinstance(next_decl, ast.TypeDecl)
         key = (id(prev_decl), id(next_decl))
         if key in self._seen:
             return
@@ -265,7 +263,7 @@ def _describe(node: Comparable, scope: _Scope) -> str:
     if scope.index(node) is not None:
         assert isinstance(node, ast.Ref)
         return f"type parameter {node.name}"
-    if isinstance(node, _TYPE_DECLS):
+    if isinstance(node, ast.TypeDecl):
         return f"{node.kind} {node.name}"
     return print_type(node)
 
@@ -366,8 +364,7 @@ class _SchemaComparison:
             self.add(module, old.name, _minor_change(old, new), breaking=False, pos=new.pos)
 
     def _compare_visibility(self, module: str, old: ast.Decl, new: ast.Decl) -> None:
-        before = getattr(old, "visibility", ast.Visibility.NONE)
-        after = getattr(new, "visibility", ast.Visibility.NONE)
+        before, after = ast.visibility_of(old), ast.visibility_of(new)
         if before == after:
             return
         verb = "narrowed" if after < before else "widened"
@@ -425,7 +422,7 @@ class _SchemaComparison:
 
 def _decl_key(decl: ast.Decl) -> tuple[str, str]:
     # data, enum and typealias share one namespace: turning one into another is a change of kind.
-    category = "type" if isinstance(decl, _TYPE_DECLS) else decl.kind
+    category = "type" if isinstance(decl, ast.TypeDecl) else decl.kind
     return (category, decl.name)
 
 
@@ -442,7 +439,7 @@ def _minor_change(old: ast.Decl, new: ast.Decl) -> str:
 
 def _request_types(realm: ast.Realm) -> set[tuple[str, str]]:
     """(module, name) of every declaration that some verb's request reaches."""
-    index = {(m.name, d.name): d for m in realm.modules for d in m.decls if isinstance(d, _TYPE_DECLS)}
+    index = {(m.name, d.name): d for m in realm.modules for d in m.decls if isinstance(d, ast.TypeDecl)}
     found: set[tuple[str, str]] = set()
     pending: list[tuple[str, ast.Node]] = [(m.name, v.request) for m in realm.modules for v in m.verbs()]
     while pending:

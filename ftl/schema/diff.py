@@ -25,11 +25,6 @@ class SchemaDiff:
         return tuple(c for c in self.changes if c.breaking)
 
 
-def canonical_text(text: str, filename: str = "") -> str:
-    """The printer's form of a schema document (raises FtlError if it does not parse)."""
-    return print_schema(parse_schema(text, filename))
-
-
 def diff_documents(
     old_text: str, old_label: str, new_text: str, new_label: str, *, with_changes: bool = False
 ) -> SchemaDiff:

@@ -16,7 +16,6 @@ __all__ = ["Duration", "DurationError", "parse_duration"]
 _SHAPE = re.compile(r"(?:[0-9]+[a-zA-Z]+)+")
 _PART = re.compile(r"([0-9]+)([a-zA-Z]+)")
 _UNIT_RANK = {"d": 0, "h": 1, "m": 2, "s": 3}
-_UNIT_SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
 
 
 class DurationError(ValueError):

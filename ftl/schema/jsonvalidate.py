@@ -30,9 +30,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
 
 from ftl.schema import ast
+from ftl.schema.printer import print_type
 
 __all__ = [
     "alias_json",
+    "json_alias",
     "json_bool",
     "json_bytes",
     "json_float",
@@ -40,7 +42,6 @@ __all__ = [
     "json_kind",
     "json_time",
     "normalize_json",
-    "type_text",
     "validate_json",
 ]
 
@@ -157,24 +158,6 @@ def json_kind(value: Any) -> str:
     return type(value).__name__
 
 
-def type_text(type_: ast.Type) -> str:
-    """A type as schema text, for messages."""
-    match type_:
-        case ast.Array(element=element):
-            return f"[{type_text(element)}]"
-        case ast.Map(key=key, value=value):
-            return f"{{{type_text(key)}: {type_text(value)}}}"
-        case ast.Optional(type=inner):
-            return f"{type_text(inner)}?"
-        case ast.Ref(module=module, name=name, type_args=args, realm=realm):
-            text = f"{module}.{name}" if module else name
-            if args:
-                text += "<" + ", ".join(type_text(a) for a in args) + ">"
-            return f"{text}@{realm}" if realm else text
-        case _:
-            return type(type_).__name__
-
-
 # ---------------------------------------------------------------------------------------------
 # Public entry points
 
@@ -223,13 +206,10 @@ class _Scope:
 _ROOT_SCOPE = _Scope()
 
 
-_TypeDecl = ast.Data | ast.Enum | ast.TypeAlias
-
-
 @dataclass
 class _Index:
     # (realm or "", module, name) → a data/enum/typealias with the scope it was declared in
-    types: dict[tuple[str, str, str], tuple[_TypeDecl, _Scope]]
+    types: dict[tuple[str, str, str], tuple[ast.TypeDecl, _Scope]]
     others: dict[tuple[str, str, str], ast.Decl]  # any other declaration kind, for clear errors
     modules: set[tuple[str, str]]
 
@@ -255,7 +235,7 @@ def _index(schema: ast.Schema) -> _Index:
             scope = _Scope(realm_key, module.name)
             for decl in module.decls:
                 key = (realm_key, module.name, decl.name)
-                if isinstance(decl, ast.Data | ast.Enum | ast.TypeAlias):
+                if isinstance(decl, ast.TypeDecl):
                     index.types.setdefault(key, (decl, scope))
                 else:
                     index.others.setdefault(key, decl)
@@ -277,7 +257,7 @@ class _Checker:
 
     # -- resolution --------------------------------------------------------------------------
 
-    def resolve(self, ref: ast.Ref, scope: _Scope) -> tuple[_TypeDecl | ast.Type, _Scope] | str:
+    def resolve(self, ref: ast.Ref, scope: _Scope) -> tuple[ast.TypeDecl | ast.Type, _Scope] | str:
         """A type parameter's binding, the declaration a ref names (with its scope), or an error."""
         if not ref.module and ref.name in scope.params:
             return scope.params[ref.name]
@@ -295,8 +275,8 @@ class _Checker:
         for module, name in candidates:
             other = self.index.others.get((realm, module, name))
             if other is not None:
-                return f"{type_text(ref)} is a {other.kind}, not a type"
-        return f"unknown reference {type_text(ref)}"
+                return f"{print_type(ref)} is a {other.kind}, not a type"
+        return f"unknown reference {print_type(ref)}"
 
     def bind(self, data: ast.Data, ref: ast.Ref, decl_scope: _Scope, use_scope: _Scope) -> _Scope | str:
         if len(ref.type_args) != len(data.type_params):
@@ -349,12 +329,12 @@ class _Checker:
                 return None if value is None else self.check(value, inner, path, scope)
             case ast.Array(element=element):
                 if type(value) is not list:
-                    self.wrong_type(path, type_text(type_), value)
+                    self.wrong_type(path, print_type(type_), value)
                     return value
                 return [self.check(item, element, f"{path}[{i}]", scope) for i, item in enumerate(value)]
             case ast.Map(key=key_type, value=value_type):
                 if type(value) is not dict:
-                    self.wrong_type(path, type_text(type_), value)
+                    self.wrong_type(path, print_type(type_), value)
                     return value
                 result = {}
                 for key, item in value.items():
@@ -387,13 +367,13 @@ class _Checker:
 
     def check_data(self, value: Any, data: ast.Data, ref: ast.Ref, path: str, scope: _Scope) -> Any:
         if type(value) is not dict:
-            self.wrong_type(path, type_text(ast.Ref(ref.module, ref.name, ref.type_args, ref.realm)), value)
+            self.wrong_type(path, print_type(ref), value)
             return value
         prefix = f"{path}." if path else ""
         consumed: set[str] = set()
         result: dict[str, Any] = {}
         for data_field in data.fields:
-            alias = _json_alias(data_field)
+            alias = json_alias(data_field)
             if data_field.name in value:
                 key = data_field.name
             elif alias is not None and alias in value:
@@ -481,7 +461,7 @@ class _Checker:
                 if data_field is None:
                     result[key] = item
                 else:
-                    result[_json_alias(data_field) or key] = self.alias(item, data_field.type, bound)
+                    result[json_alias(data_field) or key] = self.alias(item, data_field.type, bound)
             return result
         if isinstance(target, ast.Enum):
             if target.type is not None or type(value) is not dict or "value" not in value:
@@ -495,7 +475,8 @@ class _Checker:
         return self.alias(value, target, target_scope)
 
 
-def _json_alias(data_field: ast.Field) -> str | None:
+def json_alias(data_field: ast.Field) -> str | None:
+    """The field's name in FTL-JSON when it has a `+alias json`, else None."""
     for item in data_field.metadata:
         if isinstance(item, ast.MetadataAlias) and item.alias_kind == ast.AliasKind.JSON:
             return item.alias

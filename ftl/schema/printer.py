@@ -63,11 +63,6 @@ def print_decl(decl: ast.Decl) -> str:
     return "\n".join(lines)
 
 
-def print_metadata(metadata: ast.Metadata) -> str:
-    """One `+kind ...` item (a long reference list continues on further lines)."""
-    return _metadata(metadata)
-
-
 def print_type(type_: ast.Type) -> str:
     if isinstance(type_, ast.Ref):
         return _ref(type_)
@@ -114,7 +109,7 @@ def _decl(decl: ast.Decl, indent: str, lines: list[str]) -> None:
             _metadata_lines(metadata, inner, lines)
         for field in decl.fields:
             _comments(field.comments, inner, lines)
-            suffix = "".join(" " + _metadata(m) for m in field.metadata)
+            suffix = "".join(" " + print_metadata(m) for m in field.metadata)
             lines.append(f"{inner}{field.name} {print_type(field.type)}{suffix}")
         lines.append(f"{indent}}}")
         return
@@ -173,11 +168,12 @@ def _ref(ref: ast.Ref) -> str:
 
 
 def _metadata_lines(metadata: ast.Metadata, indent: str, lines: list[str]) -> None:
-    for line in _metadata(metadata).split("\n"):
+    for line in print_metadata(metadata).split("\n"):
         lines.append(indent + line)
 
 
-def _metadata(md: ast.Metadata) -> str:
+def print_metadata(md: ast.Metadata) -> str:
+    """One `+kind ...` item (a long reference list continues on further lines)."""
     if isinstance(md, ast.MetadataCalls):
         return _ref_list("+calls", md.calls)
     if isinstance(md, ast.MetadataConfig):

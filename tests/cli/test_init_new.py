@@ -60,7 +60,7 @@ class TestNames:
             ("builtin", "reserved"),
             ("class", "Python keyword"),
             ("json", "hide Python's own `json`"),
-            ("ftl", "hide Python's own `ftl`"),
+            ("ftl", "hide the `ftl` package"),  # FTL's own package, not Python's
         ],
     )
     def test_bad_module_names(self, name: str, why: str) -> None:

@@ -88,7 +88,9 @@ def test_add_then_list(shop: Path, bank: Path) -> None:
 
 def test_list_with_no_pins(shop: Path) -> None:
     assert ftl("realm", "list", "--json")[:2] == (0, "[]\n")
-    assert "no realms pinned" in ftl("realm", "list")[1]
+    code, out, err = ftl("realm", "list")
+    assert (code, out) == (0, "")  # stdout is data only; the hint goes to stderr
+    assert "no realms pinned" in err
 
 
 def test_errors_are_one_line_and_leave_the_file_alone(shop: Path, bank: Path) -> None:

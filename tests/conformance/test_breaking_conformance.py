@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conformance_data import json_cases
 
 from ftl.schema import ast, parse_module, parse_schema, parse_type, validate_schema
 from ftl.schema.breaking import Comparable, type_changes
@@ -52,12 +53,7 @@ _DECL_START = re.compile(r"^(?:\s*//[^\n]*\n)*\s*(?:export(?: realm)?\s+)?(?:dat
 
 
 def _cases() -> list[dict[str, Any]]:
-    # Read at collection time (the `conformance_dir` fixture, which skips, is for run time).
-    path = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "breaking.json"
-    if not path.is_file():
-        return []
-    cases: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
-    return cases
+    return json_cases("breaking.json")
 
 
 def _parse(text: str) -> Comparable:

@@ -3,23 +3,21 @@ seven-field form, and the fire times `next_after` gives from the case's origin."
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conformance_data import json_cases
 
 from ftl.schema.cron import CronError, CronPattern, next_after, parse_cron
 
-_FILE = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "cron.json"
 _RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
 
 
 def _cases() -> list[dict[str, Any]]:
-    cases: list[dict[str, Any]] = json.loads(_FILE.read_text(encoding="utf-8")) if _FILE.is_file() else []
-    return cases
+    return json_cases("cron.json")
 
 
 def _time(text: str) -> datetime:

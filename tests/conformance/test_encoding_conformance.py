@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conformance_data import json_cases
 
-from ftl.schema import ast
+from ftl.schema import ast, parse_schema, parse_type
 from ftl.schema.jsonvalidate import alias_json, normalize_json
-
-parser = pytest.importorskip("ftl.schema.parser")
 
 # Case id -> what we expect instead of upstream, with the reason.
 OVERRIDES: dict[str, Any] = {
@@ -39,9 +38,7 @@ WORDING: dict[str, str] = {
 
 
 def _cases() -> list[dict[str, Any]]:
-    # Read at collection time (the `conformance_dir` fixture, which skips, is for run time).
-    path = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "encoding.json"
-    return json.loads(path.read_text()) if path.is_file() else []
+    return json_cases("encoding.json")
 
 
 _SCHEMAS: dict[str, ast.Schema] = {}
@@ -49,14 +46,14 @@ _SCHEMAS: dict[str, ast.Schema] = {}
 
 def _schema(text: str) -> ast.Schema:
     if text not in _SCHEMAS:
-        _SCHEMAS[text] = parser.parse_schema(text)
+        _SCHEMAS[text] = parse_schema(text)
     return _SCHEMAS[text]
 
 
 @pytest.mark.parametrize("case", _cases(), ids=lambda case: case["id"])
 def test_encoding_case(case: dict[str, Any], conformance_dir: Path) -> None:
     schema = _schema(case["schema"])
-    type_ = parser.parse_type(case["type"])
+    type_ = parse_type(case["type"])
     value = json.loads(case["json"])
     root = ".".join(case.get("path", []))
 

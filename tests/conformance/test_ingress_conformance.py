@@ -20,14 +20,11 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from conformance_data import json_cases
 
 from ftl.devserver.ingress import IngressApp
 from ftl.devserver.timeline import Timeline
-from ftl.schema import ast
-
-schema_lib = pytest.importorskip("ftl.schema")
-if not hasattr(schema_lib, "validate_schema"):
-    pytest.skip("ftl.schema.validate_schema is not available yet", allow_module_level=True)
+from ftl.schema import ast, parse_schema, validate_schema
 
 
 def _request(method: str, path: str, *, query: Any = None, body: Any = None) -> dict[str, Any]:
@@ -78,9 +75,7 @@ WORDING: dict[str, str] = {}
 
 
 def _cases(kind: str) -> list[dict[str, Any]]:
-    path = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "ingress.json"
-    cases = json.loads(path.read_text()) if path.is_file() else []
-    return [case for case in cases if case["kind"] == kind]
+    return [case for case in json_cases("ingress.json") if case["kind"] == kind]
 
 
 _SCHEMAS: dict[str, ast.Schema] = {}
@@ -88,8 +83,8 @@ _SCHEMAS: dict[str, ast.Schema] = {}
 
 def _schema(text: str) -> ast.Schema:
     if text not in _SCHEMAS:
-        parsed = schema_lib.parse_schema(text)
-        validated, diagnostics = schema_lib.validate_schema(parsed)
+        parsed = parse_schema(text)
+        validated, diagnostics = validate_schema(parsed)
         assert not diagnostics, diagnostics
         _SCHEMAS[text] = validated
     return _SCHEMAS[text]

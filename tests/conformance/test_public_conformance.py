@@ -7,11 +7,11 @@ module's declarations are compared as a set (`expect_public_decls`); it holds on
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conformance_data import json_cases
 
 from ftl.realm import public_schema
 from ftl.schema import ast, parse_schema, print_decl, print_schema, validate_schema
@@ -29,10 +29,7 @@ CRASH_FIXES: dict[str, dict[str, set[tuple[str, str]]]] = {
 
 
 def _cases() -> list[dict[str, Any]]:
-    # Read at collection time (the `conformance_dir` fixture, which skips, is for run time).
-    path = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "public.json"
-    cases: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
-    return cases
+    return json_cases("public.json")
 
 
 def _validated(text: str) -> ast.Schema:

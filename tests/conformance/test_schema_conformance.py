@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conformance_data import CONFORMANCE
 
 from ftl.errors import Diagnostic, FtlError
 from ftl.schema import ast, parse_module, parse_schema, print_module, print_schema
 from ftl.schema.validate import validate_module, validate_schema
 
-_DIR = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "schema"
+_DIR = CONFORMANCE / "schema"
 _POSITION = re.compile(r"(\d+):(\d+): ")
 
 # Where we deliberately differ from the header, the errors we expect instead, and why.

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from ftl.schema import ast
-
-schema_lib = pytest.importorskip("ftl.schema")
+from ftl.schema import ast, parse_schema, validate_schema
 
 SHOP = """
 realm shop {
@@ -59,9 +55,6 @@ realm shop {
 
 
 def schema(text: str = SHOP) -> ast.Schema:
-    if not hasattr(schema_lib, "validate_schema"):
-        pytest.skip("ftl.schema.validate_schema is not available yet")
-    validated, diagnostics = schema_lib.validate_schema(schema_lib.parse_schema(text))
+    validated, diagnostics = validate_schema(parse_schema(text))
     assert not diagnostics, [str(d) for d in diagnostics]
-    result: ast.Schema = validated
-    return result
+    return validated

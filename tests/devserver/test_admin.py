@@ -12,7 +12,7 @@ import httpx
 import pytest
 from ingress_schemas import schema
 
-from ftl.devserver.admin import ServerUrls, VerbNotFound, _sse, create_admin_app, resolve_verb
+from ftl.devserver.admin import ServerUrls, VerbNotFound, create_admin_app, event_stream, resolve_verb
 from ftl.devserver.backplane import DeploymentInfo
 from ftl.devserver.deployer import DeployResult
 from ftl.devserver.routes import CallError, CallResult
@@ -195,7 +195,8 @@ async def test_timeline_filters_and_pages(client: httpx.AsyncClient, timeline: T
 
 
 async def test_the_event_stream_says_hello_then_sends_each_event(timeline: Timeline) -> None:
-    stream = _sse(timeline, {"kind": "log", "module": None, "verb": None, "request_id": None}, backlog=0)
+    filters = {"kind": "log", "module": None, "verb": None, "request_id": None}
+    stream = event_stream(timeline, filters, backlog=0)
     assert await stream.__anext__() == b": connected\n\n"
     timeline.add(TimelineEvent(kind="call", time=0, message="skipped"))
     added = timeline.add(TimelineEvent(kind="log", time=0, message="hello"))

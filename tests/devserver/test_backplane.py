@@ -18,6 +18,7 @@ import pytest
 from ftl.devserver.backplane import Backplane, CallResult
 from ftl.devserver.timeline import Timeline, TimelineEvent
 from ftl.project import load_project
+from ftl.schema import ast
 
 pytestmark = pytest.mark.anyio
 
@@ -260,6 +261,10 @@ async def test_a_crashed_runner_is_reported_once_and_restarted(backplane: Backpl
     assert len(reports) == 1
     assert "exited unexpectedly (exit status 3)" in reports[0].message
     assert "about to die: on purpose" in reports[0].data["stderr"]
+    # Crashes and restarts are told apart by a field, not by their wording.
+    runner_events = [e.data.get("runner") for e in events(backplane, kind="deployment", module="crashy")]
+    assert runner_events[:2] == ["restarted", "crashed"]  # newest first
+    assert reports[0].data["runner"] == "crashed"
 
     # Killed from outside: the same, and the deployment key stays.
     second_pid = backplane.runner_pid(crashy.key)
@@ -402,3 +407,174 @@ async def test_runners_and_the_zygote_exit_when_the_backplane_dies(project_dir: 
         for pid in [process.pid, *pids]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+# -- changesets of a module and its importers, without an in-process build --------------------
+
+STAMP = """
+from dataclasses import dataclass
+
+import ftl
+
+
+@dataclass
+class StampRequest:
+    text: str
+
+
+@dataclass
+class Stamp:
+    text: str{extra_field}
+
+
+@ftl.verb(export=True)
+def stamp(req: StampRequest) -> Stamp:
+    return Stamp(text=f"[{{req.text}}]"{extra_value})
+"""
+
+STAMPER = """
+from dataclasses import dataclass
+
+from ftl_modules import stamp as stamp_client
+
+import ftl
+
+{broken}
+
+
+@dataclass
+class Note:
+    text: str
+
+
+@ftl.verb(export=True)
+def note(req: Note) -> Note:
+    stamped = stamp_client.stamp(stamp_client.StampRequest(text=req.text))
+    return Note(text=stamped.{field})
+"""
+
+
+def write_stamp_modules(root: Path, *, extra: bool = False, broken: bool = False) -> list[Path]:
+    stamp = STAMP.format(
+        extra_field="\n    extra: str" if extra else "", extra_value=', extra="new"' if extra else ""
+    )
+    stamper = STAMPER.format(broken="VALUE = 1 / 0" if broken else "", field="extra" if extra else "text")
+    return [
+        write_module(root / "modules", "stamp", stamp),
+        write_module(root / "modules", "stamper", stamper),
+    ]
+
+
+@pytest.fixture
+async def fresh(tmp_path: Path) -> AsyncIterator[Backplane]:
+    (tmp_path / "ftl-project.toml").write_text('realm = "fresh"\nmodule-dirs = ["modules"]\n')
+    project = load_project(tmp_path / "ftl-project.toml")
+    plane = Backplane(project, realm=project.realm, timeline=Timeline())
+    await plane.start()
+    try:
+        yield plane
+    finally:
+        await plane.stop()
+
+
+async def test_a_module_and_its_importer_deploy_together_without_a_build(fresh: Backplane) -> None:
+    assert fresh.project is not None
+    root = fresh.project.root
+    stub = root / ".ftl/stubs/ftl_modules/stamp.py"
+    assert not stub.exists()  # only the changeset itself can provide the client stamper imports
+
+    result = await fresh.deploy(write_stamp_modules(root), build=False)
+    assert result.state == "COMMITTED", [str(d) for d in result.diagnostics]
+    assert (await call(fresh, "stamper.note", {"text": "a"})).body == b'{"text":"[a]"}'
+    assert "class Stamp" in stub.read_text()
+
+    # The importer sees the new client at once: its runner starts after the dependency reported.
+    result = await fresh.deploy(write_stamp_modules(root, extra=True), build=False)
+    assert result.state == "COMMITTED", [str(d) for d in result.diagnostics]
+    assert (await call(fresh, "stamper.note", {"text": "b"})).body == b'{"text":"new"}'
+    serving = stub.read_text()
+
+    # A failed changeset puts back the client of the version that serves.
+    dirs = write_stamp_modules(root, broken=True)
+    result = await fresh.deploy(dirs, build=False)
+    assert result.state == "FAILED"
+    assert any("ZeroDivisionError" in d.message for d in result.diagnostics)
+    assert stub.read_text() == serving
+    assert (await call(fresh, "stamper.note", {"text": "c"})).body == b'{"text":"new"}'
+
+
+async def test_modules_importing_each_others_clients_fail_with_the_cycle(fresh: Backplane) -> None:
+    assert fresh.project is not None
+    modules = fresh.project.root / "modules"
+    ping = write_module(modules, "ping", "from ftl_modules import pong\n")
+    pong = write_module(modules, "pong", "from ftl_modules import ping\n")
+    result = await fresh.deploy([ping, pong], build=False)
+    assert result.state == "FAILED"
+    assert [d.message for d in result.diagnostics] == ["found cycle in dependencies: ping -> pong -> ping"]
+
+
+# -- the project file changes under a running backplane ------------------------------------------
+
+BANK = """realm bank {{
+  module balance {{
+    export realm verb {verb}(Unit) Int
+  }}
+}}
+"""
+
+
+def pin_realm(root: Path, commit: str, verb: str) -> str:
+    """A pin of realm `bank` whose public schema is already in the cache (so no git is needed)."""
+    from ftl.project import RealmPin
+    from ftl.realm import cache
+
+    pin = RealmPin("bank", "file:///nowhere/bank", "", commit * 40, "ftl-public-schema.ftl")
+    cache.store(root / ".ftl", pin, BANK.format(verb=verb))
+    return f'\n[realms.egress.bank]\ngit-repo = "{pin.git_repo}"\ngit-commit = "{pin.git_commit}"\n'
+
+
+async def test_set_project_repins_changed_realms_and_unpins_dropped_ones(tmp_path: Path) -> None:
+    project_file = tmp_path / "ftl-project.toml"
+    base = 'realm = "shop"\nmodule-dirs = ["modules"]\n'
+    project_file.write_text(base + pin_realm(tmp_path, "a", "withdraw"))
+    plane = Backplane(load_project(project_file), realm="shop", timeline=Timeline())
+    await plane.start()
+    try:
+
+        def bank_verbs() -> list[str]:
+            realm = plane.schema().realm("bank")
+            balance = realm.module("balance") if realm is not None else None
+            return [d.name for d in balance.decls if isinstance(d, ast.Verb)] if balance else []
+
+        assert bank_verbs() == ["withdraw"]
+        project_file.write_text(base + pin_realm(tmp_path, "b", "deposit"))
+        assert await plane.set_project(load_project(project_file)) == []
+        assert bank_verbs() == ["deposit"]
+
+        project_file.write_text(base)
+        assert await plane.set_project(load_project(project_file)) == []
+        assert plane.schema().realm("bank") is None
+        assert [e.message for e in events(plane, kind="changeset")][:2] == [
+            "external realm bank unpinned",
+            "external realm bank pinned",
+        ]
+    finally:
+        await plane.stop()
+
+
+async def test_set_project_reports_a_realm_that_cannot_be_loaded(tmp_path: Path) -> None:
+    project_file = tmp_path / "ftl-project.toml"
+    project_file.write_text('realm = "shop"\nmodule-dirs = ["modules"]\n')
+    plane = Backplane(load_project(project_file), realm="shop", timeline=Timeline())
+    await plane.start()
+    try:
+        project_file.write_text(
+            project_file.read_text()
+            + f'\n[realms.egress.bank]\ngit-repo = "{(tmp_path / "no-repo").as_uri()}"\n'
+            + f'git-commit = "{"c" * 40}"\n'
+        )
+        problems = await plane.set_project(load_project(project_file))
+        assert problems and problems[0].message == "external realms could not be loaded"
+        assert plane.schema().realm("bank") is None
+    finally:
+        await plane.stop()

@@ -21,7 +21,7 @@ from ftl.devserver.devloop import DevEvent, DevLoop, describe
 from ftl.devserver.status import ModuleState
 from ftl.devserver.timeline import TimelineEvent
 from ftl.errors import Diagnostic, Position
-from ftl.project import load_project
+from ftl.project import Project, load_project
 from ftl.schema import ast
 
 
@@ -53,6 +53,15 @@ class FakeBackplane:
         self.calls: list[Call] = []
         self.live: dict[str, Info] = {}
         self.versions: dict[str, int] = {}
+        self.projects: list[Project] = []
+        self.external: list[ast.Realm] = []  # what the pins of the next project resolve to
+        self.pinned: list[ast.Realm] = []
+
+    async def set_project(self, project: Project) -> list[Diagnostic]:
+        await asyncio.sleep(0)
+        self.projects.append(project)
+        self.pinned = list(self.external)
+        return []
 
     async def deploy(
         self, module_dirs: Sequence[Path], *, removals: Sequence[str] = (), build: bool = True
@@ -84,7 +93,7 @@ class FakeBackplane:
 
     def schema(self) -> ast.Schema:
         modules = tuple(ast.Module(name) for name in sorted(self.live))
-        return ast.Schema((ast.Realm(self.realm, modules),))
+        return ast.Schema((ast.Realm(self.realm, modules), *self.pinned))
 
 
 _DIRS: dict[str, Path] = {}
@@ -190,7 +199,7 @@ def test_an_edit_redeploys_the_module_and_its_dependents_as_one_changeset(projec
     async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
         backplane.calls.clear()
         await loop.apply(changed(project_root, "echo"))
-        assert [(c.modules, c.build) for c in backplane.calls] == [(["echo", "greeter"], True)]
+        assert [(c.modules, c.build) for c in backplane.calls] == [(["echo", "greeter"], False)]
         await loop.apply(changed(project_root, "greeter"))
         await loop.apply(changed(project_root, "solo"))
         assert [(c.modules, c.build) for c in backplane.calls[1:]] == [
@@ -324,7 +333,7 @@ def test_runner_crashes_and_restarts_are_reported(project_root: Path) -> None:
             module="echo",
             level="error",
             message=f"runner of echo ({key}) exited unexpectedly (killed by signal 9)",
-            data={"deployment": key, "stderr": "Traceback ...\nBoom\n"},
+            data={"deployment": key, "stderr": "Traceback ...\nBoom\n", "runner": "crashed"},
         )
         loop.runtime_event(crash)
         [event] = [e for e in events if e.kind == "crashed"]
@@ -338,18 +347,150 @@ def test_runner_crashes_and_restarts_are_reported(project_root: Path) -> None:
                 module="echo",
                 level="info",
                 message=f"runner of echo ({key}) restarted (pid 4)",
-                data={"deployment": key},
+                data={"deployment": key, "runner": "restarted"},
             )
         )
         row = loop.status.get("echo")
         assert row is not None and row.state is ModuleState.SERVING
         # A report about a deployment that no longer serves is old news.
         loop.runtime_event(
-            TimelineEvent(kind="deployment", time=0, module="echo", level="error", message="x", data={})
+            TimelineEvent(
+                kind="deployment",
+                time=0,
+                module="echo",
+                level="error",
+                message="x",
+                data={"runner": "crashed"},
+            )
         )
         assert len([e for e in events if e.kind == "crashed"]) == 1
         loop.runtime_event(TimelineEvent(kind="log", time=0, module="echo", level="info", message="hi"))
         assert events[-1] == DevEvent("log", ("echo",), message="hi", level="info")
+
+    run_loop(project_root, scenario)
+
+
+def test_crashes_and_restarts_are_told_apart_by_their_runner_field_not_their_wording(
+    project_root: Path,
+) -> None:
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        key = backplane.live["solo"].key
+
+        def report(runner: str, message: str, level: str) -> None:
+            loop.runtime_event(
+                TimelineEvent(
+                    kind="deployment",
+                    time=time.time(),
+                    module="solo",
+                    level=level,
+                    message=message,
+                    data={"deployment": key, "pid": 7, "runner": runner},
+                )
+            )
+
+        report("crashed", "runner of solo went away", "error")
+        row = loop.status.get("solo")
+        assert row is not None and row.state is ModuleState.CRASHED
+        report("restarted", "runner of solo is back (pid 7)", "info")
+        row = loop.status.get("solo")
+        assert row is not None and row.state is ModuleState.SERVING
+        assert [e.kind for e in events[-2:]] == ["crashed", "restarted"]
+        # Wording alone means nothing: an info report without the field changes no state.
+        report("", "runner of solo restarted", "info")
+        assert events[-1].kind == "restarted" and events[-1].message == "runner of solo is back (pid 7)"
+
+    run_loop(project_root, scenario)
+
+
+def test_a_config_edit_redeploys_the_modules_whose_values_changed(project_root: Path) -> None:
+    project_file = project_root / "ftl-project.toml"
+    base = project_file.read_text()
+
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        backplane.calls.clear()
+        project_file.write_text(base + '\n[modules.solo.config]\ngreeting = "Evening"\n')
+        await loop.apply(Changes(frozenset(), True, (project_file,)))
+        assert [c.modules for c in backplane.calls] == [["solo"]]
+        assert backplane.projects[-1] is loop.project  # the engine deploys with the new values
+
+        # A project-level value reaches every module.
+        backplane.calls.clear()
+        project_file.write_text(
+            base + '\n[config]\nlimit = 3\n\n[modules.solo.config]\ngreeting = "Evening"\n'
+        )
+        await loop.apply(Changes(frozenset(), True, (project_file,)))
+        assert [c.modules for c in backplane.calls] == [["clock", "echo", "greeter", "solo"]]
+
+        # Saving it unchanged redeploys nothing.
+        backplane.calls.clear()
+        await loop.apply(Changes(frozenset(), True, (project_file,)))
+        assert backplane.calls == []
+
+    run_loop(project_root, scenario)
+
+
+def test_a_changed_realm_pin_repins_rewrites_its_clients_and_redeploys_its_users(project_root: Path) -> None:
+    project_file = project_root / "ftl-project.toml"
+    write_module(project_root, "shop", uses=["bank"])
+
+    def pin(commit: str) -> str:
+        return f'\n[realms.egress.bank]\ngit-repo = "file:///nowhere/bank"\ngit-commit = "{commit * 40}"\n'
+
+    def bank(verb: str) -> ast.Realm:
+        decl = ast.Verb(verb, ast.Unit(), ast.Unit(), visibility=ast.Visibility.REALM)
+        return ast.Realm("bank", (ast.Module("balance", decls=(decl,)),), external=True)
+
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        stub = project_root / ".ftl/stubs/ftl_modules/bank/balance.py"
+        backplane.calls.clear()
+        backplane.external = [bank("withdraw")]
+        project_file.write_text(project_file.read_text() + pin("a"))
+        await loop.apply(Changes(frozenset(), True, (project_file,)))
+        assert [c.modules for c in backplane.calls] == [["shop"]]
+        assert [p.name for p in backplane.projects[-1].realms] == ["bank"]
+        assert "withdraw" in stub.read_text()
+
+        # `ftl realm update`: the pin moves to another commit.
+        backplane.calls.clear()
+        backplane.external = [bank("deposit")]
+        project_file.write_text(project_file.read_text().replace("a" * 40, "b" * 40))
+        await loop.apply(Changes(frozenset(), True, (project_file,)))
+        assert [c.modules for c in backplane.calls] == [["shop"]]
+        assert "deposit" in stub.read_text() and "withdraw" not in stub.read_text()
+
+        # `ftl realm remove`: its clients go too.
+        backplane.calls.clear()
+        backplane.external = []
+        project_file.write_text(project_file.read_text().split("\n[realms.egress.bank]")[0])
+        await loop.apply(Changes(frozenset(), True, (project_file,)))
+        assert [c.modules for c in backplane.calls] == [["shop"]]
+        assert not stub.exists()
+
+    run_loop(project_root, scenario)
+
+
+def test_an_edit_that_adds_an_import_makes_the_module_a_dependent(project_root: Path) -> None:
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        src(project_root, "greeter").write_text(
+            "from ftl_modules import echo\nfrom ftl_modules import solo\n"
+        )
+        await loop.apply(changed(project_root, "greeter"))
+        backplane.calls.clear()
+        await loop.apply(changed(project_root, "solo"))
+        assert [c.modules for c in backplane.calls] == [["greeter", "solo"]]
+
+    run_loop(project_root, scenario)
+
+
+def test_no_changeset_asks_the_engine_to_build_in_process(project_root: Path) -> None:
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        await loop.apply(changed(project_root, "clock"))
+        await loop.apply(changed(project_root, "echo", "solo"))
+        assert [c.modules for c in backplane.calls[-2:]] == [
+            ["clock", "echo", "greeter"],
+            ["echo", "greeter", "solo"],
+        ]
+        assert not any(call.build for call in backplane.calls)
 
     run_loop(project_root, scenario)
 
@@ -363,7 +504,7 @@ def test_modules_that_use_each_other_go_live_together(tmp_path: Path) -> None:
     async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
         assert [(c.modules, c.build) for c in backplane.calls] == [
             (["alone"], False),
-            (["ping", "pong"], True),
+            (["ping", "pong"], False),
         ]
         assert events[-1].kind == "ready" and events[-1].modules == ("alone", "ping", "pong")
 

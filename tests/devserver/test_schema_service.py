@@ -18,6 +18,7 @@ from ftl.devserver.events import (
     DeploymentRuntimeUpdated,
     Event,
     ExternalRealmPinned,
+    ExternalRealmUnpinned,
     NewDeployment,
 )
 from ftl.devserver.schema_service import (
@@ -255,6 +256,7 @@ INVALID: list[tuple[str, Callable[[], Event], str]] = [
         lambda: ExternalRealmPinned(ast.Realm("shop", external=True)),
         "like this realm",
     ),
+    ("unpin what is not pinned", lambda: ExternalRealmUnpinned("bank"), "is not pinned"),
 ]
 
 
@@ -297,6 +299,38 @@ def test_pinning_an_external_realm_lets_modules_call_into_it() -> None:
     state = fold(state, deploy_events(CS[0], ("dpl-shop-shop-aaaaaaaaaa05", shop)))
     assert live_verbs(state) == {"shop.pay"}
     assert state.schema.realm("bank") is not None
+
+
+def test_a_realm_is_unpinned_only_once_no_live_module_uses_it() -> None:
+    bank = parse_schema(
+        """
+        external realm bank {
+          module balance {
+            export realm verb get(Unit) Int
+          }
+        }
+        """
+    ).realms[0]
+    shop = """
+    module shop {
+      export verb pay(Unit) Int
+        +calls balance.get@bank
+    }
+    """
+    key = "dpl-shop-shop-aaaaaaaaaa05"
+    pinned = transition(initial_state("shop"), ExternalRealmPinned(bank))
+    unpinned = transition(pinned, ExternalRealmUnpinned("bank"))
+    assert unpinned.schema.realm("bank") is None and not unpinned.external_realms
+    assert unpinned.generation == pinned.generation + 1
+
+    used = fold(pinned, deploy_events(CS[0], (key, shop)))
+    with pytest.raises(InvalidEvent, match="unpinning realm bank breaks the live schema") as raised:
+        transition(used, ExternalRealmUnpinned("bank"))
+    assert raised.value.diagnostics
+    removed = fold(
+        used, [created(CS[1], removals=("shop",)), ChangesetPrepared(CS[1]), ChangesetCommitted(CS[1])]
+    )
+    assert transition(removed, ExternalRealmUnpinned("bank")).schema.realm("bank") is None
 
 
 def test_the_log_folds_into_the_state_even_after_compaction() -> None:

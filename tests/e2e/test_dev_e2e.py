@@ -94,6 +94,25 @@ def extra(req: ftl.HttpRequest[None, None, None]) -> ftl.HttpResponse[Extra, str
     return ftl.HttpResponse(body=Extra(extra=True))
 """
 
+GREET = """\
+from dataclasses import dataclass
+from typing import Annotated
+
+import ftl
+
+
+@dataclass
+class Greeting:
+    text: str
+
+
+@ftl.ingress("GET", "/greet")
+def greet(
+    req: ftl.HttpRequest[None, None, None], greeting: Annotated[str, ftl.Config("greeting")]
+) -> ftl.HttpResponse[Greeting, str]:
+    return ftl.HttpResponse(body=Greeting(text=greeting))
+"""
+
 
 def write_module(root: Path, name: str, source: str) -> Path:
     directory = root / "modules" / name
@@ -326,3 +345,29 @@ def test_dev_reports_a_runner_crash_once_and_restarts_it(
     dev.remember_descendants()
     dev.process.send_signal(signal.SIGTERM)
     assert dev.process.wait(timeout=WAIT_S) == 0
+
+
+def test_dev_serves_new_config_values_after_the_project_file_changes(
+    project: Path, start_dev: Callable[..., DevProcess]
+) -> None:
+    project_file = project / "ftl-project.toml"
+    base = project_file.read_text()
+    project_file.write_text(base + '\n[modules.greet.config]\ngreeting = "morning"\n')
+    write_module(project, "greet", GREET)
+    dev = start_dev()
+    poll(lambda: answer(dev, "/greet", "text") == "morning", "the first deploy")
+    dev.remember_descendants()
+    project_file.write_text(base + '\n[modules.greet.config]\ngreeting = "evening"\n')
+    poll(lambda: answer(dev, "/greet", "text") == "evening", "the module to get its new config value")
+    dev.remember_descendants()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs the edges team's server.py: console_url only when console pages are mounted",
+)
+def test_dev_without_console_advertises_no_console_url(start_dev: Callable[..., DevProcess]) -> None:
+    dev = start_dev("--no-console")
+    status = httpx.get(dev.admin + "/api/status", timeout=5).json()
+    assert status["admin_url"] == dev.admin
+    assert not status["console_url"]

@@ -400,6 +400,7 @@ async def test_external_realm_calls_go_over_http(backplane: FakeBackplane, modul
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             seen.append((self.path, dict(self.headers), body))
+            payload: dict[str, Any]
             if json.loads(body)["text"] == "poor":
                 status, payload = 400, {"error": {"kind": "bad_request", "message": "insufficient funds"}}
             else:

@@ -190,3 +190,16 @@ async def test_a_runner_killed_together_with_its_zygote_is_restarted(
     await until(lambda: any(d.key == key and d.endpoint for d in backplane.deployments()))
     assert parent_of(restarted) not in (zygote, 1)
     await assert_answers(backplane, "back")
+
+
+async def test_stopping_while_the_replacement_zygote_starts_leaves_no_process_behind(
+    backplane: Backplane, module_dir: Path
+) -> None:
+    _, runner = await deploy(backplane, module_dir)
+    zygote = parent_of(runner)
+    kill(zygote)
+    await until(lambda: not alive(zygote))
+    await asyncio.sleep(0)  # one turn of the loop: the backplane may now be starting a replacement
+    await backplane.stop()
+    await until(lambda: not alive(runner))
+    assert zygotes() == set()

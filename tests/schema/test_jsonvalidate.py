@@ -16,9 +16,9 @@ from ftl.schema.jsonvalidate import (
     json_int,
     json_time,
     normalize_json,
-    type_text,
     validate_json,
 )
+from ftl.schema.printer import print_type
 
 
 def ref(module: str, name: str, *args: ast.Type, realm: str = "") -> ast.Ref:
@@ -196,11 +196,11 @@ class TestData:
         ]
 
 
-def test_type_text() -> None:
-    assert type_text(ast.Optional(ast.Map(ast.String(), ast.Array(ref("m", "Box", ast.Int()))))) == (
+def test_messages_write_types_as_the_printer_does() -> None:
+    assert print_type(ast.Optional(ast.Map(ast.String(), ast.Array(ref("m", "Box", ast.Int()))))) == (
         "{String: [m.Box<Int>]}?"
     )
-    assert type_text(ref("bank", "Receipt", realm="bank")) == "bank.Receipt@bank"
+    assert print_type(ref("bank", "Receipt", realm="bank")) == "bank.Receipt@bank"
 
 
 def test_index_is_per_schema() -> None:

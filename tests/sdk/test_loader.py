@@ -1,5 +1,7 @@
 """Loading a module directory: ftl.toml, importing the package, reporting failures at user code."""
 
+import os
+import py_compile
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -118,3 +120,22 @@ def test_isolated_loads_see_fresh_code_and_leave_sys_path_alone(make_module: Mak
     (directory / "shop" / "__init__.py").write_text(VERB.replace("ping", "pinged"))
     assert list(load_module(directory, isolated=True).verbs) == ["pinged"]
     assert sys.path == before
+
+
+def test_a_same_size_edit_is_never_served_from_stale_bytecode(make_module: MakeModule) -> None:
+    directory = make_module(VERB)
+    init = directory / "shop" / "__init__.py"
+    # Python trusts a .pyc whose source has the same mtime (in whole seconds) and size.
+    py_compile.compile(str(init), doraise=True, invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+    status = init.stat()
+    init.write_text(VERB.replace("ping", "pong"))
+    os.utime(init, ns=(status.st_atime_ns, status.st_mtime_ns))
+    assert list(load_module(directory, isolated=True).verbs) == ["pong"]
+
+
+def test_loading_leaves_the_import_system_as_it_was(make_module: MakeModule, errors: Errors) -> None:
+    before = list(sys.meta_path)
+    load_module(make_module(VERB), isolated=True)
+    assert sys.meta_path == before
+    assert errors("def broken(:\n") == ["shop/__init__.py:1:12: SyntaxError: invalid syntax"]
+    assert sys.meta_path == before

@@ -21,18 +21,28 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl
 
 import msgspec
 
-from ftl.devserver.ingress.shapes import JSON_SHAPES, Resolved, Shape, TypeIndex, json_alias
+from ftl.devserver.ingress.shapes import JSON_SHAPES, Resolved, Shape, TypeIndex
 from ftl.schema import ast
-from ftl.schema.jsonvalidate import alias_json, json_bool, json_float, json_int, normalize_json, validate_json
+from ftl.schema.jsonvalidate import (
+    alias_json,
+    json_alias,
+    json_bool,
+    json_float,
+    json_int,
+    normalize_json,
+    validate_json,
+)
 
 TEXT_PLAIN: Final = b"text/plain; charset=utf-8"
 APPLICATION_JSON: Final = b"application/json; charset=utf-8"
 OCTET_STREAM: Final = b"application/octet-stream"
+
+T = TypeVar("T")
 
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 _COMPLEX_CHARS = frozenset("[]{}")
@@ -325,17 +335,22 @@ def _decl_module(resolved: Resolved, module: str) -> str:
     return ref.module if isinstance(ref, ast.Ref) and ref.module else module
 
 
-def _field_parsers(resolved: Resolved, index: TypeIndex, module: str) -> dict[str, Callable[[str], Any]]:
-    """For a data type: by field name and by JSON alias, how to read the field from one text value."""
-    scope = _decl_module(resolved, module)
-    parsers: dict[str, Callable[[str], Any]] = {}
+def _by_field_name(resolved: Resolved, read: Callable[[ast.Field], T]) -> dict[str, T]:
+    """For a data type: `read(field)` by field name and by JSON alias (a name wins over an alias)."""
+    table: dict[str, T] = {}
     for field in resolved.fields:
-        parse = _scalar_parser(index.resolve(field.type, scope)) or _keep
+        value = read(field)
         alias = json_alias(field)
         if alias is not None:
-            parsers.setdefault(alias, parse)
-        parsers[field.name] = parse
-    return parsers
+            table.setdefault(alias, value)
+        table[field.name] = value
+    return table
+
+
+def _field_parsers(resolved: Resolved, index: TypeIndex, module: str) -> dict[str, Callable[[str], Any]]:
+    """For a data type: how to read each field (by name or alias) from one text value."""
+    scope = _decl_module(resolved, module)
+    return _by_field_name(resolved, lambda field: _scalar_parser(index.resolve(field.type, scope)) or _keep)
 
 
 # -- query ----------------------------------------------------------------------------------------
@@ -406,13 +421,9 @@ def _query_binder(resolved: Resolved, index: TypeIndex, module: str) -> tuple[Ca
     shape = resolved.shape
     if shape is Shape.DATA:
         scope = _decl_module(resolved, module)
-        fields: dict[str, _QueryField] = {}
-        for field in resolved.fields:
-            query_field = _query_field(index.resolve(field.type, scope), index, scope)
-            alias = json_alias(field)
-            if alias is not None:
-                fields.setdefault(alias, query_field)
-            fields[field.name] = query_field
+        fields = _by_field_name(
+            resolved, lambda field: _query_field(index.resolve(field.type, scope), index, scope)
+        )
         raw = _QueryField(None, many=False)
 
         def read(values: dict[str, list[str]]) -> Any:

@@ -128,7 +128,7 @@ def build_route_table(schema: ast.Schema) -> tuple[RouteTable, list[str]]:
     routes: list[Route] = []
     realm_verbs: list[tuple[str, ast.Verb]] = []
     problems: list[str] = []
-    taken: dict[tuple[str, tuple[str, ...]], str] = {}
+    taken: dict[tuple[str, str], str] = {}
     for realm in schema.internal_realms():
         for module in realm.modules:
             if module.builtin:
@@ -141,10 +141,7 @@ def build_route_table(schema: ast.Schema) -> tuple[RouteTable, list[str]]:
                     continue
                 name = f"{module.name}.{verb.name}"
                 # Parameters count as one shape, whatever their names: `/a/{x}` and `/a/{y}` collide.
-                key = (
-                    ingress.method,
-                    tuple("{}" if isinstance(c, ast.IngressPathParameter) else c.text for c in ingress.path),
-                )
+                key = (ingress.method, ingress.path_shape)
                 if key in taken:
                     route_text = f"{ingress.method} {ingress.path_text}"
                     problems.append(f"{name}: route {route_text} is taken by {taken[key]}")

@@ -12,8 +12,6 @@ from enum import StrEnum
 
 from ftl.schema import ast
 
-_TypeDecl = ast.Data | ast.Enum | ast.TypeAlias
-
 
 class Shape(StrEnum):
     UNIT = "Unit"
@@ -69,18 +67,18 @@ class TypeIndex:
 
     def __init__(self, schema: ast.Schema) -> None:
         self.schema = schema
-        self._decls: dict[tuple[str, str, str], _TypeDecl] = {}
+        self._decls: dict[tuple[str, str, str], ast.TypeDecl] = {}
         for realm in schema.realms:
             realm_key = realm.name if realm.external else ""
             for module in realm.modules:
                 for decl in module.decls:
-                    if isinstance(decl, ast.Data | ast.Enum | ast.TypeAlias):
+                    if isinstance(decl, ast.TypeDecl):
                         self._decls.setdefault((realm_key, module.name, decl.name), decl)
 
-    def decl(self, ref: ast.Ref, module: str = "") -> _TypeDecl | None:
+    def decl(self, ref: ast.Ref, module: str = "") -> ast.TypeDecl | None:
         return self.lookup(ref, module)[1]
 
-    def lookup(self, ref: ast.Ref, module: str = "") -> tuple[str, _TypeDecl | None]:
+    def lookup(self, ref: ast.Ref, module: str = "") -> tuple[str, ast.TypeDecl | None]:
         """The module `ref` points into and its declaration (a bare name: builtin first, like validation)."""
         if ref.module:
             return ref.module, self._decls.get((ref.realm, ref.module, ref.name))
@@ -138,13 +136,6 @@ def substitute(type_: ast.Type, bindings: dict[str, ast.Type]) -> ast.Type:
         case ast.Optional(type=inner):
             return ast.Optional(substitute(inner, bindings))
     return type_
-
-
-def json_alias(field: ast.Field) -> str | None:
-    for item in field.metadata:
-        if isinstance(item, ast.MetadataAlias) and item.alias_kind == ast.AliasKind.JSON:
-            return item.alias
-    return None
 
 
 def is_lenient(verb: ast.Verb) -> bool:

@@ -1,7 +1,8 @@
 """Parsed Python source files, and positions in them as the user sees them.
 
 Python's `ast` gives 0-based UTF-8 byte columns; positions here are 1-based character columns, the
-way editors and `file:line:col` messages count. Files are parsed once per content version.
+way editors and `file:line:col` messages count. Files are parsed once per content version, and
+the loader compiles the user's code from the same trees (`load_source`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ import importlib.util
 import os
 import re
 import sys
+import threading
 import types
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +24,7 @@ from ftl.errors import Position
 from ftl.files import display_path
 
 _DEF_NAME = re.compile(r"(?:async\s+)?(?:def|class)\s+")
+_HOLDS_STATEMENTS = (ast.stmt, ast.excepthandler, ast.match_case)
 
 
 @dataclass
@@ -50,7 +56,7 @@ class SourceFile:
     def find_function(self, func: types.FunctionType) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         if self._functions is None:
             self._functions = {}
-            for node in ast.walk(self.tree):
+            for node in self._statements():
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                     first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
                     self._functions.setdefault((node.name, first), node)
@@ -69,8 +75,21 @@ class SourceFile:
         if found is not None and found.name == cls.__name__:
             return found
         return next(
-            (n for n in ast.walk(self.tree) if isinstance(n, ast.ClassDef) and n.name == cls.__name__), None
+            (n for n in self._statements() if isinstance(n, ast.ClassDef) and n.name == cls.__name__), None
         )
+
+    def _statements(self) -> Iterator[ast.stmt]:
+        """Every statement, nested ones included, in `ast.walk` order; expressions, which hold no
+        statements, are not visited (most of a tree)."""
+        queue: deque[ast.AST] = deque([self.tree])
+        while queue:
+            node = queue.popleft()
+            if isinstance(node, ast.stmt):
+                yield node
+            for name in node._fields:
+                value = getattr(node, name, None)
+                if isinstance(value, list):
+                    queue.extend(v for v in value if isinstance(v, _HOLDS_STATEMENTS))
 
     def type_aliases(self) -> dict[str, ast.AnnAssign]:
         """Module-level `Name: TypeAlias = ...` statements, by name."""
@@ -127,34 +146,76 @@ def _is_type_alias_annotation(node: ast.expr) -> bool:
     return isinstance(node, ast.Attribute) and node.attr == "TypeAlias"
 
 
-_cache: dict[str, SourceFile | None] = {}
+@dataclass
+class _Cached:
+    stamp: tuple[int, int, int, int] | None  # the stat when last read; None: compare the bytes
+    raw: bytes
+    source: SourceFile | None
+
+
+_cache: dict[str, _Cached] = {}
+_pins = threading.local()  # `.files`: what this thread read inside `pinned_sources()`
 
 
 def load_source(path: str | os.PathLike[str]) -> SourceFile | None:
     """The parsed file at `path`, or None if it cannot be read or parsed.
 
-    Files are read once until `forget_sources()` forgets them; the loader does that for the module's
-    and the stubs' directories before importing fresh code, so edits are never served stale.
+    A file is parsed again only when its bytes change. Each call compares the file's stat with the
+    last read (after `recheck_sources()`, its bytes too); inside `pinned_sources()` a file is read
+    at most once, so everything in that block sees one version of it.
     """
     absolute = os.path.abspath(path)
-    if absolute in _cache:
-        return _cache[absolute]
+    cached = _cache.get(absolute)
+    pinned: set[str] | None = getattr(_pins, "files", None)
+    if cached is not None and pinned is not None and absolute in pinned:
+        return cached.source
     try:
-        raw = Path(absolute).read_bytes()
+        status = os.stat(absolute)
+        stamp = (status.st_mtime_ns, status.st_ctime_ns, status.st_size, status.st_ino)
+        if cached is None or cached.stamp != stamp:
+            raw = Path(absolute).read_bytes()
+            if cached is not None and cached.raw == raw:
+                cached.stamp = stamp
+            else:
+                cached = _Cached(stamp, raw, _parse(absolute, raw))
+                _cache[absolute] = cached
+    except OSError:
+        _cache.pop(absolute, None)
+        return None
+    if pinned is not None:
+        pinned.add(absolute)
+    return cached.source
+
+
+def _parse(path: str, raw: bytes) -> SourceFile | None:
+    try:
         text = raw.decode("utf-8")
-        tree = ast.parse(raw, filename=absolute)
-    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
-        source = None
-    else:
-        source = SourceFile(absolute, text, tree, text.splitlines())
-    _cache[absolute] = source
-    return source
+        tree = ast.parse(raw, filename=path)
+    except (UnicodeDecodeError, SyntaxError, ValueError):
+        return None
+    return SourceFile(path, text, tree, text.splitlines())
 
 
-def forget_sources(*directories: str | os.PathLike[str]) -> None:
+def recheck_sources(*directories: str | os.PathLike[str]) -> None:
+    """Compare the bytes of cached files under `directories` on their next read, not only their stat.
+
+    File timestamps tick coarsely (a few ms), so a same-size save right after a read can keep its stat.
+    """
     prefixes = tuple(os.path.join(os.path.abspath(d), "") for d in directories)
-    for path in [p for p in _cache if p.startswith(prefixes)]:
-        del _cache[path]
+    for path, cached in list(_cache.items()):  # a copy: another thread may be loading meanwhile
+        if path.startswith(prefixes):
+            cached.stamp = None
+
+
+@contextmanager
+def pinned_sources() -> Iterator[None]:
+    """Within the block each file is read once: the code imported and the source extracted match."""
+    outer: set[str] | None = getattr(_pins, "files", None)
+    _pins.files = set() if outer is None else outer
+    try:
+        yield
+    finally:
+        _pins.files = outer
 
 
 def source_of_module(python_module: str) -> SourceFile | None:

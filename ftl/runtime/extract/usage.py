@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ftl._sdk.calls import VerbClient
 from ftl._sdk.topics import Topic
 from ftl.errors import Position
-from ftl.runtime.extract.source import SourceFile, source_of
+from ftl.runtime.extract.source import source_of
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,16 @@ class Use:
     pos: Position
 
 
+_Step = Use | types.FunctionType | type  # what a function's body reaches, in source order
+
+
 class UsageFinder:
+    """Reads each function once per extraction, however many verbs reach it."""
+
     def __init__(self, is_local: Callable[[str], bool]) -> None:
         self.is_local = is_local
         self._local_files: frozenset[str] | None = None
+        self._steps: dict[types.FunctionType, list[_Step]] = {}
 
     def is_local_code(self, code: types.CodeType) -> bool:
         """Whether `code` was written in one of the package's files.
@@ -60,37 +66,15 @@ class UsageFinder:
         if not isinstance(func, types.FunctionType) or code is None or code in seen:
             return
         seen.add(code)
-        if not self.is_local_code(code):
-            return
-        source = source_of(func)
-        definition = source.find_function(func) if source else None
-        if source is None or definition is None:
-            return
-        namespace = dict(func.__globals__)
-        if func.__closure__:
-            for name, cell in zip(code.co_freevars, func.__closure__, strict=True):
-                try:
-                    namespace[name] = cell.cell_contents
-                except ValueError:
-                    continue
-        imports = _local_imports(definition)
-        namespace.update(imports)
-        local_names = _local_names(definition) - imports.keys()
-        for chain, node in _name_chains(definition.body):
-            if chain[0] in local_names:
-                continue
-            for value in _values_along(chain, namespace):
-                if isinstance(value, VerbClient | Topic):
-                    found.append(Use(value, source.pos(node)))
-                    break
-                if isinstance(value, types.FunctionType) and self.is_local(value.__module__):
-                    self._function(inspect.unwrap(value), found, seen)
-                    break
-                if isinstance(value, type) and self.is_local(value.__module__):
-                    self._class(value, source, found, seen)
-                    break
+        for step in self._steps_of(func):
+            if isinstance(step, Use):
+                found.append(step)
+            elif isinstance(step, type):
+                self._class(step, found, seen)
+            else:
+                self._function(step, found, seen)
 
-    def _class(self, cls: type, source: SourceFile, found: list[Use], seen: set[object]) -> None:
+    def _class(self, cls: type, found: list[Use], seen: set[object]) -> None:
         if cls in seen:
             return
         seen.add(cls)
@@ -99,12 +83,63 @@ class UsageFinder:
             if isinstance(function, types.FunctionType) and function.__module__ == cls.__module__:
                 self._function(function, found, seen)
 
+    def _steps_of(self, func: types.FunctionType) -> list[_Step]:
+        steps = self._steps.get(func)
+        if steps is None:
+            steps = self._steps[func] = self._read_steps(func)
+        return steps
 
-def _values_along(chain: list[str], namespace: dict[str, object]) -> Iterator[object]:
-    """The values of `a`, `a.b`, `a.b.c`, ... stepping only through modules (no side effects)."""
-    if chain[0] not in namespace:
+    def _read_steps(self, func: types.FunctionType) -> list[_Step]:
+        """The clients and topics `func` names, and the local functions and classes it reaches."""
+        if not self.is_local_code(func.__code__):
+            return []
+        source = source_of(func)
+        definition = source.find_function(func) if source else None
+        if source is None or definition is None:
+            return []
+        bound: dict[str, object] = {}
+        if func.__closure__:
+            for name, cell in zip(func.__code__.co_freevars, func.__closure__, strict=True):
+                try:
+                    bound[name] = cell.cell_contents
+                except ValueError:
+                    continue
+        local_names, import_statements = _local_names(definition)
+        imports = _local_imports(import_statements)
+        bound.update(imports)
+        local_names -= imports.keys()
+        steps: list[_Step] = []
+        for chain, node in _name_chains(definition.body):
+            if chain[0] in local_names:
+                continue
+            for value in _values_along(chain, bound, func.__globals__):
+                if isinstance(value, VerbClient | Topic):
+                    steps.append(Use(value, source.pos(node)))
+                    break
+                if isinstance(value, types.FunctionType) and self.is_local(value.__module__):
+                    unwrapped = inspect.unwrap(value)
+                    if isinstance(unwrapped, types.FunctionType):
+                        steps.append(unwrapped)
+                    break
+                if isinstance(value, type) and self.is_local(value.__module__):
+                    steps.append(value)
+                    break
+        return steps
+
+
+def _values_along(
+    chain: list[str], bound: dict[str, object], namespace: dict[str, object]
+) -> Iterator[object]:
+    """The values of `a`, `a.b`, `a.b.c`, ... stepping only through modules (no side effects).
+
+    `a` is looked up in `bound` (closure cells, imports inside the function), then in `namespace`.
+    """
+    if chain[0] in bound:
+        value = bound[chain[0]]
+    elif chain[0] in namespace:
+        value = namespace[chain[0]]
+    else:
         return
-    value = namespace[chain[0]]
     yield value
     for attribute in chain[1:]:
         if not isinstance(value, types.ModuleType):
@@ -139,8 +174,10 @@ def _chain(node: pyast.expr) -> list[str] | None:
     return parts[::-1]
 
 
-def _local_names(definition: pyast.FunctionDef | pyast.AsyncFunctionDef) -> set[str]:
-    """Names bound inside the function (parameters, assignments, imports inside it)."""
+def _local_names(
+    definition: pyast.FunctionDef | pyast.AsyncFunctionDef,
+) -> tuple[set[str], list[pyast.Import | pyast.ImportFrom]]:
+    """Names bound inside the function (parameters, assignments, imports inside it), and its imports."""
     arguments = definition.args
     names = {
         a.arg
@@ -153,6 +190,7 @@ def _local_names(definition: pyast.FunctionDef | pyast.AsyncFunctionDef) -> set[
         )
         if a is not None
     }
+    imports: list[pyast.Import | pyast.ImportFrom] = []
     for node in pyast.walk(pyast.Module(body=definition.body, type_ignores=[])):
         if isinstance(node, pyast.Name) and isinstance(node.ctx, pyast.Store | pyast.Del):
             names.add(node.id)
@@ -160,16 +198,17 @@ def _local_names(definition: pyast.FunctionDef | pyast.AsyncFunctionDef) -> set[
             names.add(node.name)
         elif isinstance(node, pyast.Import | pyast.ImportFrom):
             names.update((alias.asname or alias.name).partition(".")[0] for alias in node.names)
+            imports.append(node)
         elif isinstance(node, pyast.Global | pyast.Nonlocal):
             names.difference_update(node.names)
-    return names
+    return names, imports
 
 
-def _local_imports(definition: pyast.FunctionDef | pyast.AsyncFunctionDef) -> dict[str, object]:
+def _local_imports(statements: list[pyast.Import | pyast.ImportFrom]) -> dict[str, object]:
     """Modules and names imported inside the function body that are already importable without side
     effects: generated stubs (always safe to import) and modules the process already loaded."""
     bound: dict[str, object] = {}
-    for node in pyast.walk(pyast.Module(body=definition.body, type_ignores=[])):
+    for node in statements:
         if isinstance(node, pyast.Import):
             for alias in node.names:
                 top = alias.name.partition(".")[0]

@@ -17,8 +17,9 @@ from dataclasses import replace
 
 from ftl.errors import Diagnostic, sorted_unique
 from ftl.schema import ast
+from ftl.schema._gc import paused_gc
 from ftl.schema.builtin import BUILTIN_MODULE, BUILTINS
-from ftl.schema.validate._context import RealmIndex, Report, paused_gc
+from ftl.schema.validate._context import RealmIndex, Report
 from ftl.schema.validate.cronjobs import check_cron_jobs
 from ftl.schema.validate.cycles import check_cycles
 from ftl.schema.validate.datasources import check_datasources

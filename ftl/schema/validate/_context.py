@@ -5,19 +5,14 @@ The index is built once per realm (dicts by module and name), so every lookup a 
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from ftl.errors import Diagnostic, Position
 from ftl.schema import ast
 from ftl.schema.builtin import BUILTIN_MODULE
 
-__all__ = ["TYPE_KINDS", "RealmIndex", "Report", "in_realm", "is_builtin", "paused_gc", "visibility_of"]
-
-# Declarations a type may name.
-TYPE_KINDS: tuple[type, ...] = (ast.Data, ast.Enum, ast.TypeAlias)
+__all__ = ["RealmIndex", "Report", "in_realm", "is_builtin", "line_col"]
 
 
 class Report:
@@ -29,11 +24,6 @@ class Report:
     def error(self, message: str, pos: Position, fallback: Position = ast.NO_POS) -> None:
         where = pos if pos.line else fallback
         self.diagnostics.append(Diagnostic(message, where if where.line else None))
-
-
-def visibility_of(decl: ast.Decl) -> ast.Visibility:
-    """Config, secret and database have no visibility: they are private to their module."""
-    return getattr(decl, "visibility", ast.Visibility.NONE)
 
 
 class RealmIndex:
@@ -89,7 +79,7 @@ class RealmIndex:
         """`type_` with type aliases followed; and whether an alias on the way has a `+typemap`."""
         seen: set[tuple[str, str]] = set()
         while isinstance(type_, ast.Ref) and type_.key not in seen:
-            decl = self.resolve(type_, TYPE_KINDS)
+            decl = self.resolve(type_, ast.TYPE_DECLS)
             if not isinstance(decl, ast.TypeAlias):
                 break
             if any(isinstance(md, ast.MetadataTypeMap) for md in decl.metadata):
@@ -97,6 +87,11 @@ class RealmIndex:
             seen.add(type_.key)
             type_ = decl.type
         return type_, False
+
+
+def line_col(pos: Position) -> str:
+    """`line:column`, as messages point at another place in the same file."""
+    return f"{pos.line}:{pos.column}"
 
 
 def is_builtin(ref: ast.Ref, name: str) -> bool:
@@ -117,15 +112,3 @@ def in_realm(type_: ast.Type, realm: str) -> ast.Type:
     if isinstance(type_, ast.Map):
         return ast.Map(in_realm(type_.key, realm), in_realm(type_.value, realm), pos=type_.pos)
     return type_
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Validation allocates many small acyclic nodes; collections would only rescan the whole tree."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()

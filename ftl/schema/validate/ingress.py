@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from ftl.errors import Position
 from ftl.schema import ast
 from ftl.schema.printer import print_type
-from ftl.schema.validate._context import TYPE_KINDS, RealmIndex, Report, is_builtin
+from ftl.schema.validate._context import RealmIndex, Report, is_builtin, line_col
 
 __all__ = ["check_ingress", "check_unique_routes"]
 
@@ -45,14 +45,12 @@ def check_unique_routes(modules: Iterable[ast.Module], report: Report) -> None:
             for md in verb.metadata:
                 if not isinstance(md, ast.MetadataIngress):
                     continue
-                shape = "/" + "/".join(
-                    "{}" if isinstance(c, ast.IngressPathParameter) else c.text for c in md.path
-                )
+                shape = md.path_shape
                 earlier = routes.get((md.method, shape))
                 if earlier is not None:
                     report.error(
-                        f"duplicate http ingress {md.method} {shape} for {_at(earlier.pos)}:"
-                        f'"{earlier.name}" and {_at(verb.pos)}:"{verb.name}"',
+                        f"duplicate http ingress {md.method} {shape} for {line_col(earlier.pos)}:"
+                        f'"{earlier.name}" and {line_col(verb.pos)}:"{verb.name}"',
                         md.pos,
                         verb.pos,
                     )
@@ -108,7 +106,7 @@ class _IngressVerb:
             if is_builtin(type_, name):
                 return type_ if len(type_.type_args) == arity else None
             seen.add(type_.key)
-            decl = self.index.resolve(type_, TYPE_KINDS)
+            decl = self.index.resolve(type_, ast.TYPE_DECLS)
             if not isinstance(decl, ast.TypeAlias):
                 return None
             type_ = decl.type
@@ -119,7 +117,7 @@ class _IngressVerb:
         if isinstance(type_, ast.Ref):
             if type_.realm or (type_.module != self.module.name):
                 return None  # another module's (or realm's) type, or a type parameter: not examined
-            decl = self.index.resolve(type_, TYPE_KINDS)
+            decl = self.index.resolve(type_, ast.TYPE_DECLS)
             if decl is None:
                 return None  # unknown: reported where references are checked
             return type_, decl
@@ -225,7 +223,3 @@ class _IngressVerb:
                 f"not {print_type(query)}",
                 request.pos,
             )
-
-
-def _at(pos: Position) -> str:
-    return f"{pos.line}:{pos.column}"

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from ftl.errors import Position
 from ftl.schema import ast
 from ftl.schema.builtin import BUILTIN_MODULE
-from ftl.schema.validate._context import Report
+from ftl.schema.validate._context import Report, line_col
 
 __all__ = ["check_declaration_names", "check_module_names"]
 
@@ -39,7 +39,7 @@ def check_module_names(modules: Iterable[ast.Module], report: Report) -> None:
         if earlier is None:
             first[module.name] = module
         else:
-            report.error(f'duplicate declaration of "{module.name}" at {_at(earlier.pos)}', module.pos)
+            report.error(f'duplicate declaration of "{module.name}" at {line_col(earlier.pos)}', module.pos)
             report.error(f'duplicate module "{module.name}"', module.pos)
 
 
@@ -57,7 +57,7 @@ def check_declaration_names(module: ast.Module, report: Report) -> None:
         if earlier is None:
             first[(kind, name)] = decl
         else:
-            report.error(f'duplicate {kind} "{name}", first defined at {_at(earlier.pos)}', decl.pos)
+            report.error(f'duplicate {kind} "{name}", first defined at {line_col(earlier.pos)}', decl.pos)
         if isinstance(decl, ast.Data):
             _unique("type parameter", decl.name, ((p.name, p.pos) for p in decl.type_params), report)
             _unique("field", decl.name, ((f.name, f.pos) for f in decl.fields), report)
@@ -72,12 +72,8 @@ def _unique(what: str, owner: str, named: Iterable[tuple[str, Position]], report
         if earlier is None:
             seen[name] = pos
         else:
-            report.error(f'duplicate {what} "{name}" in "{owner}", first defined at {_at(earlier)}', pos)
+            report.error(f'duplicate {what} "{name}" in "{owner}", first defined at {line_col(earlier)}', pos)
 
 
 def _is_identifier(name: str) -> bool:
     return name.isascii() and name.isidentifier()  # ASCII identifiers are exactly [A-Za-z_][A-Za-z0-9_]*
-
-
-def _at(pos: Position) -> str:
-    return f"{pos.line}:{pos.column}"

@@ -12,7 +12,7 @@ from dataclasses import replace
 from ftl.schema import ast
 from ftl.schema.builtin import BUILTIN_MODULE
 from ftl.schema.printer import print_type
-from ftl.schema.validate._context import RealmIndex, Report, in_realm
+from ftl.schema.validate._context import RealmIndex, Report, in_realm, line_col
 
 __all__ = ["check_subscriptions"]
 
@@ -87,9 +87,9 @@ def _dead_letter_topic(
         return added[name]
     qualified = f"{module.name}.{name}"
     if not isinstance(existing, ast.Topic):
-        at = f"{existing.pos.line}:{existing.pos.column}"
         report.error(
-            f"expected {qualified} to be a dead letter topic but was already declared at {at}",
+            f"expected {qualified} to be a dead letter topic but was already declared at "
+            f"{line_col(existing.pos)}",
             md.pos,
             verb.pos,
         )

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from ftl.schema import ast
 from ftl.schema.printer import print_type
-from ftl.schema.validate._context import RealmIndex, Report, visibility_of
+from ftl.schema.validate._context import RealmIndex, Report
 
 __all__ = ["check_realm_names", "resolve_realm_ref"]
 
@@ -40,7 +40,7 @@ def resolve_realm_ref(
     if decl is None:
         report.error(f"unknown reference {_quoted(ref)}, is the type annotated and exported?", ref.pos)
         return None
-    if visibility_of(decl) < ast.Visibility.REALM:
+    if ast.visibility_of(decl) < ast.Visibility.REALM:
         report.error(
             f'{decl.kind} "{ref.module}.{ref.name}" is not exported to other realms '
             f'(it is not "export realm" in realm "{ref.realm}")',

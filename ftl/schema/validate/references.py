@@ -19,7 +19,7 @@ from dataclasses import replace
 from ftl.schema import ast
 from ftl.schema.builtin import BUILTIN_MODULE
 from ftl.schema.printer import print_type
-from ftl.schema.validate._context import TYPE_KINDS, RealmIndex, Report, visibility_of
+from ftl.schema.validate._context import RealmIndex, Report
 from ftl.schema.validate.realms import resolve_realm_ref
 
 __all__ = ["References"]
@@ -36,7 +36,6 @@ _LIST_KINDS: dict[type, tuple[str, type]] = {
     ast.MetadataDatabases: ("uses", ast.Database),
 }
 
-_PRIMITIVES: frozenset[type] = frozenset(ast.PRIMITIVE_NAMES.values())
 _REF_METADATA: frozenset[type] = frozenset({*_LIST_KINDS, ast.MetadataSubscriber, ast.MetadataRetry})
 
 
@@ -111,7 +110,9 @@ class References:
         changed = False
         fields = []
         for field in data.fields:
-            type_ = field.type if type(field.type) in _PRIMITIVES else self.type_of(field.type, params)
+            type_ = field.type
+            if type(type_) not in ast.PRIMITIVE_TYPES:  # most fields: spare them the call
+                type_ = self.type_of(type_, params)
             metadata = self.metadata_list(field.metadata, params) if field.metadata else field.metadata
             if type_ is not field.type or metadata is not field.metadata:
                 field = replace(field, type=type_, metadata=metadata)
@@ -165,10 +166,10 @@ class References:
     # -- types and refs ----------------------------------------------------------------------------
 
     def type_of(self, type_: ast.Type, params: frozenset[str]) -> ast.Type:
-        if type(type_) in _PRIMITIVES:
+        if type(type_) in ast.PRIMITIVE_TYPES:
             return type_
         if isinstance(type_, ast.Ref):
-            return self.ref(type_, params, TYPE_KINDS, ast.Data)
+            return self.ref(type_, params, ast.TYPE_DECLS, ast.Data)
         if isinstance(type_, ast.Optional):
             inner = self.type_of(type_.type, params)
             return type_ if inner is type_.type else ast.Optional(inner, pos=type_.pos)
@@ -190,7 +191,7 @@ class References:
         prefer: tuple[type, ...],
         required: type | None = None,
     ) -> ast.Ref:
-        """`ref` checked and qualified; `required` is the kind its place demands (TYPE_KINDS for Data)."""
+        """`ref` checked and qualified; `required` is the kind its place demands (`ast.Data`: any type)."""
         if ref.type_args:
             args = tuple(self.type_of(arg, params) for arg in ref.type_args)
             if any(new is not old for new, old in zip(args, ref.type_args, strict=True)):
@@ -210,7 +211,7 @@ class References:
         if ref.module != self.module_name:
             if ref.module != BUILTIN_MODULE:
                 self._deps.add(ref.module)
-            if self.realm_wide and visibility_of(decl) == ast.Visibility.NONE:
+            if self.realm_wide and ast.visibility_of(decl) == ast.Visibility.NONE:
                 self.report.error(f'{decl.kind} "{ref.module}.{ref.name}" must be exported', ref.pos)
         self.check_use(ref, decl, required)
         return ref
@@ -248,7 +249,7 @@ class References:
         elif ref.type_args:
             self.report.error(f'reference to {decl.kind} "{decl.name}" cannot have type parameters', ref.pos)
         if required is ast.Data:
-            if not isinstance(decl, TYPE_KINDS):
+            if not isinstance(decl, ast.TypeDecl):
                 self.report.error(f'{decl.kind} "{_name(ref)}" is not a type', ref.pos)
         elif required is not None and not isinstance(decl, required):
             expected = getattr(required, "kind", required.__name__)

@@ -12,11 +12,10 @@ from collections.abc import Iterable
 
 from ftl.schema import ast
 from ftl.schema.builtin import BUILTIN_MODULE
-from ftl.schema.validate._context import RealmIndex, Report, visibility_of
+from ftl.schema.validate._context import RealmIndex, Report
 
 __all__ = ["check_visibility"]
 
-_PRIMITIVES: frozenset[type] = frozenset(ast.PRIMITIVE_NAMES.values())
 _LABELS = {ast.Visibility.MODULE: "export", ast.Visibility.REALM: "export realm"}
 
 
@@ -42,12 +41,12 @@ def check_visibility(modules: Iterable[ast.Module], index: RealmIndex, report: R
 def _check_type(
     type_: ast.Type, required: ast.Visibility, due_to: str, index: RealmIndex, report: Report
 ) -> None:
-    if type(type_) in _PRIMITIVES:
+    if type(type_) in ast.PRIMITIVE_TYPES:
         return
     if isinstance(type_, ast.Ref):
         if type_.module and not type_.realm and type_.module != BUILTIN_MODULE:
             decl = index.resolve(type_)
-            if decl is not None and visibility_of(decl) < required:
+            if decl is not None and ast.visibility_of(decl) < required:
                 report.error(
                     f'{decl.kind} "{decl.name}" must have visibility of "{_LABELS[required]}" '
                     f"due to {due_to}",
