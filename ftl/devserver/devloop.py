@@ -11,8 +11,9 @@ for the modules deployed after. Within one changeset the engine starts a module'
 its importers' and writes its client in between (`Backplane.deploy(build=False)`).
 
 An edit of `ftl-project.toml` goes to the backplane (`set_project`): the modules whose config
-values changed are redeployed with the new ones, and when realm pins changed, the realms are
-pinned again, their clients rewritten and the modules importing them redeployed.
+values changed are redeployed with the new ones, and when realm pins changed, the realms' clients
+are rewritten and the modules importing them redeployed (a realm version they did not fit goes
+live with them).
 
 A failed changeset leaves the old versions serving; its error is shown once per change, and the
 failed modules are retried when their files or their dependencies change. If a module that
@@ -130,6 +131,8 @@ class Deployer(Protocol):
     def deployments(self) -> Sequence[LiveDeployment]: ...
 
     def schema(self) -> ast.Schema: ...
+
+    def external_realms(self) -> Sequence[ast.Realm]: ...
 
 
 FAILED_STATE = "FAILED"
@@ -425,7 +428,7 @@ class DevLoop:
         reconfigured = {name for name in new if config.get(name) != self._config.get(name)}
         if repinned:
             self._write_realm_stubs()
-            realms = [r.name for r in self._backplane.schema().realms if r.external]
+            realms = [r.name for r in self._backplane.external_realms()]
             remove_stale_stubs(project.root, self._modules, realms)
             users |= {name for name, info in self._modules.items() if repinned & set(_imported(info))}
         moved = {name for name, info in new.items() if old.get(name) != info}
@@ -450,7 +453,7 @@ class DevLoop:
             self.status.removed(name)
             self._shown.pop(name, None)
         if removed:
-            realms = [r.name for r in self._backplane.schema().realms if r.external]
+            realms = [r.name for r in self._backplane.external_realms()]
             remove_stale_stubs(self.project.root, self._modules, realms)
             self._report(DevEvent("removed", tuple(removed)))
 
@@ -465,9 +468,8 @@ class DevLoop:
                 write_module_stub(self.project.root, module)
 
     def _write_realm_stubs(self) -> None:
-        for realm in self._backplane.schema().realms:
-            if realm.external:
-                write_realm_stubs(self.project.root, realm)
+        for realm in self._backplane.external_realms():
+            write_realm_stubs(self.project.root, realm)
 
     def _set_modules(self, infos: Iterable[ModuleInfo]) -> None:
         self._modules = {info.name: _resolved(info) for info in infos}

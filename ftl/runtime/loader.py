@@ -95,7 +95,7 @@ class _ParsedSourceLoader(importlib.machinery.SourceFileLoader):
         source = load_source(self.path)
         if source is None:  # not UTF-8 or not valid Python: let the compiler say why and where
             return self.source_to_code(self.get_data(self.path), self.path)
-        return compile(source.tree, self.path, "exec", dont_inherit=True)
+        return source.code()
 
 
 class _ParsedSourceFinder(importlib.abc.MetaPathFinder):

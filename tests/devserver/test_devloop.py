@@ -95,6 +95,9 @@ class FakeBackplane:
         modules = tuple(ast.Module(name) for name in sorted(self.live))
         return ast.Schema((ast.Realm(self.realm, modules), *self.pinned))
 
+    def external_realms(self) -> list[ast.Realm]:
+        return list(self.pinned)
+
 
 _DIRS: dict[str, Path] = {}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import keyword
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from enum import IntEnum, StrEnum
@@ -91,7 +92,10 @@ SCALARS = [
 ]
 
 _names = itertools.count()
-field_names = st.from_regex(r"[a-z][a-z0-9]{0,5}(_[a-z][a-z0-9]{0,4}){0,2}", fullmatch=True)
+# Python keywords (`as`, `if`) cannot be dataclass field names.
+field_names = st.from_regex(r"[a-z][a-z0-9]{0,5}(_[a-z][a-z0-9]{0,4}){0,2}", fullmatch=True).filter(
+    lambda name: not keyword.iskeyword(name)
+)
 
 
 def _list(case: Case) -> Case:

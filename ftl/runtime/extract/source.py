@@ -37,6 +37,14 @@ class SourceFile:
         default=None, repr=False
     )
     _aliases: dict[str, ast.AnnAssign] | None = field(default=None, repr=False)
+    _statements: tuple[ast.stmt, ...] | None = field(default=None, repr=False)
+    _code: types.CodeType | None = field(default=None, repr=False)
+
+    def code(self) -> types.CodeType:
+        """The module's code, compiled from `tree` (once): what runs is what extraction reads."""
+        if self._code is None:
+            self._code = compile(self.tree, self.path, "exec", dont_inherit=True)
+        return self._code
 
     def position(self, line: int, byte_column: int) -> Position:
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
@@ -56,7 +64,7 @@ class SourceFile:
     def find_function(self, func: types.FunctionType) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         if self._functions is None:
             self._functions = {}
-            for node in self._statements():
+            for node in self.statements():
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                     first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
                     self._functions.setdefault((node.name, first), node)
@@ -75,21 +83,27 @@ class SourceFile:
         if found is not None and found.name == cls.__name__:
             return found
         return next(
-            (n for n in self._statements() if isinstance(n, ast.ClassDef) and n.name == cls.__name__), None
+            (n for n in self.statements() if isinstance(n, ast.ClassDef) and n.name == cls.__name__), None
         )
 
-    def _statements(self) -> Iterator[ast.stmt]:
-        """Every statement, nested ones included, in `ast.walk` order; expressions, which hold no
-        statements, are not visited (most of a tree)."""
-        queue: deque[ast.AST] = deque([self.tree])
-        while queue:
-            node = queue.popleft()
-            if isinstance(node, ast.stmt):
-                yield node
-            for name in node._fields:
-                value = getattr(node, name, None)
-                if isinstance(value, list):
-                    queue.extend(v for v in value if isinstance(v, _HOLDS_STATEMENTS))
+    def statements(self) -> tuple[ast.stmt, ...]:
+        """Every statement, nested ones included, in `ast.walk` order.
+
+        Much cheaper than `ast.walk`: expressions, most of a tree, hold no statements and are skipped.
+        """
+        if self._statements is None:
+            found: list[ast.stmt] = []
+            queue: deque[ast.AST] = deque([self.tree])
+            while queue:
+                node = queue.popleft()
+                if isinstance(node, ast.stmt):
+                    found.append(node)
+                for name in node._fields:
+                    value = getattr(node, name, None)
+                    if isinstance(value, list):
+                        queue.extend(v for v in value if isinstance(v, _HOLDS_STATEMENTS))
+            self._statements = tuple(found)
+        return self._statements
 
     def type_aliases(self) -> dict[str, ast.AnnAssign]:
         """Module-level `Name: TypeAlias = ...` statements, by name."""
