@@ -227,6 +227,22 @@ def check_value(schema: ast.Schema, kind: Kind, key: Key, value: Any) -> list[st
     return problems
 
 
+def undeclared_problem(schema: ast.Schema, kind: Kind, key: Key) -> str | None:
+    """Why no declaration reads `key` (a typo, usually), or None when one does."""
+    wanted = ast.Config if kind == "config" else ast.Secret
+    modules = [m for realm in schema.internal_realms() for m in realm.modules if not m.builtin]
+    if key.module and key.module not in {m.name for m in modules}:
+        return f"there is no module {key.module!r} in this project"
+    readers = [m for m in modules if key.module in ("", m.name)]
+    if any(_find(m, wanted, key.name) is not None for m in readers):
+        return None
+    names = sorted({d.name for m in readers for d in m.decls if isinstance(d, wanted)})
+    known = f" (declared: {', '.join(names)})" if names else ""
+    if key.module:
+        return f"module {key.module} declares no {kind} {key.name!r}{known}"
+    return f"no module declares a {kind} {key.name!r}{known}"
+
+
 def declared_schema(project: Project) -> ast.Schema | None:
     """The project's schema as its sources declare it, when the build can produce one; else None."""
     try:

@@ -31,6 +31,7 @@ from ftl.configstore import (
     parse_key,
     parse_value,
     set_value,
+    undeclared_problem,
     unset_value,
 )
 from ftl.errors import FtlError
@@ -133,6 +134,9 @@ def _add_commands(group: typer.Typer, kind: Kind) -> None:
         except FtlError as error:
             fail_with(error)
         console.print(f"set {kind} {escape(str(parsed_key))}")
+        undeclared = undeclared_problem(schema, kind, parsed_key) if schema is not None else None
+        if undeclared:
+            console_err.print(f"note: {escape(undeclared)}")
         if effective.source.startswith("env "):
             console.print(f"note: {escape(effective.source[4:])} is set and takes precedence")
 

@@ -93,6 +93,8 @@ def update(
         updates = update_realms(find_project_file(project_file), names or [], check=check)
     except FtlError as error:
         fail_with(error)
+    if not updates:
+        console_err.print("no realms pinned (add one with `ftl realm add --git-repo URL`)")
     for pin_update in updates:
         _print_update(pin_update, check=check)
     behind = [u.name for u in updates if u.moved]

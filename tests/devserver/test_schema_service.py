@@ -333,6 +333,64 @@ def test_a_realm_is_unpinned_only_once_no_live_module_uses_it() -> None:
     assert transition(removed, ExternalRealmUnpinned("bank")).schema.realm("bank") is None
 
 
+def test_a_changeset_can_pin_the_realm_version_its_modules_were_built_against() -> None:
+    def bank(type_name: str) -> ast.Realm:
+        text = f"""
+        external realm bank {{
+          module balance {{
+            export realm data {type_name} {{ amount Int }}
+          }}
+        }}
+        """
+        return parse_schema(text).realms[0]
+
+    def shop(type_name: str) -> str:
+        return f"""
+        module shop {{
+          export verb pay(Unit) balance.{type_name}@bank
+        }}
+        """
+
+    key_1, key_2, key_3 = (f"dpl-shop-shop-aaaaaaaaaa1{i}" for i in range(3))
+    state = transition(initial_state("shop"), ExternalRealmPinned(bank("Receipt")))
+    state = fold(state, deploy_events(CS[0], (key_1, shop("Receipt"))))
+    # The new version breaks the live module: it cannot be pinned on its own.
+    with pytest.raises(InvalidEvent, match="breaks the live schema"):
+        transition(state, ExternalRealmPinned(bank("Statement")))
+
+    # Nor with a module that does not fit it; the old pin stays.
+    stale = ChangesetCreated(
+        CS[1], (NewDeployment(key_2, parse_module(shop("Receipt"))),), realms=(bank("Statement"),)
+    )
+    failed = fold(state, [stale, ChangesetFailed(CS[1], "does not validate")])
+    assert stale.changeset in failed.changesets and failed.changesets[CS[1]].diagnostics
+    assert failed.external_realms["bank"] == state.external_realms["bank"]
+
+    # Together with the module built against it, both go live at the commit, not before.
+    fitting = ChangesetCreated(
+        CS[2], (NewDeployment(key_3, parse_module(shop("Statement"))),), realms=(bank("Statement"),)
+    )
+    created_state = transition(failed, fitting)
+    assert not created_state.changesets[CS[2]].diagnostics
+    assert created_state.external_realms["bank"] == state.external_realms["bank"]
+    committed = fold(
+        created_state,
+        [
+            DeploymentRuntimeUpdated(key_3, "127.0.0.1:7100"),
+            ChangesetPrepared(CS[2]),
+            ChangesetCommitted(CS[2]),
+        ],
+    )
+    assert committed.external_realms["bank"] == bank("Statement")
+    realm = committed.schema.realm("bank")
+    assert realm is not None and realm.module("balance") is not None
+    balance = realm.module("balance")
+    assert balance is not None and balance.decl("Statement") is not None
+
+    with pytest.raises(InvalidEvent, match="not marked external"):
+        transition(state, ChangesetCreated(CS[3], (), realms=(ast.Realm("bank"),)))
+
+
 def test_the_log_folds_into_the_state_even_after_compaction() -> None:
     service = SchemaService("shop", max_log=6)
     events = [

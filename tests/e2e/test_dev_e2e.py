@@ -113,6 +113,44 @@ def greet(
     return ftl.HttpResponse(body=Greeting(text=greeting))
 """
 
+BANK = """realm bank {{
+  module balance {{
+    export realm data {data} {{
+      amount Int
+    }}
+  }}
+}}
+"""
+
+SHOP = """\
+from dataclasses import dataclass
+
+from ftl_modules.bank import balance
+
+import ftl
+
+
+@dataclass
+class Paid:
+    {field}: balance.{data}
+
+
+@ftl.ingress("GET", "/pay")
+def pay(req: ftl.HttpRequest[None, None, None]) -> ftl.HttpResponse[Paid, str]:
+    return ftl.HttpResponse(body=Paid({field}=balance.{data}(amount={amount})))
+"""
+
+
+def pin_bank(project: Path, commit: str, data: str) -> str:
+    """A pin of realm `bank` whose public schema is in the project's cache, as `ftl realm update`
+    leaves it (so no git server is needed)."""
+    from ftl.project import RealmPin
+    from ftl.realm import cache
+
+    pin = RealmPin("bank", "file:///nowhere/bank", "", commit * 40, "ftl-public-schema.ftl")
+    cache.store(project / ".ftl", pin, BANK.format(data=data))
+    return f'\n[realms.egress.bank]\ngit-repo = "{pin.git_repo}"\ngit-commit = "{pin.git_commit}"\n'
+
 
 def write_module(root: Path, name: str, source: str) -> Path:
     directory = root / "modules" / name
@@ -359,6 +397,32 @@ def test_dev_serves_new_config_values_after_the_project_file_changes(
     dev.remember_descendants()
     project_file.write_text(base + '\n[modules.greet.config]\ngreeting = "evening"\n')
     poll(lambda: answer(dev, "/greet", "text") == "evening", "the module to get its new config value")
+    dev.remember_descendants()
+
+
+def test_dev_follows_a_realm_pin_update_that_breaks_a_module_until_it_is_fixed(
+    project: Path, start_dev: Callable[..., DevProcess]
+) -> None:
+    project_file = project / "ftl-project.toml"
+    base = project_file.read_text()
+    project_file.write_text(base + pin_bank(project, "a", "Receipt"))
+    shop = write_module(project, "shop", SHOP.format(field="receipt", data="Receipt", amount=1))
+    dev = start_dev()
+    poll(lambda: answer(dev, "/pay", "receipt") == {"amount": 1}, "the shop built against bank v1")
+    dev.remember_descendants()
+
+    # `ftl realm update` to a version without the type the shop uses: the shop fails, once, at
+    # its use of it, and the old version keeps serving.
+    updated_from = len(dev.lines)
+    project_file.write_text(base + pin_bank(project, "b", "Statement"))
+    dev.wait_line(r"^failed: shop", after=updated_from)
+    assert answer(dev, "/pay", "receipt") == {"amount": 1}
+
+    # Fixed against the new version: the shop and the new pin go live together.
+    shop.write_text(SHOP.format(field="statement", data="Statement", amount=2))
+    poll(lambda: answer(dev, "/pay", "statement") == {"amount": 2}, "the shop built against bank v2")
+    realms = httpx.get(dev.admin + "/api/schema", params={"format": "text"}, timeout=5).text
+    assert "data Statement" in realms and "data Receipt" not in realms
     dev.remember_descendants()
 
 

@@ -1,5 +1,6 @@
 """Parsed source files: parsed once per content, re-read when they change, definitions found anywhere."""
 
+import ast
 import os
 import types
 from pathlib import Path
@@ -134,3 +135,20 @@ def test_positions_count_characters_not_bytes(tmp_path: Path) -> None:
     assert parsed is not None
     statement = parsed.tree.body[1]
     assert (parsed.pos(statement).line, parsed.pos(statement).column) == (1, 10)
+
+
+def test_statements_are_every_statement_in_walk_order(tmp_path: Path) -> None:
+    parsed = load_source(write(tmp_path / "nested.py", NESTED))
+    assert parsed is not None
+    walked = [node for node in ast.walk(parsed.tree) if isinstance(node, ast.stmt)]
+    assert list(parsed.statements()) == walked
+
+
+def test_the_code_is_compiled_from_the_tree_once(tmp_path: Path) -> None:
+    parsed = load_source(write(tmp_path / "a.py", "from __future__ import annotations\nx = 1\n"))
+    assert parsed is not None
+    code = parsed.code()
+    assert code is parsed.code() and code.co_filename == str(tmp_path / "a.py")
+    namespace: dict[str, object] = {}
+    exec(code, namespace)
+    assert namespace["x"] == 1

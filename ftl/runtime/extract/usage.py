@@ -2,7 +2,8 @@
 
 The body of the verb is read as source, and every name in it is looked up the way Python would at
 call time (its globals and closure). Helper functions and classes of the same package are followed,
-so a verb that calls a helper that calls another module still declares the call.
+so a verb that calls a helper that calls another module still declares the call. Only code written
+in the package's files is read, each function once per extraction.
 """
 
 from __future__ import annotations
