@@ -212,6 +212,16 @@ class AdminApi:
         return PlainTextResponse(print_schema(schema))
 
     async def call(self, request: Request) -> Response:
+        response = await self._call(request)
+        if request.query_params.get("errors") != "inline" or response.status_code < 400:
+            return response
+        # The console's form asks for errors in a 200 answer: a verb error is an outcome to show,
+        # and a 4xx/5xx would be logged by the browser as a page error.
+        outcome = msgspec.json.decode(bytes(response.body))
+        outcome["error"]["status"] = response.status_code
+        return JSONResponse(outcome)
+
+    async def _call(self, request: Request) -> JSONResponse:
         try:
             payload = msgspec.json.decode(await request.body())
         except msgspec.DecodeError:

@@ -229,3 +229,17 @@ async def test_realms_lists_pins(client: httpx.AsyncClient, backplane: FakeBackp
     backplane.project = Project(tmp_path / "ftl-project.toml", "shop", (".",), realms=(pin,))
     [listed] = (await client.get("/api/realms")).json()
     assert listed["name"] == "bank" and listed["git_commit"] == "a" * 40 and listed["loaded"] is False
+
+
+async def test_call_errors_inline_answer_200_with_the_status(
+    client: httpx.AsyncClient, backplane: FakeBackplane
+) -> None:
+    backplane.answer = CallResult(None, CallError("verb_error", "ValueError: no such user"), "req-9")
+    response = await client.post(
+        "/api/call", params={"errors": "inline"}, json={"verb": "users.lookup", "body": {"id": 7}}
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        "request_id": "req-9",
+        "error": {"kind": "verb_error", "message": "ValueError: no such user", "status": 500},
+    }

@@ -186,6 +186,12 @@ def test_call_a_verb_then_find_it_in_the_timeline_and_open_its_trace(console_url
     assert trace_href and trace_href.startswith("/trace/req-")
     page.screenshot(path=str(ARTIFACTS / "console-verb.png"), full_page=True)
 
+    # A request that does not fit the verb's type is shown as an error, not logged as a page error.
+    page.locator("#call-body").fill('{"name": 5}')
+    page.locator("#call-button").click()
+    expect(page.locator("#call-status")).to_contain_text("400 bad_request", timeout=WAIT_MS)
+    expect(page.locator("#call-output")).to_contain_text("name")
+
     # The call is in the timeline (live, or already there when the page loads).
     page.locator("nav a", has_text="Timeline").click()
     expect(page.locator("#live-badge")).to_have_text("live", timeout=WAIT_MS)

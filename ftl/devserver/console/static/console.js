@@ -109,20 +109,20 @@
       button.disabled = true;
       const started = performance.now();
       try {
-        const response = await fetch("/api/call", {
+        const response = await fetch("/api/call?errors=inline", {
           method: "POST",
           headers: { "Content-Type": "application/json" },
           body: JSON.stringify({ verb: form.dataset.verb, body }),
         });
         const ms = performance.now() - started;
         const payload = await response.json();
-        if (response.ok) {
+        if (response.ok && !payload.error) {
           show(true, "ok", JSON.stringify(payload.body, null, 2), payload.request_id, ms);
         } else {
           const error = payload.error || { kind: "error", message: response.statusText };
           let text = error.message;
           if (error.suggestions && error.suggestions.length) text += `\n\nDid you mean: ${error.suggestions.join(", ")}?`;
-          show(false, `${response.status} ${error.kind}`, text, payload.request_id, ms);
+          show(false, `${error.status || response.status} ${error.kind}`, text, payload.request_id, ms);
         }
       } catch (problem) {
         show(false, "unreachable", `The admin API did not answer: ${problem.message}`, "", null);
