@@ -27,7 +27,7 @@ def module_imports(module: ModuleInfo) -> dict[str, Position]:
         source = load_source(path)
         if source is None:
             continue
-        for node in pyast.walk(source.tree):
+        for node in source.statements():
             for name in _imported_stub_modules(node):
                 found.setdefault(name, source.pos(node))
     return found

@@ -444,9 +444,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     init_project(root, "shop")
     new_module(load_project(root / "ftl-project.toml"), "users")
     process = subprocess.Popen(
-        [sys.executable, "-m", "ftl", "serve", "--bind", "127.0.0.1:0", "--ingress-bind", "127.0.0.1:0"],
+        # The admin address from its flag, the ingress one from the environment: both port 0.
+        [sys.executable, "-m", "ftl", "serve", "--bind", "127.0.0.1:0"],
         cwd=root,
-        env=clean_env(),
+        env=clean_env(FTL_INGRESS_BIND="127.0.0.1:0", FTL_BIND="127.0.0.1:8892"),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -462,6 +463,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             if "console" in urls:
                 break
         assert "admin" in urls, "ftl serve did not start"
+        for url in (urls["ingress"], urls["admin"]):
+            port = int(url.rsplit(":", 1)[1])
+            assert url.startswith("http://127.0.0.1:") and port not in (0, 8891, 8892)
         yield Served(root, urls["ingress"], urls["admin"])
     finally:
         with contextlib.suppress(ProcessLookupError):
