@@ -7,7 +7,6 @@ validated as a whole, and on success the realm's public schema file is refreshed
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ftl.build.discover import ModuleInfo, scan_modules
@@ -109,45 +108,28 @@ def build_project(
 def _external_realms(project: Project) -> tuple[list[ast.Realm], list[Diagnostic]]:
     if not project.realms:
         return [], []
-    loader = _realm_api("load_external_realms")
-    if loader is None:
-        return [], []
+    from ftl.realm import load_external_realms  # ftl.realm builds on this package: import it late
+
     try:
-        realms = loader(project)
+        return load_external_realms(project), []
     except FtlError as exc:
         return [], exc.diagnostics
-    assert isinstance(realms, list)
-    return realms, []
 
 
 def _validate(schema: ast.Schema) -> tuple[ast.Schema, list[Diagnostic]]:
-    try:
-        from ftl.schema import validate_schema
-    except ImportError:
-        return schema, []
-    validated: tuple[ast.Schema, list[Diagnostic]] = validate_schema(schema)
-    return validated
+    from ftl.schema import validate_schema
+
+    return validate_schema(schema)
 
 
 def _export_public_schema(project: Project, schema: ast.Schema) -> bool:
     """Refresh the public schema file when this realm exports anything (or the file exists already)."""
-    public = _realm_api("public_schema")
-    write = _realm_api("write_public_schema")
-    if public is None or write is None:
-        return False
-    exported = public(schema, project.realm)
-    assert isinstance(exported, ast.Schema)
+    from ftl.realm import public_schema, write_public_schema
+
+    exported = public_schema(schema, project.realm)
     has_exports = any(m.decls for r in exported.realms for m in r.modules if not m.builtin)
     if not has_exports and not (project.root / project.public_schema).exists():
         return False
-    return bool(write(project, schema))
+    return write_public_schema(project, schema)
 
 
-def _realm_api(name: str) -> Callable[..., object] | None:
-    """A function of `ftl.realm`, which builds on this package (so it is imported late)."""
-    try:
-        import ftl.realm as realm
-    except ImportError:
-        return None
-    function = getattr(realm, name, None)
-    return function if callable(function) else None
