@@ -120,7 +120,7 @@ class _Renderer:
         self.module = module
         self.realm = realm or ""
         minimum = ast.Visibility.REALM if realm else ast.Visibility.MODULE
-        self.decls = [d for d in module.decls if getattr(d, "visibility", ast.Visibility.NONE) >= minimum]
+        self.decls = [d for d in module.decls if ast.visibility_of(d) >= minimum]
         self.names = {d.name for d in self.decls}
         self.imports: set[str] = set()
         self.type_vars: set[str] = set()

@@ -46,10 +46,6 @@ def set_plain(plain: bool) -> None:
             target.no_color, target._force_terminal, target._color_system = _ORIGINAL[id(target)]
 
 
-def is_plain() -> bool:
-    return _plain
-
-
 def is_terminal(stream: Any = None) -> bool:
     """Whether `stream` (default stdout) gets terminal output: a TTY, and no `--plain`."""
     stream = stream if stream is not None else sys.stdout

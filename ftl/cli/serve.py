@@ -308,16 +308,17 @@ def deploy(
         module_dirs = list(dirs) if dirs else _all_module_dirs(project_file)
         if not module_dirs:
             fail("no modules to deploy")
-        for problem in not_module_dirs(module_dirs):
-            fail(problem)
+        problems = not_module_dirs(module_dirs)
+        if problems:
+            fail("; ".join(problems))
         with AdminClient(resolve_endpoint(endpoint)) as admin:
             outcome = admin.deploy(module_dirs)
     except FtlError as error:
         fail_with(error)
     if not outcome.ok:
         print_diagnostics(relative_diagnostics(d for d in outcome.diagnostics if d.pos is not None))
-        reasons = [d.message for d in outcome.diagnostics if d.pos is None]
-        fail(f"changeset {outcome.changeset} failed" + "".join(f": {r}" for r in reasons[:1]))
+        reasons = "; ".join(d.message for d in outcome.diagnostics if d.pos is None)
+        fail(f"changeset {outcome.changeset} failed" + (f": {reasons}" if reasons else ""))
     typer.echo(f"changeset {outcome.changeset} {outcome.state.lower()}: {', '.join(outcome.deployments)}")
 
 

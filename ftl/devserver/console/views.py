@@ -197,7 +197,7 @@ def signature(decl: ast.Decl) -> str:
 
 
 def visibility(decl: ast.Decl) -> str:
-    level = getattr(decl, "visibility", ast.Visibility.NONE)
+    level = ast.visibility_of(decl)
     return {ast.Visibility.MODULE: "export", ast.Visibility.REALM: "export realm"}.get(level, "")
 
 

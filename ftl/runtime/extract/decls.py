@@ -20,7 +20,7 @@ from types import ModuleType
 from ftl._sdk.decorators import is_sum_type_base
 from ftl._sdk.names import PRIMITIVE_NAMES, lower_camel, wire_name_problem
 from ftl.errors import Diagnostic, Position
-from ftl.runtime.extract.resolver import TypeResolver, Where, schema_text, stub_origin
+from ftl.runtime.extract.resolver import TypeResolver, Where, stub_origin
 from ftl.runtime.extract.source import place, source_of, source_of_module
 from ftl.runtime.extract.typenodes import (
     AliasName,
@@ -33,6 +33,7 @@ from ftl.runtime.extract.typenodes import (
     unquote,
 )
 from ftl.schema import ast
+from ftl.schema.printer import print_type
 
 
 def doc_lines(node: pyast.AST | None) -> tuple[str, ...]:
@@ -376,7 +377,7 @@ class Settings:
         elif existing.type != type_:
             self.diagnostics.append(
                 Diagnostic(
-                    f"{kind} {name!r} has type {schema_text(type_)} here but {schema_text(existing.type)} "
+                    f"{kind} {name!r} has type {print_type(type_)} here but {print_type(existing.type)} "
                     f"at {place(existing.pos, pos)}: use one type",
                     pos,
                 )

@@ -156,7 +156,7 @@ def _propagate_visibility(
     module: str, types: dict[str, ast.Decl], roots: list[ast.Verb | ast.Topic]
 ) -> dict[str, ast.Decl]:
     """Raise every type declaration to the highest visibility of an exported decl that reaches it."""
-    level = {name: getattr(decl, "visibility", ast.Visibility.NONE) for name, decl in types.items()}
+    level = {name: ast.visibility_of(decl) for name, decl in types.items()}
 
     def reach(decl: ast.Decl, visibility: ast.Visibility) -> None:
         for ref in _local_refs(module, decl):

@@ -301,18 +301,3 @@ def _hashable(value: object) -> bool:
     except TypeError:
         return False
     return True
-
-
-def schema_text(type_: ast.Type) -> str:
-    """A type as schema text, for messages."""
-    if isinstance(type_, ast.Array):
-        return f"[{schema_text(type_.element)}]"
-    if isinstance(type_, ast.Map):
-        return f"{{{schema_text(type_.key)}: {schema_text(type_.value)}}}"
-    if isinstance(type_, ast.Optional):
-        return f"{schema_text(type_.type)}?"
-    if isinstance(type_, ast.Ref):
-        name = f"{type_.module}.{type_.name}" if type_.module else type_.name
-        args = f"<{', '.join(schema_text(a) for a in type_.type_args)}>" if type_.type_args else ""
-        return name + args + (f"@{type_.realm}" if type_.realm else "")
-    return type(type_).__name__

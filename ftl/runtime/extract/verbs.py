@@ -33,11 +33,12 @@ from ftl._sdk.names import is_identifier, lower_camel, wire_name_problem
 from ftl._sdk.topics import Topic
 from ftl.errors import Position
 from ftl.runtime.extract.decls import ModuleDecls, Settings, doc_lines
-from ftl.runtime.extract.resolver import Where, schema_text, stub_origin
+from ftl.runtime.extract.resolver import Where, stub_origin
 from ftl.runtime.extract.source import SourceFile, source_of
 from ftl.runtime.extract.typenodes import ObjectNode, Scope, SourceNode, TypeNode, Unresolvable, unquote
 from ftl.runtime.extract.usage import UsageFinder
 from ftl.schema import ast
+from ftl.schema.printer import print_type
 
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE")
 _PATH_PARAMETER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -355,14 +356,14 @@ class VerbExtractor:
         if not _is_builtin(signature.request, "HttpRequest"):
             self.error(
                 f"ingress verb {name} takes `ftl.HttpRequest[Body, PathParams, Query]` (None for none), "
-                f"not {schema_text(signature.request)}",
+                f"not {print_type(signature.request)}",
                 signature.request.pos,
             )
             ok = False
         if not _is_builtin(signature.response, "HttpResponse"):
             self.error(
                 f"ingress verb {name} returns `ftl.HttpResponse[Body, Error]`, "
-                f"not {schema_text(signature.response)}",
+                f"not {print_type(signature.response)}",
                 signature.response.pos,
             )
             ok = False
