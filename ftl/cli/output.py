@@ -97,4 +97,4 @@ def fail_with(error: FtlError, filename: str = "", sources: dict[str, str] | Non
 
 
 def print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2 if is_terminal() else None, sort_keys=False))
+    typer.echo(json.dumps(value, indent=2 if is_terminal() else None, ensure_ascii=False))

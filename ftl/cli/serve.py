@@ -275,7 +275,7 @@ def _print_event(event: TimelineEvent, as_json: bool) -> None:
     if as_json:
         from ftl.devserver.timeline import event_to_json
 
-        typer.echo(json.dumps(event_to_json(event)))
+        typer.echo(json.dumps(event_to_json(event), ensure_ascii=False))
     else:
         typer.echo(format_event(event))
     sys.stdout.flush()

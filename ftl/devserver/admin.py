@@ -15,9 +15,8 @@ Errors are JSON: `{"error": {"kind", "message"}}` (plus `request_id` and `sugges
 
 from __future__ import annotations
 
-import asyncio
 import difflib
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -30,6 +29,7 @@ from starlette.routing import BaseRoute, Route
 
 from ftl._sdk.names import lower_camel
 from ftl.devserver.ingress import IngressBackend
+from ftl.devserver.sse import timeline_events
 from ftl.devserver.timeline import Timeline, event_to_json
 from ftl.errors import FtlError
 from ftl.project import Project
@@ -37,7 +37,6 @@ from ftl.schema import ast, print_schema, to_json
 from ftl.schema.jsonvalidate import normalize_json
 
 MAX_TIMELINE_PAGE: Final = 1000
-HEARTBEAT_SECONDS: Final = 15.0
 
 # HTTP status for each CallError kind.
 CALL_STATUS: Final = {
@@ -367,20 +366,9 @@ def _timeline_filters(params: Mapping[str, str]) -> dict[str, Any]:
     return filters
 
 
-async def event_stream(
-    timeline: Timeline, filters: dict[str, Any], backlog: int
-) -> AsyncGenerator[bytes, None]:
-    """Server-sent events: one JSON event per message, and a comment now and then to keep it open."""
-    with timeline.subscribe(**filters, backlog=backlog) as subscription:
-        yield b": connected\n\n"
-        while True:
-            try:
-                event = await asyncio.wait_for(subscription.next(), HEARTBEAT_SECONDS)
-            except TimeoutError:
-                yield b": keep-alive\n\n"
-                continue
-            data = msgspec.json.encode(event_to_json(event))
-            yield b"id: %d\ndata: %s\n\n" % (event.id, data)
+def event_stream(timeline: Timeline, filters: dict[str, Any], backlog: int) -> AsyncIterator[bytes]:
+    """Server-sent events: one JSON event per message."""
+    return timeline_events(timeline, filters, backlog, lambda e: msgspec.json.encode(event_to_json(e)))
 
 
 def create_admin_app(

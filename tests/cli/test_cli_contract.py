@@ -244,6 +244,11 @@ def test_no_color_keeps_terminal_output(
     assert output.is_terminal(terminal_stderr)  # NO_COLOR takes colour away, not the layout
 
 
+def test_json_output_keeps_text_readable(capsys: pytest.CaptureFixture[str]) -> None:
+    output.print_json({"message": "Hello, José!"})
+    assert capsys.readouterr().out == '{"message": "Hello, José!"}\n'
+
+
 def in_a_terminal(cwd: Path, *args: str, env: dict[str, str]) -> str:
     """Everything `ftl args` writes when stdout and stderr are a terminal."""
     leader, follower = pty.openpty()

@@ -8,7 +8,6 @@ module list) follow `/timeline/live`, a server-sent event stream of rendered tab
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ from ftl.devserver.console.formatting import FILTERS
 from ftl.devserver.console.graph import EDGE_KINDS, module_graph, render_svg
 from ftl.devserver.console.samples import sample_request
 from ftl.devserver.console.trace import build_trace
+from ftl.devserver.sse import timeline_events
 from ftl.devserver.timeline import KINDS, Timeline, TimelineEvent
 from ftl.project import Project
 from ftl.schema import ast
@@ -40,7 +40,6 @@ PAGE_SIZE: Final = 100
 MAX_PAGE_SIZE: Final = 500
 MAX_TRACE_EVENTS: Final = 5000
 RECENT_CALLS: Final = 10
-HEARTBEAT_SECONDS: Final = 15.0
 LIVE_BACKLOG: Final = 500
 FILTER_NAMES: Final = ("kind", "module", "verb", "request_id")
 
@@ -261,24 +260,18 @@ def _query(filters: Mapping[str, Any]) -> str:
     return urlencode({k: v for k, v in filters.items() if v})
 
 
-async def _live_rows(
+def _live_rows(
     timeline: Timeline,
     filters: dict[str, Any],
     after: int,
     render: Callable[[TimelineEvent], str],
 ) -> AsyncIterator[bytes]:
-    with timeline.subscribe(**filters, backlog=LIVE_BACKLOG if after else 0) as subscription:
-        yield b": connected\n\n"
-        while True:
-            try:
-                event = await asyncio.wait_for(subscription.next(), HEARTBEAT_SECONDS)
-            except TimeoutError:
-                yield b": keep-alive\n\n"
-                continue
-            if event.id <= after:
-                continue
-            data = json.dumps({"id": event.id, "html": render(event)}, ensure_ascii=False)
-            yield f"id: {event.id}\ndata: {data}\n\n".encode()
+    def encode(event: TimelineEvent) -> bytes | None:
+        if event.id <= after:  # the page already shows it
+            return None
+        return json.dumps({"id": event.id, "html": render(event)}, ensure_ascii=False).encode()
+
+    return timeline_events(timeline, filters, LIVE_BACKLOG if after else 0, encode)
 
 
 def console_routes(backend: ConsoleBackend, timeline: Timeline) -> list[BaseRoute]:
