@@ -31,7 +31,7 @@ import msgspec
 
 from ftl.build import build_project, stubs_dir
 from ftl.build.discover import ModuleInfo
-from ftl.build.graph import Graph, dependency_graph, topological_order
+from ftl.build.graph import Graph, dependency_graph, dependents_of, topological_order
 from ftl.build.stubs import render_stub, stub_path, write_module_stub
 from ftl.configstore import values_for
 from ftl.devserver.changeset import IN_FLIGHT, ChangesetState, new_changeset_key, new_deployment_key
@@ -150,13 +150,14 @@ class Deployer:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             return self._rejected(changeset, f"module {duplicates[0]} is listed twice", [])
-        layers = [modules]
+        layers, graph = [modules], {}
         if build and self.project is not None and modules:
             built = await asyncio.to_thread(build_project, self.project, names)
             if built.diagnostics:
                 return self._rejected(changeset, "the build failed", built.diagnostics)
         elif self.project is not None and len(modules) > 1:
-            layers, cycles = _layers(modules)
+            graph = _import_graph(modules)
+            layers, cycles = _layers(modules, graph)
             if cycles:
                 return self._rejected(changeset, "modules import each other's clients", cycles)
         try:
@@ -166,7 +167,7 @@ class Deployer:
 
         runners: list[RunnerProcess] = []
         try:
-            deployments = await self._start_runners(layers, specs, runners)
+            deployments = await self._start_runners(layers, graph, specs, runners)
         except RunnerFailed as failure:
             await self._stop(runners)
             return self._rejected(changeset, str(failure).splitlines()[0], failure.diagnostics)
@@ -209,24 +210,32 @@ class Deployer:
         return DeployResult(changeset, ChangesetState.COMMITTED, list(committed.deployments))
 
     async def _start_runners(
-        self, layers: list[list[ModuleFile]], specs: dict[str, RunnerSpec], runners: list[RunnerProcess]
+        self,
+        layers: list[list[ModuleFile]],
+        graph: Graph,
+        specs: dict[str, RunnerSpec],
+        runners: list[RunnerProcess],
     ) -> list[NewDeployment]:
         """A runner per module (kept in `runners`); each deployment with the schema its runner reported.
 
         All start at once, betting that the clients on disk are current (an edit that keeps the
-        module's interface, the usual case). Layer by layer, the clients of the modules that others
-        import are then written from the reported schemas; when one changed, the runners of every
-        later layer are started again, since they imported the old one.
+        module's interface, the usual case). Layer by layer, the clients that modules of the
+        changeset import are then written from the reported schemas; when one changed, the runners
+        of the modules that depend on it are started again, since they imported the old one.
         """
         outcomes = await self._launch([m for layer in layers for m in layer], specs, runners)
+        imported = {dep for deps in graph.values() for dep in deps}
         for index, layer in enumerate(layers[:-1]):
             deployments = _successes([outcomes[m.name] for m in layer])
-            changed = [d.module.name for d in deployments if self._write_stub(d.module)]
-            if changed:
-                later = [m for following in layers[index + 1 :] for m in following]
-                stale = [r for r in runners if r.module in {m.name for m in later}]
-                runners[:] = [r for r in runners if r not in stale]
-                await self._stop(stale)
+            changed = [
+                d.module.name for d in deployments if d.module.name in imported and self._write_stub(d.module)
+            ]
+            stale = {user for name in changed for user in dependents_of(graph, name)}
+            if stale:
+                later = [m for following in layers[index + 1 :] for m in following if m.name in stale]
+                replaced = [r for r in runners if r.module in stale]
+                runners[:] = [r for r in runners if r not in replaced]
+                await self._stop(replaced)
                 fresh = {m.name: self._respec(specs[m.name], m.name) for m in later}
                 outcomes.update(await self._launch(later, fresh, runners))
         return _successes([outcomes[m.name] for layer in layers for m in layer])
@@ -355,12 +364,16 @@ def _successes(outcomes: list[NewDeployment | RunnerFailed]) -> list[NewDeployme
     return [o for o in outcomes if isinstance(o, NewDeployment)]
 
 
-def _layers(modules: list[ModuleFile]) -> tuple[list[list[ModuleFile]], list[Diagnostic]]:
-    """The modules in start order: each layer imports only clients of modules in earlier layers (or of
-    modules outside the changeset). With a cycle, its diagnostic instead."""
+def _import_graph(modules: list[ModuleFile]) -> Graph:
+    """Which modules of the changeset import which others' clients, read from their sources now."""
     # The sources may have changed since this process last parsed them (same-size saves included).
     recheck_sources(*(m.package_dir for m in modules))
-    graph: Graph = dependency_graph(ModuleInfo(m.name, m.directory, m.package, m.watch) for m in modules)
+    return dependency_graph(ModuleInfo(m.name, m.directory, m.package, m.watch) for m in modules)
+
+
+def _layers(modules: list[ModuleFile], graph: Graph) -> tuple[list[list[ModuleFile]], list[Diagnostic]]:
+    """The modules in dependency order: each layer imports only clients of modules in earlier layers
+    (or of modules outside the changeset). With a cycle, its diagnostic instead."""
     _, cycles = topological_order(graph)
     if cycles:
         return [], cycles

@@ -235,7 +235,7 @@ class DevLoop:
 
         await asyncio.gather(*(deploy_one(name) for name in acyclic))
         if cyclic:
-            # Modules that need each other's clients can only go live together.
+            # On or behind an import cycle: one changeset, which the engine fails with the cycle's place.
             await self._redeploy(set(cyclic), changed=set(cyclic), since=None)
 
     # -- one batch of changes ------------------------------------------------------------------
