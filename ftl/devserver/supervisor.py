@@ -106,7 +106,7 @@ class Supervisor:
         self._zygote_lock = asyncio.Lock()
         self._stopping = False
         self._server: asyncio.Server | None = None
-        self._log_dir = Path()
+        self._log_dir: Path | None = None  # created by start(); stop() removes only that
         self._tasks: set[asyncio.Task[Any]] = set()
         self.control_endpoint = ""
 
@@ -130,7 +130,7 @@ class Supervisor:
     async def start_runner(self, module: str, spec: RunnerSpec) -> RunnerProcess:
         """Fork a runner for `spec.deployment`; `wait_registered` then waits for it to come up."""
         spec = msgspec.structs.replace(spec, control=self.control_endpoint, host=self._host)
-        runner = RunnerProcess(spec.deployment, module, spec, self._log_dir / f"{spec.deployment}.log")
+        runner = RunnerProcess(spec.deployment, module, spec, self._logs() / f"{spec.deployment}.log")
         self._runners[spec.deployment] = runner
         await self._launch(runner)
         return runner
@@ -349,7 +349,14 @@ class Supervisor:
             self._server = None
         for connection in list(self._by_connection):
             connection.abort()
-        shutil.rmtree(self._log_dir, ignore_errors=True)
+        if self._log_dir is not None:
+            shutil.rmtree(self._log_dir, ignore_errors=True)
+            self._log_dir = None
+
+    def _logs(self) -> Path:
+        if self._log_dir is None:
+            raise RuntimeError("the supervisor is not started")
+        return self._log_dir
 
     def _kill(self, runner: RunnerProcess) -> None:
         if runner.pid:
@@ -362,7 +369,7 @@ class Supervisor:
         async with self._zygote_lock:  # one replacement, however many forks find the old one gone
             if self._zygote is None or not self._zygote.alive:
                 self._zygote = _Zygote(
-                    self._log_dir / "zygote.log", self._cwd, self._child_exited, self._zygote_gone
+                    self._logs() / "zygote.log", self._cwd, self._child_exited, self._zygote_gone
                 )
                 self._zygotes.append(self._zygote)
                 await self._zygote.start()

@@ -368,11 +368,6 @@ def test_serve_with_a_bad_address_is_an_error_that_touches_nothing(
     assert snapshot(project) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ftl/devserver/supervisor.py: Supervisor._log_dir starts as Path() (the cwd) and stop() "
-    "rmtrees it, so a backplane that stops without having started deletes the current directory",
-)
 @pytest.mark.parametrize(
     "args", [["serve"], ["dev"], ["dev", "--bind", "nonsense:xx"]], ids=["serve", "dev", "dev-bad-address"]
 )
