@@ -86,7 +86,11 @@ def serve(
         parse_bind(options.admin_bind)
         project = _optional_project(project_file)
         realm_name = realm or (project.realm if project is not None else "local")
-        server = DevServer(project, realm=realm_name, options=options)
+        from ftl.devserver.console import server_console_routes
+
+        server = DevServer(
+            project, realm=realm_name, options=options, admin_extra_routes=server_console_routes
+        )
 
         def ready(urls: ServerUrls) -> None:
             _print_urls(realm_name, urls)

@@ -157,7 +157,8 @@ class DevServer:
                 sock.close()
             raise
         ingress_url, admin_url = (socket_url(s) for s in sockets)
-        self.urls = ServerUrls(ingress_url, admin_url, admin_url)
+        console_url = admin_url if self._admin_extra_routes is not None else ""
+        self.urls = ServerUrls(ingress_url, admin_url, console_url)
         try:
             await self.backplane.start()
         except BaseException:

@@ -426,10 +426,6 @@ def test_dev_follows_a_realm_pin_update_that_breaks_a_module_until_it_is_fixed(
     dev.remember_descendants()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the edges team's server.py: console_url only when console pages are mounted",
-)
 def test_dev_without_console_advertises_no_console_url(start_dev: Callable[..., DevProcess]) -> None:
     dev = start_dev("--no-console")
     status = httpx.get(dev.admin + "/api/status", timeout=5).json()

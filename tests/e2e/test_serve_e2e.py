@@ -245,6 +245,12 @@ def test_status_reports_the_urls(served: Served) -> None:
     }
 
 
+def test_serve_serves_the_console_beside_the_admin_api(served: Served) -> None:
+    page = httpx.get(f"{served.admin}/")
+    assert page.status_code == 200
+    assert "greeter" in page.text and "text/html" in page.headers["content-type"]
+
+
 def test_ps_lists_the_live_deployments(served: Served) -> None:
     rows = json.loads(served.ftl("ps", "--json").stdout)
     assert {row["module"] for row in rows if row["state"] == "live"} == {"echo", "time", "greeter", "crashy"}
