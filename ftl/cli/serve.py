@@ -76,14 +76,12 @@ def serve(
 ) -> None:
     """Run the backplane (no build, no watch) until Ctrl-C; deploy into it with `ftl deploy`."""
     from ftl.devserver.admin import ServerUrls
-    from ftl.devserver.server import DevServer, ServeOptions, parse_bind, serve_until_signalled
+    from ftl.devserver.server import DevServer, ServeOptions, serve_until_signalled
 
     set_plain(plain)
     try:
-        options = ServeOptions.from_flags(ingress_bind, bind)
         # A bad address is an error before anything starts (and before any file is looked at).
-        parse_bind(options.ingress_bind)
-        parse_bind(options.admin_bind)
+        options = ServeOptions.from_flags(ingress_bind, bind)
         project = _optional_project(project_file)
         realm_name = realm or (project.realm if project is not None else "local")
         from ftl.devserver.console import server_console_routes

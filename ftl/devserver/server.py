@@ -54,12 +54,17 @@ class ServeOptions:
         environ: dict[str, str] | os._Environ[str] = os.environ,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> ServeOptions:
-        """Flags win over the environment (FTL_INGRESS_BIND, FTL_BIND), which wins over the defaults."""
-        return cls(
+        """Flags win over the environment (FTL_INGRESS_BIND, FTL_BIND), which wins over the defaults.
+
+        A bad address is an FtlError here, before anything starts."""
+        options = cls(
             ingress_bind or environ.get(INGRESS_BIND_ENV) or DEFAULT_INGRESS_BIND,
             admin_bind or environ.get(ADMIN_BIND_ENV) or DEFAULT_ADMIN_BIND,
             max_body_bytes,
         )
+        parse_bind(options.ingress_bind)
+        parse_bind(options.admin_bind)
+        return options
 
 
 def parse_bind(text: str) -> tuple[str, int]:
