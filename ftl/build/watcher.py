@@ -3,6 +3,8 @@
 The watch set is narrow on purpose: each module directory recursively, and the project root and
 each `module-dirs` root flat (a new or removed module dir, `ftl-project.toml`). Watching the
 project root recursively would walk `.venv/` and friends into thousands of inotify watches.
+Of the state directory `.ftl/` only the secrets file counts (`ftl secret set` while `ftl dev`
+runs): its directory is watched flat once it exists, and every other file in it is ignored.
 
 watchfiles' default debounce (1.6 s) would eat the whole hot-reload budget, so batches are
 yielded after `step_ms` of quiet, and at most `debounce_ms` after the first event of a burst.
@@ -127,12 +129,14 @@ class WatchPlan:
 
     `flat_dirs`: the project root, the `module-dirs` roots and the plain directories right under
     them (where a new module's `ftl.toml` may appear later), watched without recursion.
+    `secrets`: the secrets file; its directory is watched without recursion while it exists.
     """
 
     root: Path
     module_roots: tuple[Path, ...]
     modules: tuple[WatchedModule, ...]
     flat_dirs: frozenset[Path] = frozenset()
+    secrets: Path | None = None
 
     def recursive_paths(self) -> list[Path]:
         return sorted({m.directory for m in self.modules if m.directory.is_dir()})
@@ -140,8 +144,36 @@ class WatchPlan:
     def flat_paths(self) -> list[Path]:
         return sorted(p for p in self.flat_dirs if p.is_dir())
 
+    def watch_sets(self) -> list[WatchSet]:
+        """The OS watches this plan needs now, one per group of paths watched alike."""
+        sets = [
+            WatchSet(tuple(self.recursive_paths()), recursive=True),
+            WatchSet(tuple(self.flat_paths()), recursive=False),
+        ]
+        if self.secrets is not None and self.secrets.parent.is_dir():
+            # Its own watch: the state dir comes and goes (`rm -rf .ftl`) without disturbing the others.
+            sets.append(WatchSet((self.secrets.parent,), recursive=False, on_failure=self.secrets))
+        return [s for s in sets if s.paths]
 
-def make_plan(root: Path, module_roots: Iterable[Path], modules: Iterable[WatchedModule]) -> WatchPlan:
+
+@dataclass(frozen=True, slots=True)
+class WatchSet:
+    """Paths watched by one OS watcher. When the watch breaks, a change of `on_failure` is reported
+    (by default the project file: a layout change, so that the consumer replans)."""
+
+    paths: tuple[Path, ...]
+    recursive: bool
+    on_failure: Path | None = None
+
+
+def make_plan(
+    root: Path,
+    module_roots: Iterable[Path],
+    modules: Iterable[WatchedModule],
+    *,
+    secrets: Path | None = None,
+) -> WatchPlan:
+    """`secrets`: the secrets file to watch (`.ftl/secrets.toml`), if any; it need not exist yet."""
     root = root.resolve()
     module_roots = tuple(r.resolve() for r in module_roots)
     modules = tuple(WatchedModule(m.name, m.directory.resolve(), m.globs or DEFAULT_WATCH) for m in modules)
@@ -154,7 +186,9 @@ def make_plan(root: Path, module_roots: Iterable[Path], modules: Iterable[Watche
                 for child in module_root.iterdir()
                 if child.is_dir() and child not in module_dirs and not is_ignored(PurePosixPath(child.name))
             )
-    return WatchPlan(root, module_roots, modules, frozenset(flat))
+    # Only the directory is resolved: a symlinked secrets file still changes under its own name.
+    secrets = secrets.parent.resolve() / secrets.name if secrets is not None else None
+    return WatchPlan(root, module_roots, modules, frozenset(flat), secrets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,30 +198,43 @@ class Changes:
     `modules`: modules with a changed source file that their `watch` globs select.
     `layout`: `ftl-project.toml`, an `ftl.toml`, or a directory under a module root changed, so
     modules may have been added, removed or renamed: discover them again.
+    `secrets`: the secrets file (or the state directory holding it) changed: read the values again.
     """
 
     modules: frozenset[str] = frozenset()
     layout: bool = False
     paths: tuple[Path, ...] = field(default=(), compare=False)
+    secrets: bool = field(default=False, kw_only=True)
 
     def __bool__(self) -> bool:
-        return bool(self.modules) or self.layout
+        return bool(self.modules) or self.layout or self.secrets
 
     def merge(self, other: Changes) -> Changes:
         paths = tuple(sorted(set(self.paths) | set(other.paths)))
-        return Changes(self.modules | other.modules, self.layout or other.layout, paths)
+        return Changes(
+            self.modules | other.modules,
+            self.layout or other.layout,
+            paths,
+            secrets=self.secrets or other.secrets,
+        )
 
 
 def classify(events: Iterable[tuple[Change, str]], plan: WatchPlan) -> Changes:
-    """Which modules a batch of raw file events touches, and whether the layout changed."""
+    """Which modules a batch of raw file events touches, whether the layout or the secrets changed."""
     modules: set[str] = set()
-    layout = False
+    layout = secrets = False
     paths: list[Path] = []
     for change, raw in events:
         path = Path(raw)
         relevant = False
         owner = _owner(path, plan.modules)
-        if owner is not None:
+        if plan.secrets is not None and path == plan.secrets:
+            secrets = relevant = True
+        elif plan.secrets is not None and path == plan.secrets.parent:
+            # The state dir appeared or vanished: start or drop its watch, and read the file again
+            # (it may have been written before the watch was in place).
+            secrets = relevant = change == Change.deleted or path.is_dir()
+        elif owner is not None:
             relative = PurePosixPath(path.relative_to(owner.directory).as_posix())
             if relative.as_posix() == MODULE_FILE:
                 layout = relevant = True
@@ -204,7 +251,7 @@ def classify(events: Iterable[tuple[Change, str]], plan: WatchPlan) -> Changes:
                 layout = relevant = True
         if relevant:
             paths.append(path)
-    return Changes(frozenset(modules), layout, tuple(sorted(set(paths))))
+    return Changes(frozenset(modules), layout, tuple(sorted(set(paths))), secrets=secrets)
 
 
 def _owner(path: Path, modules: Sequence[WatchedModule]) -> WatchedModule | None:
@@ -223,11 +270,19 @@ def _watch_filter(_change: Change, path: str) -> bool:
     return not _IGNORED_NAME.search(name) and "/__pycache__" not in path
 
 
+@dataclass(frozen=True, slots=True)
+class _Pump:
+    task: asyncio.Task[None]
+    stop: asyncio.Event
+
+
 class ProjectWatcher:
     """Debounced, classified change batches for a `WatchPlan`; `replan()` swaps the watch set.
 
     Use as `async with ProjectWatcher(plan) as watcher: async for changes in watcher: ...`.
     Events that arrive while the consumer is busy are merged into the next batch it reads.
+    Each `WatchSet` of the plan has its own OS watcher, and `replan()` starts and stops only the
+    ones whose paths changed, so the others never miss an event.
     """
 
     def __init__(self, plan: WatchPlan, *, debounce_ms: int = DEBOUNCE_MS, step_ms: int = STEP_MS) -> None:
@@ -235,44 +290,21 @@ class ProjectWatcher:
         self._debounce_ms = debounce_ms
         self._step_ms = step_ms
         self._raw: asyncio.Queue[set[tuple[Change, str]]] = asyncio.Queue()
-        self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._broken = False  # a watch failed: the next replan starts afresh whatever the paths
+        self._pumps: dict[WatchSet, _Pump] = {}  # a watch that failed is dropped, so replan restarts it
 
     @property
     def plan(self) -> WatchPlan:
         return self._plan
 
     async def start(self) -> None:
-        self._stop = asyncio.Event()
-        self._broken = False
-        for paths, recursive in ((self._plan.recursive_paths(), True), (self._plan.flat_paths(), False)):
-            if paths:
-                self._tasks.append(asyncio.create_task(self._pump(paths, recursive)))
-        # Each pump sets up its OS watches synchronously in its first step: let that step run so
-        # that a file written right after start() is seen.
-        await asyncio.sleep(0)
+        await self._watch(self._plan.watch_sets())
 
     async def replan(self, plan: WatchPlan) -> None:
-        if (
-            not self._broken
-            and plan.recursive_paths() == self._plan.recursive_paths()
-            and plan.flat_paths() == self._plan.flat_paths()
-        ):
-            self._plan = plan
-            return
-        await self.close()
         self._plan = plan
-        await self.start()
+        await self._watch(plan.watch_sets())
 
     async def close(self) -> None:
-        self._stop.set()
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._stop(list(self._pumps))
 
     async def __aenter__(self) -> ProjectWatcher:
         await self.start()
@@ -298,20 +330,46 @@ class ProjectWatcher:
             merged = merged.merge(classify(self._raw.get_nowait(), self._plan))
         return merged
 
-    async def _pump(self, paths: list[Path], recursive: bool) -> None:
+    async def _watch(self, wanted: Sequence[WatchSet]) -> None:
+        """Stop the watches no longer wanted, start the missing ones."""
+        await self._stop([watch for watch in self._pumps if watch not in wanted])
+        fresh = [watch for watch in wanted if watch not in self._pumps]
+        for watch in fresh:
+            stop = asyncio.Event()
+            self._pumps[watch] = _Pump(asyncio.create_task(self._pump(watch, stop)), stop)
+        if fresh:
+            # Each pump sets up its OS watches synchronously in its first step: let that step run
+            # so that a file written right after start() or replan() is seen.
+            await asyncio.sleep(0)
+
+    async def _stop(self, watches: Sequence[WatchSet]) -> None:
+        pumps = [self._pumps.pop(watch) for watch in watches]
+        for pump in pumps:
+            # Its own event: awatch sets the event it was given when cancelled, which would
+            # otherwise stop every other watch too.
+            pump.stop.set()
+            pump.task.cancel()
+        for pump in pumps:
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump.task
+
+    async def _pump(self, watch: WatchSet, stop: asyncio.Event) -> None:
         try:
             async for batch in awatch(
-                *paths,
+                *watch.paths,
                 watch_filter=_watch_filter,
                 debounce=self._debounce_ms,
                 step=self._step_ms,
-                stop_event=self._stop,
-                recursive=recursive,
+                stop_event=stop,
+                recursive=watch.recursive,
                 ignore_permission_denied=True,
             ):
                 self._raw.put_nowait(batch)
         except (OSError, RuntimeError):
-            # A watched directory vanished under the OS watcher: report a layout change, so the
-            # consumer rediscovers modules and replans, which starts the watches afresh.
-            self._broken = True
-            self._raw.put_nowait({(Change.modified, str(self._plan.root / PROJECT_FILE))})
+            # A watched directory vanished under the OS watcher: report a change that makes the
+            # consumer replan, which starts this watch afresh if its paths are still there.
+            current = self._pumps.get(watch)
+            if current is not None and current.stop is stop:
+                del self._pumps[watch]
+            failed = watch.on_failure or self._plan.root / PROJECT_FILE
+            self._raw.put_nowait({(Change.modified, str(failed))})

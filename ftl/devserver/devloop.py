@@ -15,6 +15,11 @@ values changed are redeployed with the new ones, and when realm pins changed, th
 are rewritten and the modules importing them redeployed (a realm version they did not fit goes
 live with them).
 
+`ftl secret set` (a change of `.ftl/secrets.toml`) redeploys exactly the modules whose secret
+values changed, and nothing else: their schema is the same, so no importer needs rebuilding. The
+loop keeps only a fingerprint of each module's values, never the values themselves, so nothing
+it reports can show one.
+
 A failed changeset leaves the old versions serving; its error is shown once per change, and the
 failed modules are retried when their files or their dependencies change. If a module that
 failed earlier (and was not edited since) is what sinks a changeset, the changeset is tried again
@@ -25,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import os
 import signal
 import time
@@ -37,7 +44,7 @@ from ftl.build.discover import ModuleInfo, scan_modules
 from ftl.build.graph import Graph, dependencies_of, dependents_of, module_imports
 from ftl.build.stubs import remove_stale_stubs, write_module_stub, write_realm_stubs
 from ftl.build.watcher import Changes, ProjectWatcher, WatchedModule, WatchPlan, make_plan
-from ftl.configstore import values_for
+from ftl.configstore import SECRETS_FILE, values_for
 from ftl.devserver.status import DevStatus, format_ms
 from ftl.devserver.timeline import Timeline, TimelineEvent
 from ftl.errors import Diagnostic, FtlError, sorted_unique
@@ -52,6 +59,7 @@ if TYPE_CHECKING:
 PROJECT_KEY = "<project>"  # where failures that belong to no module are remembered
 REALMS_KEY = "<realms>"  # where failures to pin the project's external realms are remembered
 CONFIG_KEY = "<config>"  # where failures to read the project's config values are remembered
+SECRETS_KEY = "<secrets>"  # where failures to read the secrets file are remembered
 
 EventKind = Literal["ready", "deployed", "failed", "removed", "added", "crashed", "restarted", "log"]
 
@@ -166,6 +174,7 @@ class DevLoop:
         self._pending: set[str] = set()  # modules whose current sources are not what serves
         self._gone: set[str] = set()  # modules deleted from disk that still serve (removal failed)
         self._config: dict[str, dict[str, Any]] = {}  # the config values each module was given
+        self._secrets: dict[str, str] = {}  # a fingerprint of the secret values each module was given
         self._shown: dict[str, frozenset[Diagnostic]] = {}  # last failure shown, per module
         self._watcher: ProjectWatcher | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -185,6 +194,8 @@ class DevLoop:
         self._config = self._config_values(self.project)
         self._watcher = ProjectWatcher(self._plan())
         await self._watcher.start()
+        # Read after the watch is in place: a later `ftl secret set` is seen as a change.
+        self._secrets = self._secret_fingerprints()
         if self._timeline is not None:
             for kind in ("deployment", "log"):
                 self._tasks.append(asyncio.create_task(self._follow_runtime(self._timeline.stream(kind))))
@@ -250,13 +261,23 @@ class DevLoop:
         for name in changed:
             self._graph[name] = _imports(self._modules[name], self._modules)
         targets = self._targets(changed, include_pending=changes.layout)
+        if changes.secrets or changes.layout:
+            with_new_secrets = await self._secrets_changed(replan=changes.secrets)
+            targets |= self._targets(with_new_secrets, include_pending=False, dependents=False)
+            changed |= with_new_secrets
         if targets or self._gone:
             await self._redeploy(targets, changed=changed, since=since, include_pending=changes.layout)
 
     def _targets(
-        self, changed: set[str], *, include_pending: bool, without: set[str] | None = None
+        self,
+        changed: set[str],
+        *,
+        include_pending: bool,
+        without: set[str] | None = None,
+        dependents: bool = True,
     ) -> set[str]:
-        """The changed modules, the pending ones they need, and everything whose build depends on those.
+        """The changed modules, the pending ones they need, and (with `dependents`) everything
+        whose build depends on those.
 
         `without` takes modules out of the graph altogether, with what is reached only through them.
         """
@@ -269,8 +290,9 @@ class DevLoop:
         pending = self._pending - skip
         targets = (changed | (pending if include_pending else set())) - skip
         targets |= pending & dependencies_of(graph, targets)
-        for name in list(targets):
-            targets |= dependents_of(graph, name)
+        if dependents:
+            for name in list(targets):
+                targets |= dependents_of(graph, name)
         return targets & set(self._modules)
 
     async def _redeploy(
@@ -444,6 +466,29 @@ class DevLoop:
         self._show_failure(CONFIG_KEY, [])
         return values
 
+    async def _secrets_changed(self, *, replan: bool) -> set[str]:
+        """The modules whose secret values are not the ones they were given. With `replan`, the
+        state directory may have come or gone: the watch on it follows."""
+        if replan and self._watcher is not None:
+            await self._watcher.replan(self._plan())
+        unreadable = SECRETS_KEY in self._shown
+        before, self._secrets = self._secrets, self._secret_fingerprints()
+        changed = {name for name in self._modules if before.get(name) != self._secrets.get(name)}
+        if unreadable and SECRETS_KEY not in self._shown:
+            # Deploys failed while the file could not be read: retry them now that it can be.
+            changed |= self._pending & set(self._modules)
+        return changed
+
+    def _secret_fingerprints(self) -> dict[str, str]:
+        """A digest of each module's secret values: enough to tell a change, never shown."""
+        try:
+            values = {name: values_for(self.project, "secret", name) for name in self._modules}
+        except FtlError as exc:
+            self._show_failure(SECRETS_KEY, exc.diagnostics)
+            return self._secrets
+        self._show_failure(SECRETS_KEY, [])
+        return {name: _fingerprint(secrets) for name, secrets in values.items()}
+
     def _forget_removed(self) -> None:
         """After a changeset went through, the deleted modules it removed are gone for good."""
         serving = {d.module for d in self._backplane.deployments() if d.state in SERVING_STATES}
@@ -479,7 +524,8 @@ class DevLoop:
 
     def _plan(self) -> WatchPlan:
         watched = [WatchedModule(m.name, m.directory, m.watch) for m in self._modules.values()]
-        return make_plan(self.project.root, self.project.module_roots(), watched)
+        secrets = self.project.state_dir / SECRETS_FILE
+        return make_plan(self.project.root, self.project.module_roots(), watched, secrets=secrets)
 
     # -- runner crashes and logs ---------------------------------------------------------------
 
@@ -548,6 +594,11 @@ def _saved_at(paths: Iterable[Path]) -> float | None:
         with contextlib.suppress(OSError):
             stamps.append(path.stat().st_mtime)
     return max(stamps) if stamps else None
+
+
+def _fingerprint(values: dict[str, Any]) -> str:
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _relative(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

@@ -6,6 +6,10 @@ control connection that drops without a Stop as a crash. A crash is reported onc
 runner's stderr tail) and the runner is restarted under the same deployment key with exponential
 back-off. Everything started here is in a process group the supervisor kills on `stop()`.
 
+Nothing started here may outlive the backplane either when it cannot run `stop()` (SIGKILL, a
+crash): the supervisor holds the only write end of a lifeline pipe whose read end every zygote
+and runner inherits, and each of them exits when it closes (see `ftl.runtime.zygote`).
+
 A zygote that dies (killed, out of memory) leaves its runners serving; a warm replacement is
 started at once, and a fork that finds the zygote gone is retried once on a fresh one.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -107,6 +112,7 @@ class Supervisor:
         self._stopping = False
         self._server: asyncio.Server | None = None
         self._log_dir: Path | None = None  # created by start(); stop() removes only that
+        self._lifeline: tuple[int, int] | None = None  # (read, write), from start() until stop()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.control_endpoint = ""
 
@@ -116,6 +122,7 @@ class Supervisor:
         self._server = await loop.create_server(lambda: Connection(self._received, self._lost), self._host, 0)
         port = self._server.sockets[0].getsockname()[1]
         self.control_endpoint = join_endpoint(self._host, port)
+        self._lifeline = _lifeline_pipe()
         # Warms up while the caller goes on (builds, binds its ports); the first fork waits for it.
         await self._running_zygote()
 
@@ -344,6 +351,10 @@ class Supervisor:
             await zygote.stop()
         self._zygotes.clear()
         self._zygote = None
+        if self._lifeline is not None:
+            for fd in self._lifeline:
+                os.close(fd)  # the write end last: whatever the kills above missed exits now
+            self._lifeline = None
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -358,6 +369,11 @@ class Supervisor:
             raise RuntimeError("the supervisor is not started")
         return self._log_dir
 
+    def _lifeline_read(self) -> int:
+        if self._lifeline is None:
+            raise RuntimeError("the supervisor is not started")
+        return self._lifeline[0]
+
     def _kill(self, runner: RunnerProcess) -> None:
         if runner.pid:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -369,7 +385,11 @@ class Supervisor:
         async with self._zygote_lock:  # one replacement, however many forks find the old one gone
             if self._zygote is None or not self._zygote.alive:
                 self._zygote = _Zygote(
-                    self._logs() / "zygote.log", self._cwd, self._child_exited, self._zygote_gone
+                    self._logs() / "zygote.log",
+                    self._cwd,
+                    self._lifeline_read(),
+                    self._child_exited,
+                    self._zygote_gone,
                 )
                 self._zygotes.append(self._zygote)
                 await self._zygote.start()
@@ -407,11 +427,13 @@ class _Zygote:
         self,
         log_path: Path,
         cwd: Path | None,
+        lifeline: int,
         on_exit: Callable[[RunnerProcess, int | None], None],
         on_gone: Callable[[_Zygote], None],
     ) -> None:
         self._log_path = log_path
         self._cwd = cwd
+        self._lifeline = lifeline
         self._on_exit = on_exit
         self._on_gone = on_gone
         self._process: asyncio.subprocess.Process | None = None
@@ -435,11 +457,13 @@ class _Zygote:
                 "-P",
                 "-m",
                 "ftl.runtime.zygote",
+                str(self._lifeline),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
                 cwd=self._cwd,
                 start_new_session=True,
+                pass_fds=(self._lifeline,),
             )
         self.alive = True
         self._reader = loop.create_task(self._read())
@@ -515,6 +539,17 @@ class _Zygote:
         if self._reader is not None:
             await self._reader
         self.alive = False
+
+
+def _lifeline_pipe() -> tuple[int, int]:
+    """A pipe nobody writes to; its read end sees end of file once this process is gone."""
+    read, write = os.pipe()  # neither end inherited by anything but what pass_fds names
+    if read < 3:
+        # Started with stdin closed, the pipe may take descriptor 0, which the zygote's stdio replaces.
+        high = fcntl.fcntl(read, fcntl.F_DUPFD_CLOEXEC, 3)
+        os.close(read)
+        read = high
+    return read, write
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from ftl.errors import FtlError
 from ftl.files import display_path, write_text_atomic
 from ftl.project import Project
+from ftl.realm._reasons import unreadable
 from ftl.realm.public import public_schema
 from ftl.schema import ast, print_schema
 from ftl.schema.diff import unified_diff
@@ -78,4 +79,4 @@ def _read(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
-        raise FtlError(f"cannot read {display_path(path)}: {exc}") from exc
+        raise unreadable(display_path(path), exc) from exc

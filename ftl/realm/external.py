@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from ftl.errors import Diagnostic, FtlError, Position
 from ftl.files import display_path
 from ftl.project import Project, RealmPin
 from ftl.realm import cache
+from ftl.realm._reasons import reason
 from ftl.realm.git import CommitFiles, open_commit, redact
 from ftl.realm.public import check_no_third_realm_leak
 from ftl.schema import ast, parse_schema, validate_schema
@@ -34,14 +36,16 @@ def load_pinned_realm(project: Project, pin: RealmPin) -> PinnedRealm:
     if entry is not None:
         realm = parse_public_realm(entry.text, display_path(entry.schema_file), validate=False)
     else:
-        text = fetch_public_schema(pin)
+        text = fetch_public_schema(pin, project.root)
         realm = parse_public_realm(text, source_label(pin.git_commit, pin.git_path))
         entry = cache.store(project.state_dir, pin, text)
     return PinnedRealm(pin=pin, realm=as_external(realm, pin.name), entry=entry, lookup=lookup)
 
 
-def fetch_public_schema(pin: RealmPin) -> str:
-    with open_commit(pin.git_repo, pin.git_commit) as files:
+def fetch_public_schema(pin: RealmPin, root: Path) -> str:
+    """The pinned schema file, fetched at exactly the pinned commit; a local path in the pin is
+    taken from `root`, the project's directory."""
+    with open_commit(pin.git_repo, pin.git_commit, base=root) as files:
         return read_public_schema(files, pin.git_repo, pin.git_commit, pin.git_path)
 
 
@@ -58,7 +62,7 @@ def decode_schema(data: bytes, label: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise FtlError(f"{label} is not UTF-8 text: {exc}") from exc
+        raise FtlError(f"{label} is {reason(exc)}") from exc
 
 
 def source_label(commit: str, path: str) -> str:

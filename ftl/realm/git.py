@@ -1,8 +1,10 @@
 """Git access for realm pins, through gitpython: resolve a branch head, read files at a commit.
 
 URLs are handed to git unchanged, so every form git accepts works (`https://`, `ssh://`,
-scp-like `host:path`, `file://`, a local path). Reading fetches exactly the pinned commit into a
-throw-away bare repository, so it works after the branch moved on or was force-pushed.
+scp-like `host:path`, `file://`, a local path), except that a local path is made absolute first
+(against `base`: the project root for pins), since git runs inside a scratch repository. Reading
+fetches exactly the pinned commit into a throw-away bare repository, so it works after the branch
+moved on or was force-pushed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ftl.errors import FtlError
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
 _TIMEOUT_S = 120
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_URL_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,32 @@ def redact(url: str) -> str:
     return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1***@", url)
 
 
-def resolve_branch(url: str, branch: str | None = None) -> RemoteHead:
-    """The commit `branch` points at in the repository at `url` (default: its default branch)."""
-    output = _run(git.Git(), "ls_remote", "--symref", url, what=f"cannot reach git repository {redact(url)}")
+def is_local_path(url: str) -> bool:
+    """Whether git takes `url` as a path on this machine: no `scheme://` and, as git decides, not
+    scp-like `host:path` (a colon with no slash before it)."""
+    if _URL_SCHEME_RE.match(url):
+        return False
+    if Path(url).is_absolute():
+        return True
+    colon = url.find(":")
+    return colon == -1 or "/" in url[:colon]
+
+
+def git_location(url: str, base: Path | None = None) -> str:
+    """What git is given for `url`: a local path made absolute (a relative one taken from `base`,
+    default the current directory); any other URL unchanged."""
+    if not url.strip():
+        raise FtlError("the git repository URL is empty")
+    if not is_local_path(url):
+        return url
+    return os.path.abspath(os.path.join(base or Path.cwd(), url))
+
+
+def resolve_branch(url: str, branch: str | None = None, *, base: Path | None = None) -> RemoteHead:
+    """The commit `branch` points at in the repository at `url` (default: its default branch);
+    a relative local path is taken from `base` (default: the current directory)."""
+    what = f"cannot reach git repository {redact(url)}"
+    output = _run(git.Git(), "ls_remote", "--symref", git_location(url, base), what=what)
     heads: dict[str, str] = {}
     default_ref = ""
     head_commit = ""
@@ -84,27 +110,31 @@ class CommitFiles:
 
 
 @contextlib.contextmanager
-def open_commit(url: str, commit: str) -> Iterator[CommitFiles]:
-    """Fetch exactly `commit` from the repository at `url` and give access to its files."""
+def open_commit(url: str, commit: str, *, base: Path | None = None) -> Iterator[CommitFiles]:
+    """Fetch exactly `commit` from the repository at `url` and give access to its files; a relative
+    local path is taken from `base` (default: the current directory)."""
     if not _COMMIT_RE.match(commit):
         raise FtlError(f"{commit!r} is not a full git commit id")
+    where = git_location(url, base)
     with tempfile.TemporaryDirectory(prefix="ftl-realm-") as scratch:
         repo = git.Repo.init(scratch, bare=True)
         try:
-            _fetch_commit(repo, url, commit)
+            _fetch_commit(repo, where, commit, shown=redact(url))
             yield CommitFiles(repo.commit(commit).tree)
         finally:
             repo.close()
 
 
-def read_files_at(url: str, commit: str, paths: Iterable[str]) -> dict[str, bytes | None]:
+def read_files_at(
+    url: str, commit: str, paths: Iterable[str], *, base: Path | None = None
+) -> dict[str, bytes | None]:
     """The contents of `paths` at exactly `commit` in the repository at `url` (None: no such file)."""
-    with open_commit(url, commit) as files:
+    with open_commit(url, commit, base=base) as files:
         return {path: files.read(path) for path in paths}
 
 
-def _fetch_commit(repo: git.Repo, url: str, commit: str) -> None:
-    what = f"cannot fetch commit {commit[:12]} from git repository {redact(url)}"
+def _fetch_commit(repo: git.Repo, url: str, commit: str, *, shown: str) -> None:
+    what = f"cannot fetch commit {commit[:12]} from git repository {shown}"
     try:
         _run(repo.git, "fetch", "--quiet", "--no-tags", "--depth=1", url, commit, what=what)
         return

@@ -6,6 +6,7 @@ last, in one atomic write, so any failure leaves the file exactly as it was.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Iterable
@@ -23,7 +24,7 @@ from ftl.realm.external import (
     source_label,
     validate_public_realm,
 )
-from ftl.realm.git import open_commit, redact, resolve_branch
+from ftl.realm.git import git_location, is_local_path, open_commit, redact, resolve_branch
 from ftl.realm.project_file import ProjectFile
 from ftl.realm.references import realm_references
 from ftl.schema import ast
@@ -114,7 +115,11 @@ def add_realm(
     local_name = name or (remote.realm if remote else realm.name)
     _check_new_name(local_name, project)
     pin = RealmPin(
-        name=local_name, git_repo=git_repo, git_branch=head.branch, git_commit=head.commit, git_path=path
+        name=local_name,
+        git_repo=_as_recorded(git_repo, project.root),
+        git_branch=head.branch,
+        git_commit=head.commit,
+        git_path=path,
     )
     cache.store(project.state_dir, pin, text)
     document.set_pin(pin)
@@ -129,12 +134,12 @@ def update_realms(project_file: Path, names: Iterable[str] = (), *, check: bool 
     pins = _select(project, list(names))
     updates: list[PinUpdate] = []
     for pin in pins:
-        head = resolve_branch(pin.git_repo, pin.git_branch or None)
+        head = resolve_branch(pin.git_repo, pin.git_branch or None, base=project.root)
         if head.commit == pin.git_commit:
             updates.append(PinUpdate(pin.name, pin.git_commit, head.commit, ()))
             continue
         moved = RealmPin(pin.name, pin.git_repo, head.branch, head.commit, pin.git_path)
-        new_text = fetch_public_schema(moved)
+        new_text = fetch_public_schema(moved, project.root)
         new_realm = parse_public_realm(new_text, source_label(moved.git_commit, moved.git_path))
         try:
             old_realm = load_pinned_realm(project, pin).realm
@@ -195,6 +200,18 @@ def _remote_project(data: bytes | None, url: str, commit: str) -> _RemoteProject
     if not isinstance(realm, str) or not isinstance(public_schema, str):
         raise FtlError(f"the {where} has no valid `realm` / `public-schema` setting")
     return _RemoteProject(realm=realm, public_schema=public_schema)
+
+
+def _as_recorded(git_repo: str, root: Path) -> str:
+    """`git_repo` as the pin records it: a relative local path (given from the current directory)
+    re-expressed from the project root, where pins' paths are taken from; anything else as given."""
+    if not is_local_path(git_repo) or Path(git_repo).is_absolute():
+        return git_repo
+    absolute = git_location(git_repo)
+    try:
+        return Path(os.path.relpath(absolute, root)).as_posix()
+    except ValueError:  # on another drive (Windows): only an absolute path can name it
+        return absolute
 
 
 def _check_new_name(name: str, project: Project) -> None:

@@ -19,6 +19,7 @@ from tomlkit.items import Table
 from ftl.errors import Diagnostic, FtlError, Position
 from ftl.files import display_path, write_atomic
 from ftl.project import Project, RealmPin, project_from_data
+from ftl.realm._reasons import unreadable
 
 
 @dataclass
@@ -36,7 +37,7 @@ class ProjectFile:
             original = path.read_bytes()
             text = original.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise FtlError(f"cannot read {display}: {exc}") from exc
+            raise unreadable(display, exc) from exc
         try:
             document = tomlkit.parse(text)
         except tomlkit.exceptions.ParseError as exc:
@@ -46,7 +47,7 @@ class ProjectFile:
 
     def project(self) -> Project:
         """The project as the file says now (including edits not yet saved)."""
-        return project_from_data(self.path, _plain(self.document))
+        return project_from_data(self.path, _plain(self.document), text=self.document.as_string())
 
     def set_pin(self, pin: RealmPin) -> None:
         """Add `[realms.egress.<name>]`, or update the keys of an existing one in place."""
@@ -98,7 +99,7 @@ class ProjectFile:
         try:
             current = self.path.read_bytes()
         except OSError as exc:
-            raise FtlError(f"cannot read {display_path(self.path)}: {exc}") from exc
+            raise unreadable(display_path(self.path), exc) from exc
         if current != self.original:
             name = display_path(self.path)
             raise FtlError(f"{name} changed while it was being edited; nothing was written")

@@ -10,8 +10,10 @@ from pathlib import Path
 from ftl.errors import FtlError
 from ftl.files import display_path
 from ftl.project import Project
+from ftl.realm._reasons import unreadable
 from ftl.realm.external import decode_schema
 from ftl.realm.git import read_local_file, repo_root
+from ftl.schema import decode_source
 
 STDIN_LABEL = "<stdin>"
 
@@ -39,9 +41,11 @@ def read_schema_source(
         return _from_git(spec, project, here)
     path = here / spec
     try:
-        return SchemaSource(display_path(path), path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FtlError(f"cannot read {spec}: {exc}") from exc
+        data = path.read_bytes()
+    except OSError as exc:
+        raise unreadable(spec, exc) from exc
+    label = display_path(path)
+    return SchemaSource(label, decode_source(data, label))
 
 
 def _from_git(spec: str, project: Project | None, here: Path) -> SchemaSource:

@@ -1,13 +1,22 @@
-"""The runner's end of its control connection to the backplane.
+"""The runner's end of its control connection to the backplane, and its lifeline.
 
 In: `routes` (a new route table for outgoing calls) and `stop`. Out: `routes_applied` and the
-timeline's `events`. The connection is the runner's lifeline: when it closes, the runner exits,
-so a backplane that dies never leaves runners behind.
+timeline's `events`. When the connection closes, the runner exits, so a backplane that dies never
+leaves runners behind.
+
+The event loop only notices a closed connection when it gets to run, which user code can hold
+off for good: an import that never returns, an async verb that blocks. So a runner started by
+the supervisor also watches its lifeline (`exit_with_backplane`) on a thread of its own: a pipe
+whose only write end the backplane holds and never writes to. The kernel closes that end however
+the backplane ends, SIGKILL included, and the end of file makes the runner exit at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import threading
 from collections.abc import Coroutine
 from typing import Any
 
@@ -69,3 +78,21 @@ class Control:
         task = self._loop.create_task(coroutine)
         self._tasks.add(task)  # the loop only keeps a weak reference to a task
         task.add_done_callback(self._tasks.discard)
+
+
+def exit_with_backplane(lifeline: int) -> None:
+    """Exit the process at once when `lifeline`, the read end of the backplane's pipe, closes."""
+    threading.Thread(target=_watch, args=(lifeline,), name="ftl-lifeline", daemon=True).start()
+
+
+def _watch(lifeline: int) -> None:
+    try:
+        while os.read(lifeline, 512):
+            pass  # nobody writes to it; data would be a stray write, not the end
+    except OSError:
+        return  # not a pipe we can watch (closed by user code): the control connection still is
+    # Straight to the descriptor, and no clean-up: another thread may hold any lock, stderr's too,
+    # and the calls in flight have no one left to answer to.
+    with contextlib.suppress(OSError):
+        os.write(2, b"ftl runner: the backplane is gone; exiting\n")
+    os._exit(0)

@@ -1,21 +1,32 @@
 """Serving verb calls: the calls that arrive on the runner's own port.
 
-A call connection is multiplexed (the backplane, async verbs of other runners) or blocking (a
-sync verb of another runner waiting for each reply, served on a thread of its own). Sync verbs
-run in worker threads, async verbs as tasks on the event loop, all concurrently; each call runs
-in its call context, becomes a `call` event on the timeline, and its failure becomes a typed
-error reply, never the runner's crash.
+Call connections are served by threads, not by the event loop. The thread that reads a call to a
+sync verb runs it right there and sends the reply itself: with the GIL, handing each call to a
+worker thread and its reply back to the loop costs more than a small verb does. Calls to async
+verbs go to the event loop as tasks, one hand-off per batch of frames read.
+
+A sync verb may be slow or block, and the other calls on its connection must not wait for it. So
+while calls are being served, a watchdog on the event loop looks at every connection each
+`WATCH_INTERVAL_S`: one whose running calls made no progress since the last look, and that no
+thread is reading, gets one more thread, which reads on and runs what it reads. Threads beyond
+each connection's first are created only when needed this way, up to `MAX_EXTRA_THREADS`; a
+spare one leaves after a while.
+
+Each call runs in its call context, becomes a `call` event on the timeline, and its failure
+becomes a typed error reply, never the runner's crash.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import threading
 import time
 import traceback
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ftl.runtime import context as call_context
@@ -24,25 +35,21 @@ from ftl.runtime._event_queue import EventQueue
 from ftl.runtime._in_flight import InFlight
 from ftl.runtime._verb_binding import BoundVerb
 from ftl.runtime.context import CALLER_HEADER, MAX_CALL_DEPTH, CallContext, describe_chain
-from ftl.runtime.encoding import DecodeError, EncodeError, decode, encode
-from ftl.runtime.protocol import (
-    BlockingConnection,
-    Call,
-    Connection,
-    ErrorKind,
-    EventRecord,
-    Message,
-    ProtocolError,
-    Reply,
-)
+from ftl.runtime.encoding import DecodeError, EncodeError
+from ftl.runtime.protocol import BlockingConnection, Call, ErrorKind, EventRecord, ProtocolError, Reply
 
-# Sync verbs that call other verbs hold a worker thread while they wait, so a deep chain through
-# one runner needs many threads; they are only created when used.
-MAX_WORKERS = 64
+# Calls running at once on one connection each hold a thread (a sync verb calling another verb
+# holds it while it waits), so a busy runner may need many.
+MAX_EXTRA_THREADS = 64
+WATCH_INTERVAL_S = 0.001
+WATCH_IDLE_LOOKS = 100  # the watchdog rests after this many looks at no call running
+SPARE_THREAD_S = 30.0  # how long a thread with nothing to do waits for work before it ends
 MAX_BODY_IN_TIMELINE = 4096
 INCOMING = ""  # the key calls being served are counted under
 # Error kinds a verb passes on unchanged when it lets a failed call escape.
 PROPAGATED_KINDS = frozenset({"loop", "denied"})
+
+_Prepared = tuple[Call, BoundVerb, CallContext]
 
 
 class CallServer:
@@ -53,74 +60,142 @@ class CallServer:
         self._verbs = dict(verbs)
         self._events = events
         self._loop = asyncio.get_running_loop()
-        self._executor = ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix=f"ftl-{module}")
         self._incoming = InFlight(self._loop)
+        self._lock = threading.Lock()
+        self._streams: set[_CallStream] = set()
+        self._threads = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._watching = False  # a look is due (or about to be scheduled)
+        self._watch: asyncio.TimerHandle | None = None
+        self._idle_looks = 0
 
-    def connection(self) -> Connection:
-        """The protocol of one call connection: the listening server's factory."""
-        return Connection(self.on_call, on_blocking=self.on_blocking)
+    def connection(self) -> asyncio.Protocol:
+        """The protocol of one accepted call connection: the listening server's factory."""
+        return _Handover(self._accept)
 
     async def drain(self) -> None:
         """Return once no call is being served."""
         await self._incoming.wait_idle({INCOMING})
 
-    def on_call(self, connection: Connection, message: Message) -> None:
-        """A message on a multiplexed call connection (served by the event loop)."""
-        if type(message) is not Call:
-            return
-        prepared = self._prepare(message)
-        if isinstance(prepared, Reply):
-            connection.send(prepared)
-            return
-        bound, context = prepared
-        self._incoming.begin(INCOMING)
-        if bound.handle.is_async:
-            self._loop.create_task(self._answer_async(connection, message, bound, context))
-        else:
-            self._executor.submit(self._answer_sync, connection, message, bound, context)
+    # -- connections and their threads --------------------------------------------------------
 
-    def on_blocking(self, connection: BlockingConnection) -> None:
-        """A caller that waits for each reply: serve it on a thread of its own."""
-        threading.Thread(target=self._serve_blocking, args=(connection,), daemon=True).start()
+    def _accept(self, sock: socket.socket) -> None:
+        stream = _CallStream(self, BlockingConnection(sock))
+        with self._lock:
+            self._streams.add(stream)
+        self._start_thread(stream)
 
-    def _serve_blocking(self, connection: BlockingConnection) -> None:
-        """Sync verbs run right here, in this connection's thread; async ones go to the loop."""
+    def _start_thread(self, stream: _CallStream, *, extra: bool = False) -> None:
+        """Give `stream` a thread: its first, or an `extra` one while there are fewer than the limit."""
+        with self._lock:
+            # Every stream in the set has a thread: the others are extra ones.
+            if extra and self._threads - len(self._streams) >= MAX_EXTRA_THREADS:
+                return
+            self._threads += 1
+        stream.thread_started()
+        thread = threading.Thread(target=self._serve, args=(stream,), name=f"ftl-{self.module}", daemon=True)
         try:
-            while (message := connection.receive()) is not None:
-                if type(message) is not Call:
-                    continue
-                prepared = self._prepare(message)
-                if isinstance(prepared, Reply):
-                    connection.send(prepared)
-                    continue
-                bound, context = prepared
-                self._incoming.begin(INCOMING)
-                if bound.handle.is_async:
-                    # The loop answers on this connection itself: one hand-off instead of two.
-                    answer = self._answer_async_blocking(connection, message, bound, context)
-                    asyncio.run_coroutine_threadsafe(answer, self._loop)
-                    continue
+            thread.start()
+        except RuntimeError:  # the system has no thread left to give
+            self._thread_ended(stream)
+
+    def _serve(self, stream: _CallStream) -> None:
+        try:
+            while (prepared := stream.next_call()) is not None:
+                if not self._watching:
+                    self._start_watching()
+                message, bound, context = prepared
                 try:
-                    connection.send(self._run_sync(message, bound, context))
+                    stream.send(self._run_sync(message, bound, context))
                 finally:
                     self._incoming.end(INCOMING)
-        except (OSError, ProtocolError):
-            pass  # the caller went away; it has no call waiting here any more
+                    stream.call_done()
         finally:
-            connection.close()
+            self._thread_ended(stream)
 
-    async def _answer_async_blocking(
-        self, connection: BlockingConnection, message: Call, bound: BoundVerb, context: CallContext
+    def _thread_ended(self, stream: _CallStream) -> None:
+        last = stream.thread_ended()
+        with self._lock:
+            self._threads -= 1
+            if last:
+                self._streams.discard(stream)
+
+    def read(self, stream: _CallStream, connection: BlockingConnection) -> list[_Prepared] | None:
+        """Read what arrived on `stream`: the sync calls to run, or None when the caller is gone.
+
+        Calls that need no verb are answered here, and async ones handed to the loop.
+        """
+        try:
+            messages = connection.receive_all()
+        except (OSError, ProtocolError):
+            messages = None
+        if messages is None:
+            return None
+        sync_calls: list[_Prepared] = []
+        async_calls: list[_Prepared] = []
+        for message in messages:
+            if type(message) is not Call:
+                continue
+            prepared = self._prepare(message)
+            if type(prepared) is Reply:
+                stream.send(prepared)
+                continue
+            assert type(prepared) is tuple
+            self._incoming.begin(INCOMING)
+            (async_calls if prepared[1].handle.is_async else sync_calls).append(prepared)
+        if async_calls:
+            try:
+                self._loop.call_soon_threadsafe(self._start_tasks, stream, async_calls)
+            except RuntimeError:  # a closed loop: the runner is exiting
+                for _ in async_calls:
+                    self._incoming.end(INCOMING)
+        return sync_calls
+
+    # -- the watchdog ---------------------------------------------------------------------------
+
+    def _start_watching(self) -> None:
+        self._watching = True
+        with contextlib.suppress(RuntimeError):  # a closed loop: the runner is exiting
+            self._loop.call_soon_threadsafe(self._schedule_look)
+
+    def _schedule_look(self) -> None:
+        self._idle_looks = 0
+        if self._watch is None:
+            self._watch = self._loop.call_later(WATCH_INTERVAL_S, self._look)
+
+    def _look(self) -> None:
+        # Cleared before looking: a thread that starts a call meanwhile schedules the next look.
+        self._watch = None
+        self._watching = False
+        with self._lock:
+            streams = list(self._streams)
+        running = False
+        for stream in streams:
+            if stream.stuck():
+                self._start_thread(stream, extra=True)
+            running = running or stream.running > 0
+        self._idle_looks = 0 if running else self._idle_looks + 1
+        if self._idle_looks < WATCH_IDLE_LOOKS:
+            self._watching = True
+            self._watch = self._loop.call_later(WATCH_INTERVAL_S, self._look)
+
+    # -- running calls --------------------------------------------------------------------------
+
+    def _start_tasks(self, stream: _CallStream, calls: list[_Prepared]) -> None:
+        for message, bound, context in calls:
+            task = self._loop.create_task(self._answer_async(stream, message, bound, context))
+            self._tasks.add(task)  # the loop keeps only a weak reference to a task
+            task.add_done_callback(self._tasks.discard)
+
+    async def _answer_async(
+        self, stream: _CallStream, message: Call, bound: BoundVerb, context: CallContext
     ) -> None:
         try:
-            reply = await self._run_async(message, bound, context)
-            with contextlib.suppress(OSError):  # the caller went away
-                # The caller is waiting for exactly this reply, so the socket has room for it.
-                connection.send(reply)
+            stream.send_from_loop(await self._run_async(message, bound, context))
         finally:
             self._incoming.end(INCOMING)
 
-    def _prepare(self, message: Call) -> tuple[BoundVerb, CallContext] | Reply:
+    def _prepare(self, message: Call) -> _Prepared | Reply:
         """The verb to run and its call context, or the error reply when there is nothing to run."""
         bound = self._verbs.get(message.verb) if message.module == self.module else None
         if bound is None:
@@ -135,29 +210,13 @@ class CallServer:
         if len(chain) > MAX_CALL_DEPTH:
             problem = f"call depth limit {MAX_CALL_DEPTH} exceeded (a call loop?): {describe_chain(chain)}"
             return Reply(message.stream, error_kind="loop", error_message=problem)
-        return bound, CallContext(message.request_id, self.module, name, chain, message.headers)
-
-    def _answer_sync(
-        self, connection: Connection, message: Call, bound: BoundVerb, context: CallContext
-    ) -> None:
-        reply = self._run_sync(message, bound, context)
-        with contextlib.suppress(RuntimeError):  # a closed loop: the runner is exiting
-            self._loop.call_soon_threadsafe(self._finish, connection, reply)
-
-    async def _answer_async(
-        self, connection: Connection, message: Call, bound: BoundVerb, context: CallContext
-    ) -> None:
-        self._finish(connection, await self._run_async(message, bound, context))
-
-    def _finish(self, connection: Connection, reply: Reply) -> None:
-        connection.send(reply)
-        self._incoming.end(INCOMING)
+        return message, bound, CallContext(message.request_id, self.module, name, chain, message.headers)
 
     def _run_sync(self, message: Call, bound: BoundVerb, context: CallContext) -> Reply:
         started, clock = time.time(), time.perf_counter()
         token = call_context.enter(context)
         try:
-            request, failure = self._request(bound, message)
+            request, failure = _request(bound, message)
             result: Any = None
             error: BaseException | None = failure
             if failure is None:
@@ -175,7 +234,7 @@ class CallServer:
     async def _run_async(self, message: Call, bound: BoundVerb, context: CallContext) -> Reply:
         started, clock = time.time(), time.perf_counter()
         call_context.enter(context)  # this task runs in its own copy of the context
-        request, failure = self._request(bound, message)
+        request, failure = _request(bound, message)
         result: Any = None
         error: BaseException | None = failure
         if failure is None:
@@ -190,14 +249,6 @@ class CallServer:
                 error = exc
         return self._reply(bound, message, context, result, error, started, clock)
 
-    def _request(self, bound: BoundVerb, message: Call) -> tuple[Any, BaseException | None]:
-        if bound.problem:
-            return None, _Rejected("internal", bound.problem)
-        try:
-            return decode(message.body, bound.handle.request_type, root="request"), None
-        except DecodeError as exc:
-            return None, _Rejected("bad_request", str(exc))
-
     def _reply(
         self,
         bound: BoundVerb,
@@ -211,7 +262,7 @@ class CallServer:
         body = b""
         if error is None:
             try:
-                body = encode(result, bound.handle.response_type)
+                body = bound.encode_response(result)
             except (EncodeError, TypeError) as exc:
                 error = _Rejected(
                     "internal",
@@ -238,6 +289,131 @@ class CallServer:
             EventRecord("call", started, context.verb, context.request_id, duration_ms, "error", text, data)
         )
         return Reply(message.stream, error_kind=kind, error_message=text)
+
+
+class _CallStream:
+    """One call connection and the threads serving it: at most one reads, the others run calls.
+
+    Calls read but not started wait in `pending`. `progress` moves whenever a call starts or a
+    read ends; the watchdog compares it between looks.
+    """
+
+    def __init__(self, server: CallServer, connection: BlockingConnection) -> None:
+        self._server = server
+        self._connection = connection
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._pending: deque[_Prepared] = deque()
+        self._reading = False
+        self._closed = False
+        self._idle = 0  # threads waiting for work
+        self._seen = -1  # `progress` at the watchdog's last look
+        self.threads = 0
+        self.running = 0  # calls being run by this stream's threads
+        self.progress = 0
+
+    def next_call(self) -> _Prepared | None:
+        """The next sync call for this thread to run, reading when nobody else does; None: leave."""
+        while True:
+            with self._lock:
+                while True:
+                    if self._pending:
+                        self.running += 1
+                        self.progress += 1
+                        return self._pending.popleft()
+                    if self._closed:
+                        return None
+                    if not self._reading:
+                        self._reading = True
+                        break
+                    if self._idle:
+                        return None  # one spare thread is enough
+                    self._idle += 1
+                    woken = self._wake.wait(SPARE_THREAD_S)
+                    self._idle -= 1
+                    if not woken and not self._pending:
+                        return None
+            calls: list[_Prepared] | None = None
+            try:
+                calls = self._server.read(self, self._connection)
+            finally:
+                with self._lock:
+                    self._reading = False
+                    self.progress += 1
+                    if calls is None:
+                        self._closed = True
+                        self._wake.notify_all()
+                    else:
+                        self._pending.extend(calls)
+
+    def thread_started(self) -> None:
+        with self._lock:
+            self.threads += 1
+
+    def call_done(self) -> None:
+        with self._lock:
+            self.running -= 1
+
+    def stuck(self) -> bool:
+        """Whether calls are running without progress since the last look while nobody reads.
+
+        A spare thread waiting for work is woken instead (and False returned).
+        """
+        with self._lock:
+            moved, self._seen = self.progress != self._seen, self.progress
+            if moved or not self.running or self._reading or self._closed:
+                return False
+            if self._idle:
+                self._wake.notify()
+                return False
+            return True
+
+    def thread_ended(self) -> bool:
+        """Called by each thread as it leaves; True (and the connection closed) for the last one."""
+        with self._lock:
+            self.threads -= 1
+            last = self.threads == 0
+        if last:
+            self._connection.close()
+        return last
+
+    def send(self, reply: Reply) -> None:
+        with contextlib.suppress(OSError):  # the caller went away
+            self._connection.send(reply)
+
+    def send_from_loop(self, reply: Reply) -> None:
+        """`send`, but never keeping the loop waiting for the socket (or another sender)."""
+        try:
+            sent = self._connection.try_send(reply)
+        except OSError:
+            return  # the caller went away
+        if not sent:
+            threading.Thread(target=self.send, args=(reply,), daemon=True).start()
+
+
+class _Handover(asyncio.Protocol):
+    """Takes an accepted connection off the event loop before it reads anything, for threads to serve."""
+
+    def __init__(self, accept: Callable[[socket.socket], None]) -> None:
+        self._accept = accept
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        # A duplicate of the descriptor outlives the transport, which closes only its own.
+        raw = transport.get_extra_info("socket")
+        sock = socket.socket(fileno=os.dup(raw.fileno()))
+        transport.abort()
+        sock.setblocking(True)
+        self._accept(sock)
+
+
+def _request(bound: BoundVerb, message: Call) -> tuple[Any, BaseException | None]:
+    if bound.problem:
+        return None, _Rejected("internal", bound.problem)
+    try:
+        return bound.decode_request(message.body), None
+    except DecodeError as exc:
+        return None, _Rejected("bad_request", str(exc))
 
 
 class _Rejected(Exception):

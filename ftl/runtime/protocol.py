@@ -3,14 +3,15 @@
 A frame is a 4-byte big-endian payload length followed by one msgpack-encoded message, an array
 whose first element names the message (`["call", ...]`). The format is documented for people in
 `docs/runner-protocol.md`; this module is its single implementation: the messages, the framing,
-an asyncio connection, and two call clients (an asyncio one multiplexing many calls on one
-connection, and a blocking one for worker threads).
+an asyncio connection, a blocking one for threads (a runner serves its call connections on
+threads), and two call clients (an asyncio one multiplexing many calls on one connection, and a
+blocking one for the threads of sync verbs).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import contextlib
 import socket
 import struct
 import threading
@@ -24,6 +25,9 @@ ERROR_KINDS: frozenset[str] = frozenset(get_args(ErrorKind))
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
+# Bytes asked of the socket per read on a blocking connection: under malloc's mmap threshold, as a
+# larger buffer costs an mmap() and munmap() per read.
+RECEIVE_SIZE = 64 * 1024
 
 _NO_HEADERS: dict[str, str] = {}
 
@@ -131,15 +135,7 @@ class Stop(msgspec.Struct, tag="stop", array_like=True, frozen=True):
     """Backplane → runner: flush what you have and exit."""
 
 
-class Blocking(msgspec.Struct, tag="blocking", array_like=True, frozen=True):
-    """Caller → runner, first on a call connection: "I wait for each reply before the next call".
-
-    The runner may then serve the connection on a thread of its own and run sync verbs right there,
-    without handing each call to the event loop and a worker thread and back.
-    """
-
-
-Message = Call | Reply | Register | LoadFailed | Routes | RoutesApplied | Events | Stop | Blocking
+Message = Call | Reply | Register | LoadFailed | Routes | RoutesApplied | Events | Stop
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Message)
@@ -170,12 +166,6 @@ class FrameBuffer:
     def __init__(self, decoder: msgspec.msgpack.Decoder[Message] | None = None) -> None:
         self._buffer = bytearray()
         self._decoder = decoder or _decoder
-
-    def take_buffered(self) -> bytes:
-        """The bytes of an incomplete frame received so far (handed on with a detached connection)."""
-        buffered = bytes(self._buffer)
-        self._buffer.clear()
-        return buffered
 
     def feed(self, data: bytes) -> list[Message]:
         if not self._buffer:
@@ -230,34 +220,36 @@ def join_endpoint(host: str, port: int) -> str:
 # asyncio side
 
 
-Detached = Callable[["BlockingConnection"], None]
-
-
 class Connection(asyncio.Protocol):
     """One framed connection. Every received message goes to `on_message(connection, message)`.
 
-    With `on_blocking`, a connection whose caller announces `Blocking` leaves the event loop: its
-    socket (and whatever was already received) goes to `on_blocking` as a BlockingConnection.
+    With `coalesce`, frames sent during one pass of the event loop go out in one write at its end
+    (for a caller with many calls in flight: one system call instead of one per call).
     """
 
     def __init__(
         self,
         on_message: Callable[[Connection, Message], None],
         on_lost: Callable[[Connection, Exception | None], None] | None = None,
-        on_blocking: Detached | None = None,
+        *,
+        coalesce: bool = False,
     ) -> None:
         self._on_message = on_message
         self._on_lost = on_lost
-        self._on_blocking = on_blocking
         self._frames = FrameBuffer()
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self._closed_waiter: asyncio.Future[None] | None = None
+        self._coalesce = coalesce
+        self._outgoing: list[bytes] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        self._closed_waiter = asyncio.get_running_loop().create_future()
+        # Kept: asyncio.get_running_loop() costs a getpid() system call each time.
+        self._loop = asyncio.get_running_loop()
+        self._closed_waiter = self._loop.create_future()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -266,24 +258,8 @@ class Connection(asyncio.Protocol):
             self.abort(exc)
             return
         on_message = self._on_message
-        for index, message in enumerate(messages):
-            if type(message) is Blocking and self._on_blocking is not None:
-                self._detach(messages[index + 1 :])
-                return
+        for message in messages:
             on_message(self, message)
-
-    def _detach(self, received: list[Message]) -> None:
-        transport = self.transport
-        assert transport is not None
-        transport.pause_reading()
-        # A duplicate of the descriptor outlives the transport, which closes only its own.
-        raw = transport.get_extra_info("socket")
-        sock = socket.socket(fileno=os.dup(raw.fileno()))
-        sock.setblocking(True)
-        buffered = self._frames.take_buffered()
-        transport.abort()
-        assert self._on_blocking is not None
-        self._on_blocking(BlockingConnection(sock, received, buffered))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -294,8 +270,21 @@ class Connection(asyncio.Protocol):
 
     def send(self, message: Message) -> None:
         transport = self.transport
-        if transport is not None and not self.closed and not transport.is_closing():
+        if transport is None or self.closed or transport.is_closing():
+            return
+        if not self._coalesce:
             transport.write(encode_frame(message))
+            return
+        if not self._outgoing:
+            assert self._loop is not None
+            self._loop.call_soon(self._flush)
+        self._outgoing.append(encode_frame(message))
+
+    def _flush(self) -> None:
+        outgoing, self._outgoing = self._outgoing, []
+        transport = self.transport
+        if outgoing and transport is not None and not transport.is_closing():
+            transport.write(outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
 
     @property
     def peer(self) -> str:
@@ -307,6 +296,7 @@ class Connection(asyncio.Protocol):
     def close(self) -> None:
         """Close once everything written so far has been sent."""
         if self.transport is not None:
+            self._flush()
             self.transport.close()
 
     async def wait_closed(self) -> None:
@@ -326,14 +316,15 @@ class CallClient:
         self._pending: dict[int, asyncio.Future[Reply]] = {}
         self._next_stream = 0
         self._connection: Connection | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     async def connect(cls, endpoint: str) -> CallClient:
         client = cls(endpoint)
         host, port = split_endpoint(endpoint)
-        loop = asyncio.get_running_loop()
+        client._loop = loop = asyncio.get_running_loop()
         _, connection = await loop.create_connection(
-            lambda: Connection(client._received, client._lost), host, port
+            lambda: Connection(client._received, client._lost, coalesce=True), host, port
         )
         client._connection = connection
         return client
@@ -356,11 +347,11 @@ class CallClient:
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
         connection = self._connection
-        if connection is None or connection.closed:
+        if connection is None or connection.closed or self._loop is None:
             raise ConnectionLost(f"connection to {self.endpoint} is closed")
         self._next_stream += 1
         stream = self._next_stream
-        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Reply] = self._loop.create_future()
         self._pending[stream] = future
         try:
             connection.send(
@@ -425,24 +416,21 @@ class ClientPool:
 
 
 # ---------------------------------------------------------------------------------------------
-# Blocking side: a sync verb calling another verb waits in its own worker thread, on its own socket,
-# so the call costs one round trip and no hand-off through the event loop.
+# Blocking side: threads on sockets of their own, with no hand-off through the event loop. A sync
+# verb calling another verb waits in its own thread, so the call costs one round trip; a runner
+# serves each call connection on threads (`ftl.runtime._serving`).
 
 
 class BlockingConnection:
-    """A framed connection driven by one thread with blocking socket calls."""
+    """A framed connection on a socket in blocking mode: one thread receives, any thread sends."""
 
-    def __init__(
-        self, sock: socket.socket, received: list[Message] | None = None, buffered: bytes = b""
-    ) -> None:
+    def __init__(self, sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket = sock
         self._encoder = msgspec.msgpack.Encoder()
         self._frames = FrameBuffer(msgspec.msgpack.Decoder(Message))
-        self._received: list[Message] = list(received or [])
-        if buffered:
-            self._received.extend(self._frames.feed(buffered))
-        self._sending = threading.Lock()  # replies may also be sent from the event loop's thread
+        self._received: list[Message] = []
+        self._sending = threading.Lock()  # held for a whole frame, and while encoding with _encoder
         self.closed = False
 
     @classmethod
@@ -454,18 +442,62 @@ class BlockingConnection:
         with self._sending:
             self._socket.sendall(_frame(self._encoder, message))
 
+    def try_send(self, message: Message) -> bool:
+        """`send` without waiting, for the event loop's thread: False (and nothing sent) when another
+        thread is sending; what the socket cannot take at once, a thread of its own finishes."""
+        if not self._sending.acquire(blocking=False):
+            return False
+        try:
+            frame = _frame(self._encoder, message)
+            sent = self._socket.send(frame, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        except BaseException:
+            self._sending.release()
+            raise
+        if sent == len(frame):
+            self._sending.release()
+        else:  # the lock goes with the rest of the frame, so nothing is sent in between
+            threading.Thread(target=self._send_rest, args=(memoryview(frame)[sent:],), daemon=True).start()
+        return True
+
+    def _send_rest(self, rest: memoryview) -> None:
+        try:
+            self._socket.sendall(rest)
+        except OSError:
+            pass  # the peer went away; the next send or receive says so
+        finally:
+            self._sending.release()
+
     def receive(self) -> Message | None:
         """The next message, or None once the peer has closed the connection."""
-        while not self._received:
-            data = self._socket.recv(262144)
-            if not data:
-                return None
-            self._received = self._frames.feed(data)
+        if not self._received and not self._read():
+            return None
         return self._received.pop(0)
 
+    def receive_all(self) -> list[Message] | None:
+        """Every message received so far (waiting for one at least), or None once the peer has closed."""
+        if not self._received and not self._read():
+            return None
+        received, self._received = self._received, []
+        return received
+
+    def _read(self) -> bool:
+        """Read until a whole message has arrived; False when the peer closed first."""
+        while not self._received:
+            data = self._socket.recv(RECEIVE_SIZE)
+            if not data:
+                return False
+            self._received = self._frames.feed(data)
+        return True
+
     def close(self) -> None:
+        """Close; a thread blocked in a send or receive on this connection returns with an error."""
         self.closed = True
-        self._socket.close()
+        with contextlib.suppress(OSError):
+            self._socket.shutdown(socket.SHUT_RDWR)
+        with self._sending:  # the descriptor is never released under a sender's feet
+            self._socket.close()
 
 
 class BlockingCallClient:
@@ -474,7 +506,6 @@ class BlockingCallClient:
     def __init__(self, endpoint: str, timeout: float | None = None) -> None:
         self.endpoint = endpoint
         self._connection = BlockingConnection.connect(endpoint, timeout)
-        self._connection.send(Blocking())
         self._next_stream = 0
 
     @property

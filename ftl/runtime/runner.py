@@ -5,7 +5,8 @@ deployment key, extracted schema and the port it listens on, then serves verb ca
 backplane and from other runners until the backplane says Stop or the control connection closes.
 Each concept lives in a module of its own:
 
-    _control.py        the control connection: route tables in, acknowledgements and events out, stop
+    _control.py        the control connection: route tables in, acknowledgements and events out, stop;
+                       the lifeline that ends the runner with the backplane, whatever the loop is doing
     _serving.py        incoming verb calls: sync verbs in worker threads, async ones on the loop
     _verb_binding.py   config and secret values injected into each verb
     _outgoing.py       calls the module makes, checked (`+calls`, depth) and sent peer to peer
@@ -34,7 +35,7 @@ import msgspec
 
 from ftl._sdk.calls import set_call_transport
 from ftl.errors import FtlError
-from ftl.runtime._control import Control
+from ftl.runtime._control import Control, exit_with_backplane
 from ftl.runtime._event_queue import EventQueue
 from ftl.runtime._load_failure import import_failure, wire_diagnostics
 from ftl.runtime._log_capture import capture_output
@@ -70,8 +71,13 @@ class RunnerSpec(msgspec.Struct, frozen=True, kw_only=True):
     realm_endpoints: dict[str, str] = {}  # external realm -> base URL of its ingress
 
 
-def run_and_exit(spec: RunnerSpec) -> typing.NoReturn:
-    """Run, then leave at once: worker threads still blocked in user code must not hold the exit."""
+def run_and_exit(spec: RunnerSpec, lifeline: int | None = None) -> typing.NoReturn:
+    """Run, then leave at once: worker threads still blocked in user code must not hold the exit.
+
+    `lifeline` is the read end of the backplane's lifeline pipe: the runner exits when it closes.
+    """
+    if lifeline is not None:
+        exit_with_backplane(lifeline)
     try:
         code = main(spec)
     except BaseException:
@@ -146,4 +152,7 @@ async def _load_failed(connection: Connection, spec: RunnerSpec, diagnostics: li
 
 
 if __name__ == "__main__":
-    run_and_exit(msgspec.json.decode(sys.argv[1], type=RunnerSpec))
+    # python -m ftl.runtime.runner SPEC_JSON [LIFELINE_FD]
+    run_and_exit(
+        msgspec.json.decode(sys.argv[1], type=RunnerSpec), int(sys.argv[2]) if len(sys.argv) > 2 else None
+    )

@@ -5,6 +5,8 @@ reload budget, so the supervisor starts this process once; it imports all of tha
 Each request forks a child that already has everything loaded and only has to import the user's
 module. The zygote stays single-threaded, so forking it is safe.
 
+    python -P -m ftl.runtime.zygote LIFELINE_FD
+
 It talks to the supervisor in JSON lines over its stdin/stdout:
 
     → {"id": 1, "spec": {RunnerSpec...}, "log": "/tmp/.../dpl-....log"}
@@ -12,32 +14,44 @@ It talks to the supervisor in JSON lines over its stdin/stdout:
     ← {"id": 1, "pid": 4243}                    the forked runner (or {"id": 1, "error": "..."})
     ← {"exited": 4243, "status": 1}             a runner ended (status: exit code, or -signal)
 
-Runners stay in the zygote's process group, so the supervisor can stop everything at once; the
-zygote exits when its stdin closes.
+Runners stay in the zygote's process group, so the supervisor can stop everything at once.
+
+Nothing started here outlives the backplane, however it ends. LIFELINE_FD is the read end of a
+pipe whose only write end the backplane holds: the kernel closes it when the backplane dies, even
+by SIGKILL. The zygote exits when its stdin or the lifeline closes, and on Linux the moment its
+parent dies (`PR_SET_PDEATHSIG`), even while still warming up. Every runner inherits the lifeline
+and exits when it closes (`ftl.runtime._control.exit_with_backplane`): runners are tied to the
+backplane, not to the zygote, so a zygote that dies leaves them serving.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import select
 import selectors
 import signal
 import sys
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-# The warm-up: everything a runner needs, imported once here instead of in every child.
-from ftl.runtime import runner
+if TYPE_CHECKING:
+    from ftl.runtime.runner import RunnerSpec
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class ForkRequest(msgspec.Struct, frozen=True):
     id: int
-    spec: runner.RunnerSpec
+    spec: msgspec.Raw  # a RunnerSpec, decoded with the runtime main() imports
     log: str
 
 
 class Zygote:
-    def __init__(self) -> None:
+    def __init__(self, lifeline: int) -> None:
+        self._lifeline = lifeline
         self._out = sys.stdout.buffer
         self._wake_read, self._wake_write = os.pipe()
         for fd in (self._wake_read, self._wake_write):
@@ -51,13 +65,14 @@ class Zygote:
         signal.set_wakeup_fd(self._wake_write)
         self._selector.register(0, selectors.EVENT_READ)
         self._selector.register(self._wake_read, selectors.EVENT_READ)
+        self._selector.register(self._lifeline, selectors.EVENT_READ)  # readable only once closed
         self._send({"ready": True, "pid": os.getpid()})
         while True:
             for key, _ in self._selector.select():
                 if key.fd == self._wake_read:
                     self._drain_wakeups()
                     self._reap()
-                elif not self._read_requests():
+                elif key.fd == self._lifeline or not self._read_requests():
                     return 0
 
     def _read_requests(self) -> bool:
@@ -71,27 +86,36 @@ class Zygote:
         return True
 
     def _handle(self, line: bytes) -> None:
+        from ftl.runtime.runner import RunnerSpec  # imported (warm) by main() before serving
+
         try:
             request = msgspec.json.decode(line, type=ForkRequest)
         except msgspec.DecodeError as exc:
             self._send({"id": 0, "error": f"bad request: {exc}"})
             return
         try:
-            pid = self._fork(request)
+            spec = msgspec.json.decode(request.spec, type=RunnerSpec)
+        except msgspec.DecodeError as exc:
+            self._send({"id": request.id, "error": f"bad runner spec: {exc}"})
+            return
+        try:
+            pid = self._fork(spec, request.log)
         except OSError as exc:
             self._send({"id": request.id, "error": f"fork failed: {exc}"})
             return
         self._send({"id": request.id, "pid": pid})
 
-    def _fork(self, request: ForkRequest) -> int:
+    def _fork(self, spec: RunnerSpec, log_path: str) -> int:
+        from ftl.runtime.runner import run_and_exit
+
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid:
             return pid
         try:
-            self._become_child(request.log)
-            runner.run_and_exit(request.spec)
+            self._become_child(log_path)
+            run_and_exit(spec, self._lifeline)
         finally:
             os._exit(70)
 
@@ -131,9 +155,45 @@ class Zygote:
         self._out.flush()
 
 
-def main() -> int:
-    return Zygote().serve()
+def die_with_parent() -> bool:
+    """Have the kernel send this process SIGTERM when its parent dies; False where it cannot (not Linux).
+
+    The parent is the thread that started this process, so the backplane must start the zygote from
+    a thread that lives as long as it does (its event loop's).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return False
+    return bool(prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGTERM), 0, 0, 0) == 0)
+
+
+def is_closed(lifeline: int) -> bool:
+    """Whether the lifeline pipe reached its end (nobody ever writes to it, so readable means closed)."""
+    readable, _, _ = select.select([lifeline], [], [], 0)
+    return bool(readable)
+
+
+def main(argv: Sequence[str]) -> int:
+    if len(argv) != 1 or not argv[0].isdigit():
+        print("usage: python -m ftl.runtime.zygote LIFELINE_FD", file=sys.stderr)
+        return 2
+    lifeline = int(argv[0])
+    die_with_parent()
+    try:
+        if is_closed(lifeline):
+            return 0  # the backplane died before the line above could tie this process to it
+    except OSError as exc:
+        print(f"ftl zygote: no lifeline pipe on descriptor {lifeline}: {exc}", file=sys.stderr)
+        return 2
+    # The warm-up: everything a runner needs, imported once here instead of in every child, and
+    # only now, so that a backplane that dies meanwhile takes the zygote along.
+    import ftl.runtime.runner  # noqa: F401
+
+    return Zygote(lifeline).serve()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pytest
 from watchfiles import Change
@@ -14,11 +15,13 @@ from ftl.build.watcher import (
     ProjectWatcher,
     WatchedModule,
     WatchPlan,
+    WatchSet,
     classify,
     glob_regex,
     is_ignored,
     make_plan,
 )
+from ftl.files import write_atomic
 
 
 @pytest.mark.parametrize(
@@ -146,8 +149,67 @@ def test_classify_new_directory_is_a_layout_change_but_files_beside_modules_are_
     assert not classify({(Change.modified, str(root / "notes.txt"))}, plan)
 
 
+def _secrets_plan(root: Path) -> WatchPlan:
+    modules = [WatchedModule(name, root / "modules" / name) for name in ("echo", "time")]
+    return make_plan(root, [root / "modules"], modules, secrets=root / ".ftl/secrets.toml")
+
+
+def test_the_state_dir_gets_its_own_flat_watch_once_it_exists(tmp_path: Path) -> None:
+    root = _project(tmp_path).resolve()
+    plan = _secrets_plan(root)
+    assert plan.secrets == root / ".ftl/secrets.toml"
+    assert [w.paths for w in plan.watch_sets()] == [
+        (root / "modules/echo", root / "modules/time"),
+        (root, root / "modules", root / "modules/notyet"),
+    ]
+    (root / ".ftl").mkdir()
+    [*_, state] = plan.watch_sets()
+    assert state == WatchSet((root / ".ftl",), recursive=False, on_failure=root / ".ftl/secrets.toml")
+    assert len(_plan(root).watch_sets()) == 2  # without a secrets file, .ftl/ is not watched at all
+
+
+@pytest.mark.parametrize(
+    ("change", "relative", "secrets"),
+    [
+        (Change.modified, ".ftl/secrets.toml", True),
+        (Change.added, ".ftl/secrets.toml", True),
+        (Change.deleted, ".ftl/secrets.toml", True),
+        (Change.deleted, ".ftl", True),
+        (Change.added, ".ftl/.secrets.toml.abc123.tmp", False),
+        (Change.added, ".ftl/.gitignore", False),
+        (Change.modified, ".ftl/stubs/ftl_modules/echo.py", False),
+        (Change.added, ".ftl/stubs", False),
+        (Change.modified, ".ftl/cache/bank.ftl", False),
+        (Change.modified, "modules/echo/.ftl/secrets.toml", False),
+        (Change.modified, "secrets.toml", False),
+    ],
+)
+def test_classify_watches_exactly_the_secrets_file_under_the_state_dir(
+    tmp_path: Path, change: Change, relative: str, secrets: bool
+) -> None:
+    root = _project(tmp_path).resolve()
+    changes = classify({(change, str(root / relative))}, _secrets_plan(root))
+    assert changes.secrets is secrets
+    assert not changes.layout and not changes.modules
+    assert bool(changes) is secrets
+
+
+def test_classify_a_new_state_dir_as_a_secrets_change(tmp_path: Path) -> None:
+    root = _project(tmp_path).resolve()
+    plan = _secrets_plan(root)
+    (root / ".ftl").mkdir()
+    assert classify({(Change.added, str(root / ".ftl"))}, plan).secrets
+    assert not classify({(Change.added, str(root / ".ftl"))}, _plan(root))
+
+
+def test_changes_merge_keeps_secrets() -> None:
+    merged = Changes(frozenset({"echo"})).merge(Changes(secrets=True))
+    assert merged == Changes(frozenset({"echo"}), secrets=True)
+    assert Changes(secrets=True) and not Changes()
+
+
 async def _until(
-    watcher: ProjectWatcher, action: Callable[[], None], accept: Callable[[Changes], bool]
+    watcher: ProjectWatcher, action: Callable[[], object], accept: Callable[[Changes], bool]
 ) -> Changes:
     """Repeat `action` until the watcher reports a batch `accept` likes (OS watches may lag)."""
 
@@ -169,7 +231,7 @@ async def _until(
         waiter.cancel()
 
 
-def _run(test: Callable[[], Awaitable[None]]) -> None:
+def _run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
     asyncio.run(test())
 
 
@@ -224,5 +286,107 @@ def test_a_failed_watch_reports_a_layout_change_and_restarts_on_replan(
             await watcher.replan(_plan(root))
             await asyncio.sleep(0)
             assert len(starts) == 4
+
+    _run(scenario)
+
+
+def test_live_watcher_reports_secret_edits_and_nothing_else_under_the_state_dir(tmp_path: Path) -> None:
+    root = _project(tmp_path).resolve()
+    secrets = root / ".ftl/secrets.toml"
+    source = root / "modules/echo/echo/__init__.py"
+    counter = iter(range(1000))
+
+    def write_secret() -> None:
+        # As `ftl secret set` writes it: a temp file beside it, renamed over it.
+        write_atomic(secrets, f'[secrets]\nkey = "{next(counter)}"\n'.encode(), mode=0o600)
+
+    async def scenario() -> None:
+        async with ProjectWatcher(_secrets_plan(root)) as watcher:
+            # No .ftl/ yet: its appearance (seen by the root's watch) is the change.
+            changes = await _until(watcher, write_secret, lambda c: c.secrets)
+            assert not changes.layout and not changes.modules
+            await watcher.replan(watcher.plan)
+            # Now the state dir's own watch sees the file itself.
+            changes = await _until(watcher, write_secret, lambda c: secrets in c.paths)
+            assert changes.secrets and not changes.layout and not changes.modules
+
+            # Stubs, caches and other files in .ftl/ are no reason to redeploy anything.
+            seen: list[Changes] = []
+
+            def edit_beside_then_source() -> None:
+                (root / ".ftl/stubs").mkdir(exist_ok=True)
+                (root / ".ftl/stubs/echo.py").write_text(f"X = {next(counter)}\n")
+                (root / ".ftl/other.toml").write_text(f"x = {next(counter)}\n")
+                source.write_text(f"X = {next(counter)}\n")
+
+            def source_edited(changes: Changes) -> bool:
+                seen.append(changes)
+                return bool(changes.modules)
+
+            await _until(watcher, edit_beside_then_source, source_edited)
+            assert not any(c.layout for c in seen)
+            # (Batches from the earlier secret writes may still arrive in between.)
+            state_paths = {p for c in seen for p in c.paths if p.is_relative_to(root / ".ftl")}
+            assert state_paths <= {secrets}
+
+    _run(scenario)
+
+
+def test_replan_starts_and_stops_only_the_watches_whose_paths_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _project(tmp_path).resolve()
+    running: list[tuple[Path, ...]] = []
+    started: list[tuple[Path, ...]] = []
+
+    async def fake_awatch(
+        *paths: Path, stop_event: asyncio.Event, **_options: object
+    ) -> AsyncIterator[set[object]]:
+        started.append(paths)
+        running.append(paths)
+        try:
+            await stop_event.wait()
+        finally:
+            running.remove(paths)
+        return
+        yield set()
+
+    monkeypatch.setattr("ftl.build.watcher.awatch", fake_awatch)
+
+    async def scenario() -> None:
+        async with ProjectWatcher(_secrets_plan(root)) as watcher:
+            assert len(started) == 2
+            (root / ".ftl").mkdir()
+            await watcher.replan(_secrets_plan(root))
+            assert started[2:] == [(root / ".ftl",)]
+            (root / ".ftl").rmdir()
+            await watcher.replan(_secrets_plan(root))
+            assert len(started) == 3 and len(running) == 2
+        assert running == []
+
+    _run(scenario)
+
+
+def test_a_failed_state_dir_watch_reports_a_secrets_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _project(tmp_path).resolve()
+    (root / ".ftl").mkdir()
+
+    async def fake_awatch(
+        *paths: Path, stop_event: asyncio.Event, **_options: object
+    ) -> AsyncIterator[set[object]]:
+        if paths == (root / ".ftl",):
+            raise FileNotFoundError("gone")
+        await stop_event.wait()
+        return
+        yield set()
+
+    monkeypatch.setattr("ftl.build.watcher.awatch", fake_awatch)
+
+    async def scenario() -> None:
+        async with ProjectWatcher(_secrets_plan(root)) as watcher:
+            changes = await asyncio.wait_for(anext(aiter(watcher)), 5)
+            assert changes.secrets and not changes.layout
 
     _run(scenario)

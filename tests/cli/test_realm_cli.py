@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -84,6 +85,20 @@ def test_add_then_list(shop: Path, bank: Path) -> None:
         ["balance"],
         ["balance.withdraw"],
     )
+
+
+def test_add_a_relative_local_path(shop: Path, bank: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    head = _git(bank, "rev-parse", "HEAD")
+    code, out, err = ftl("realm", "add", "--git-repo", "../bank", "--plain")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == f"Pinned realm bank at {head[:12]} (main of ../bank)"
+    assert 'git-repo = "../bank"' in shop.read_text()
+    # From a subdirectory, with no cache: the pin's path is still taken from the project root.
+    monkeypatch.chdir(shop.parent / "modules")
+    shutil.rmtree(shop.parent / ".ftl")
+    code, out, _ = ftl("realm", "list", "--plain")
+    assert (code, out) == (0, f"bank\t../bank\tmain\t{head[:12]}\tbalance\tbalance.withdraw\n")
+    assert ftl("realm", "update", "--check")[:2] == (0, f"bank: up to date at {head[:12]}\n")
 
 
 def test_list_with_no_pins(shop: Path) -> None:

@@ -92,6 +92,28 @@ def test_errors_point_into_the_file(files: Path) -> None:
     assert code == 1 and err.startswith("ftl: error: cannot read missing.ftl")
 
 
+def test_bare_module_files_as_schema_validate_takes_them(files: Path) -> None:
+    module = "module balance {\n  export data Receipt {\n    id String\n  }\n}\n"
+    (files / "old.ftl").write_text(module)
+    (files / "same.ftl").write_text("module balance { export data Receipt { id String } }")
+    (files / "new.ftl").write_text(module.replace("    id String\n", "    code Int\n"))
+    assert ftl("schema", "validate", "old.ftl", "new.ftl") == (0, "", "")
+    assert ftl("schema", "diff", "old.ftl", "same.ftl") == (0, "", "")
+    code, out, err = ftl("schema", "diff", "old.ftl", "new.ftl")
+    assert (code, err) == (1, "")
+    assert "-    id String\n+    code Int\n" in out
+    code, out, _ = ftl("schema", "diff", "old.ftl", "new.ftl", "--breaking")
+    assert (code, out) == (1, "balance.Receipt: field id removed\n")
+
+
+def test_a_missing_file_is_said_plainly(files: Path) -> None:
+    assert ftl("schema", "diff", "old.ftl", "missing.ftl") == (
+        1,
+        "",
+        "ftl: error: cannot read missing.ftl: No such file or directory\n",
+    )
+
+
 def test_git_revisions_default_to_the_public_schema_file(
     files: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -8,6 +8,7 @@ and are exercised end to end in tests/e2e/test_dev_e2e.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from ftl.build.watcher import Changes
+from ftl.configstore import Key, set_value, unset_value, values_for
 from ftl.devserver.devloop import DevEvent, DevLoop, describe
 from ftl.devserver.status import ModuleState
 from ftl.devserver.timeline import TimelineEvent
-from ftl.errors import Diagnostic, Position
+from ftl.errors import Diagnostic, FtlError, Position
 from ftl.project import Project, load_project
 from ftl.schema import ast
 
@@ -56,6 +58,7 @@ class FakeBackplane:
         self.projects: list[Project] = []
         self.external: list[ast.Realm] = []  # what the pins of the next project resolve to
         self.pinned: list[ast.Realm] = []
+        self.project: Project | None = None  # whose secrets each runner reads, as the engine does
 
     async def set_project(self, project: Project) -> list[Diagnostic]:
         await asyncio.sleep(0)
@@ -70,6 +73,13 @@ class FakeBackplane:
         names = [_module_name(d) for d in module_dirs]
         self.calls.append(Call(sorted(names), sorted(removals), build))
         problems = [p for d in module_dirs for p in _problems(d)]
+        project = self.projects[-1] if self.projects else self.project
+        if project is not None:
+            try:
+                for name in names:
+                    values_for(project, "secret", name)
+            except FtlError as exc:
+                problems += exc.diagnostics
         for name in removals:
             users = [n for n in names if n != name] + [m for m in self.live if m not in names]
             problems += [
@@ -161,6 +171,7 @@ def run_loop(root: Path, scenario: Scenario) -> None:
     async def main() -> None:
         project = load_project(root / "ftl-project.toml")
         backplane = FakeBackplane(project.realm)
+        backplane.project = project
         events: list[DevEvent] = []
         loop = DevLoop(project, backplane, events.append)
         try:
@@ -537,3 +548,136 @@ def test_describe_gives_plain_lines() -> None:
     assert describe(DevEvent("restarted", ("echo",), message="runner of echo restarted")) == [
         "restarted echo: runner of echo restarted"
     ]
+
+
+def secrets_changed(root: Path) -> Changes:
+    return Changes(paths=(root / ".ftl/secrets.toml",), secrets=True)
+
+
+def set_secret(loop: DevLoop, key: str, value: str) -> None:
+    module, _, name = key.rpartition(".")
+    set_value(loop.project, "secret", Key(module, name), value)
+
+
+def shown_text(loop: DevLoop, events: list[DevEvent]) -> str:
+    """Everything `ftl dev` prints for these events, and its status rows."""
+    lines = [line for event in events for line in describe(event)]
+    return "\n".join(lines) + "\n" + "\n".join(map(repr, loop.status.rows())) + repr(vars(loop))
+
+
+def test_a_secret_change_redeploys_exactly_the_modules_whose_values_changed(project_root: Path) -> None:
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        backplane.calls.clear()
+        set_secret(loop, "echo.apiKey", "s3cr3t-one")
+        await loop.apply(secrets_changed(project_root))
+        # Not greeter, which imports echo: a secret changes no schema.
+        assert [c.modules for c in backplane.calls] == [["echo"]]
+        assert events[-1].kind == "deployed" and events[-1].modules == ("echo",)
+        row = loop.status.get("echo")
+        assert row is not None and row.state is ModuleState.SERVING and row.version == 2
+
+        # Written again with the same values: nothing to do.
+        backplane.calls.clear()
+        set_secret(loop, "echo.apiKey", "s3cr3t-one")
+        await loop.apply(secrets_changed(project_root))
+        assert backplane.calls == []
+
+        # A project-level secret reaches every module; unsetting one goes back to the old values.
+        set_secret(loop, "token", "s3cr3t-two")
+        await loop.apply(secrets_changed(project_root))
+        assert [c.modules for c in backplane.calls] == [["clock", "echo", "greeter", "solo"]]
+        backplane.calls.clear()
+        unset_value(loop.project, "secret", Key("echo", "apiKey"))
+        await loop.apply(secrets_changed(project_root))
+        assert [c.modules for c in backplane.calls] == [["echo"]]
+
+        # A module's own value overriding the project-level one with the same value changes nothing.
+        backplane.calls.clear()
+        set_secret(loop, "solo.token", "s3cr3t-two")
+        await loop.apply(secrets_changed(project_root))
+        assert backplane.calls == []
+
+        text = shown_text(loop, events)
+        assert "s3cr3t" not in text
+
+    run_loop(project_root, scenario)
+
+
+def test_a_secret_change_and_an_edit_in_one_batch_make_one_changeset(project_root: Path) -> None:
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        backplane.calls.clear()
+        set_secret(loop, "solo.key", "k")
+        await loop.apply(changed(project_root, "clock").merge(secrets_changed(project_root)))
+        assert [c.modules for c in backplane.calls] == [["clock", "echo", "greeter", "solo"]]
+
+    run_loop(project_root, scenario)
+
+
+def test_an_unreadable_secrets_file_is_shown_without_its_content_and_retried_once_fixed(
+    project_root: Path,
+) -> None:
+    secrets = project_root / ".ftl/secrets.toml"
+
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        set_secret(loop, "solo.key", "s3cr3t-good")
+        await loop.apply(secrets_changed(project_root))
+        good = secrets.read_text()
+
+        backplane.calls.clear()
+        secrets.write_text('[modules.solo.secrets]\nkey = "s3cr3t-bad\n')
+        await loop.apply(secrets_changed(project_root))
+        await loop.apply(secrets_changed(project_root))
+        assert backplane.calls == []
+        [failure] = failures(events)
+        [diagnostic] = failure.diagnostics
+        assert diagnostic.message.startswith("cannot read .ftl/secrets.toml: ")
+
+        # An edit meanwhile fails to deploy (the runner cannot be given its secrets).
+        src(project_root, "solo").write_text("X = 2\n")
+        await loop.apply(changed(project_root, "solo"))
+        row = loop.status.get("solo")
+        assert row is not None and row.state is ModuleState.FAILED
+
+        # Fixed back to the values that serve: the failed deploy is retried, nothing else.
+        backplane.calls.clear()
+        secrets.write_text(good)
+        await loop.apply(secrets_changed(project_root))
+        assert [c.modules for c in backplane.calls] == [["solo"]]
+        row = loop.status.get("solo")
+        assert row is not None and row.state is ModuleState.SERVING
+        assert "s3cr3t" not in shown_text(loop, events)
+
+    run_loop(project_root, scenario)
+
+
+def test_a_running_loop_redeploys_on_ftl_secret_set(project_root: Path) -> None:
+    async def main() -> None:
+        project = load_project(project_root / "ftl-project.toml")
+        backplane = FakeBackplane(project.realm)
+        backplane.project = project
+        events: list[DevEvent] = []
+        loop = DevLoop(project, backplane, events.append)
+        running = asyncio.create_task(loop.run())
+        try:
+            async with asyncio.timeout(20):
+                while not any(e.kind == "ready" for e in events):
+                    await asyncio.sleep(0.01)
+                started = len(backplane.calls)
+                counter = 0
+                # As `ftl secret set` would (again, until the OS watch reports it).
+                while not backplane.calls[started:]:
+                    counter += 1
+                    set_secret(loop, "greeter.signingKey", f"s3cr3t-{counter}")
+                    for _ in range(50):
+                        if backplane.calls[started:]:
+                            break
+                        await asyncio.sleep(0.01)
+            assert {tuple(c.modules) for c in backplane.calls[started:]} == {("greeter",)}
+            assert "s3cr3t" not in shown_text(loop, events)
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+            await loop.close()
+
+    asyncio.run(main())

@@ -8,6 +8,9 @@ no process it started survives.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
+import hmac
 import os
 import re
 import shutil
@@ -264,9 +267,8 @@ def poll(check: Callable[[], Any], what: str) -> Any:
 def start_dev(project: Path) -> Iterator[Callable[..., DevProcess]]:
     started: list[DevProcess] = []
 
-    def start(*extra: str) -> DevProcess:
-        env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
-        env.pop("FTL_PROJECT_FILE", None)
+    def start(*extra: str, cwd: Path = project) -> DevProcess:
+        env = dev_env()
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -280,7 +282,7 @@ def start_dev(project: Path) -> Iterator[Callable[..., DevProcess]]:
                 "127.0.0.1:0",
                 *extra,
             ],
-            cwd=project,
+            cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -305,8 +307,20 @@ def start_dev(project: Path) -> Iterator[Callable[..., DevProcess]]:
             if alive(pid):
                 kill_tree(pid)
     for dev in started:
-        survivors = poll(lambda d=dev: not [p for p in d.seen_pids if alive(p)], "child processes to exit")
-        assert survivors
+        assert poll(functools.partial(all_exited, dev.seen_pids), "child processes to exit")
+
+
+def all_exited(pids: set[int]) -> bool:
+    return not [pid for pid in pids if alive(pid)]
+
+
+def dev_env() -> dict[str, str]:
+    """The environment `ftl` commands run in: no colours, and nothing that points elsewhere."""
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
+    env.pop("FTL_PROJECT_FILE", None)
+    for name in [n for n in env if n.startswith("FTL_SECRET_")]:
+        del env[name]
+    return env
 
 
 def kill_tree(pid: int) -> None:
@@ -431,3 +445,68 @@ def test_dev_without_console_advertises_no_console_url(start_dev: Callable[..., 
     status = httpx.get(dev.admin + "/api/status", timeout=5).json()
     assert status["admin_url"] == dev.admin
     assert not status["console_url"]
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def examples(tmp_path: Path) -> Path:
+    """A copy of the repository's example project (modules and project file, no state)."""
+    root = tmp_path / "examples-copy"
+    root.mkdir()
+    shutil.copy(REPO / "ftl-project.toml", root / "ftl-project.toml")
+    junk = shutil.ignore_patterns("__pycache__", ".ftl", "*.egg-info", ".pytest_cache")
+    shutil.copytree(REPO / "examples", root / "examples", ignore=junk)
+    return root
+
+
+def call_verb(dev: DevProcess, verb: str, body: Any) -> httpx.Response:
+    return httpx.post(dev.admin + "/api/call", json={"verb": verb, "body": body}, timeout=5)
+
+
+def test_dev_serves_a_secret_set_while_it_runs(examples: Path, start_dev: Callable[..., DevProcess]) -> None:
+    secret = "s3cr3t-signing-key"
+    dev = start_dev(cwd=examples)
+    dev.wait_line(r"^ready: 3 modules serving")
+
+    def failing() -> httpx.Response | None:
+        response = call_verb(dev, "greeter.greet", {"name": "Ada"})
+        return response if response.status_code >= 400 else None
+
+    # Serving, but the verb cannot run without its secret.
+    response = poll(failing, "greeter to answer with an error")
+    message = response.json()["error"]["message"]
+    assert "secret" in message and "signingKey" in message and "not set" in message
+    dev.remember_descendants()
+
+    set_from = len(dev.lines)
+    done = subprocess.run(
+        [sys.executable, "-m", "ftl", "secret", "set", "greeter.signingKey", f'"{secret}"'],
+        cwd=examples,
+        env=dev_env(),
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    # No save of any other file: the secret alone makes greeter redeploy with it.
+    def greeted() -> Any:
+        response = call_verb(dev, "greeter.greet", {"name": "Ada"})
+        return response.json()["body"] if response.status_code == 200 else None
+
+    body = poll(greeted, "greeter to serve with its new secret")
+    signature = hmac.new(secret.encode(), body["text"].encode(), hashlib.sha256).hexdigest()
+    assert body["signature"] == signature
+    dev.wait_line(r"^deployed greeter in ", after=set_from)
+    dev.remember_descendants()
+
+    # Only greeter was redeployed, and the value is shown nowhere.
+    deployments = httpx.get(dev.admin + "/api/deployments", timeout=5).json()
+    versions = {d["module"]: d["version"] for d in deployments if d["state"] == "live"}
+    assert versions == {"echo": 1, "greeter": 2, "time": 1}
+    timeline = httpx.get(dev.admin + "/api/timeline", params={"limit": 1000}, timeout=5)
+    assert timeline.status_code == 200
+    assert secret not in timeline.text
+    assert not [line for line in dev.lines if secret in line]

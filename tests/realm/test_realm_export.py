@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from ftl.errors import FtlError
 from ftl.project import load_project
 from ftl.realm import check_public_schema, public_schema_text, write_public_schema
 from ftl.schema import parse_schema
@@ -47,3 +50,10 @@ def test_output_elsewhere(shop: Path, tmp_path: Path) -> None:
     assert write_public_schema(project, parse_schema(SCHEMA), out)
     assert out.is_file() and not (shop.parent / "ftl-public-schema.ftl").exists()
     assert check_public_schema(project, parse_schema(SCHEMA), out).up_to_date
+
+
+def test_an_unreadable_public_schema_file_is_reported_plainly(shop: Path) -> None:
+    (shop.parent / "ftl-public-schema.ftl").mkdir()
+    with pytest.raises(FtlError) as caught:
+        check_public_schema(load_project(shop), parse_schema(SCHEMA))
+    assert str(caught.value) == "cannot read ftl-public-schema.ftl: Is a directory"

@@ -6,7 +6,16 @@ from pathlib import Path
 import pytest
 
 from ftl.errors import FtlError
-from ftl.realm.git import RemoteHead, read_files_at, read_local_file, redact, repo_root, resolve_branch
+from ftl.realm.git import (
+    RemoteHead,
+    git_location,
+    is_local_path,
+    read_files_at,
+    read_local_file,
+    redact,
+    repo_root,
+    resolve_branch,
+)
 
 from .conftest import GitRepo
 
@@ -117,3 +126,56 @@ def test_not_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def test_redact_hides_credentials() -> None:
     assert redact("https://user:token@example.com/r.git") == "https://***@example.com/r.git"
     assert redact("git@example.com:r.git") == "git@example.com:r.git"
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("../bank", True),
+        ("bank", True),
+        ("/srv/git/bank.git", True),
+        ("./odd:name", True),
+        ("/srv/odd:name", True),
+        ("file:///srv/bank", False),
+        ("https://example.com/bank.git", False),
+        ("ssh://git@example.com/bank.git", False),
+        ("git@example.com:bank.git", False),
+        ("example.com:repos/bank", False),
+    ],
+)
+def test_which_urls_are_local_paths(url: str, local: bool) -> None:
+    assert is_local_path(url) is local
+    location = git_location(url, Path("/base"))
+    assert Path(location).is_absolute() if local else location == url
+
+
+def test_a_local_path_is_made_absolute_from_the_base() -> None:
+    assert git_location("../bank", Path("/work/shop")) == "/work/bank"
+    assert git_location("/srv/bank", Path("/work/shop")) == "/srv/bank"
+    with pytest.raises(FtlError, match="URL is empty"):
+        git_location(" ")
+
+
+def test_a_relative_path_from_the_current_directory(
+    repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    head = resolve_branch("../remote")
+    assert head.commit == repo.head()
+    # The fetch runs inside a scratch repository: the path must still mean ../remote from here.
+    assert read_files_at("../remote", head.commit, ["f.txt"]) == {"f.txt": b"one\n"}
+
+
+def test_a_relative_path_from_a_base_directory(
+    repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    (project / "deep" / "er").mkdir(parents=True)
+    monkeypatch.chdir(project / "deep" / "er")
+    head = resolve_branch("../remote", base=project)
+    assert head.commit == repo.head()
+    assert read_files_at("../remote", head.commit, ["f.txt"], base=project) == {"f.txt": b"one\n"}
+    with pytest.raises(FtlError, match=r"cannot fetch commit .* from git repository \.\./remote: "):
+        read_files_at("../remote", head.commit, ["f.txt"], base=tmp_path)

@@ -118,6 +118,16 @@ def test_public_schema_that_does_not_parse(shop: Path, bank: GitRepo, unchanged:
     assert (diagnostic.pos.filename, diagnostic.pos.line) == (f"{commit[:12]}:ftl-public-schema.ftl", 3)
 
 
+def test_public_schema_that_is_not_text(shop: Path, bank: GitRepo, unchanged: None) -> None:
+    bank.path.joinpath("ftl-public-schema.ftl").write_bytes(b"realm bank {} // \xff\n")
+    commit = bank.commit("binary")
+    with pytest.raises(FtlError) as caught:
+        add_realm(shop, bank.url)
+    assert str(caught.value) == (
+        f"{commit[:12]}:ftl-public-schema.ftl is not UTF-8 text (byte 0xff at offset 17)"
+    )
+
+
 def test_public_schema_that_does_not_validate(shop: Path, bank: GitRepo, unchanged: None) -> None:
     invalid = BANK_V1.replace("balance.Receipt\n", "balance.Missing\n")
     bank.commit("invalid", **{"ftl-public-schema.ftl": invalid})
@@ -175,6 +185,38 @@ def test_malformed_project_file_is_reported_with_its_line(shop: Path, bank: GitR
     [diagnostic] = caught.value.diagnostics
     assert diagnostic.pos is not None and diagnostic.pos.line == 3
     assert shop.read_bytes() == before
+
+
+def test_an_invalid_project_setting_is_reported_at_its_line(shop: Path, bank: GitRepo) -> None:
+    shop.write_text('realm = "shop"\n\nmodule-dirs = "modules"\n')
+    with pytest.raises(FtlError) as caught:
+        add_realm(shop, bank.url)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.pos is not None and (diagnostic.pos.line, diagnostic.pos.column) == (3, 1)
+
+
+def test_add_a_relative_path_from_the_project_directory(
+    shop: Path, bank: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pin = add_realm(shop, "../bank").pin
+    assert (pin.git_repo, pin.git_commit) == ("../bank", bank.head())
+    assert load_project(shop).realms == (pin,)
+    # Later commands take the path from the project root, whatever the current directory.
+    monkeypatch.chdir(shop.parent / "modules")
+    (shop.parent / ".ftl").rename(tmp_path / "old-state")
+    [realm] = load_external_realms(load_project(shop))
+    assert [m.name for m in realm.modules] == ["balance"]
+    new = bank.commit("v2", **{"ftl-public-schema.ftl": BANK_V2_BREAKING})
+    [update] = update_realms(shop)
+    assert (update.new_commit, load_project(shop).realms[0].git_repo) == (new, "../bank")
+
+
+def test_a_relative_path_from_elsewhere_is_recorded_from_the_project_root(
+    shop: Path, bank: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert add_realm(shop, "bank").pin.git_repo == "../bank"
+    assert add_realm(shop, str(bank.path), name="money").pin.git_repo == str(bank.path)
 
 
 # --- the cache -----------------------------------------------------------------------------------

@@ -72,6 +72,25 @@ def test_malformed_toml_is_an_error_with_its_line(shop: Path) -> None:
     assert diagnostic.message.startswith("invalid TOML")
 
 
+def test_project_errors_point_at_their_line(shop: Path) -> None:
+    shop.write_text('realm = "shop"\n\n[realms.egress.bank]\ngit-repo = "x"\n')
+    with pytest.raises(FtlError) as caught:
+        ProjectFile.read(shop).project()
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.message == "`[realms.egress.bank]` is missing git-commit"
+    assert diagnostic.pos is not None and (diagnostic.pos.line, diagnostic.pos.column) == (3, 1)
+
+
+def test_an_unreadable_file_is_reported_plainly(tmp_path: Path) -> None:
+    with pytest.raises(FtlError) as caught:
+        ProjectFile.read(tmp_path / "ftl-project.toml")
+    assert str(caught.value).endswith("ftl-project.toml: No such file or directory")
+    assert str(caught.value).startswith("cannot read ") and "Errno" not in str(caught.value)
+    (tmp_path / "bad.toml").write_bytes(b'realm = "\xff"\n')
+    with pytest.raises(FtlError, match=r"bad\.toml: not UTF-8 text \(byte 0xff at offset 9\)$"):
+        ProjectFile.read(tmp_path / "bad.toml")
+
+
 def test_removing_an_unknown_pin_is_an_error(shop: Path) -> None:
     with pytest.raises(FtlError, match="no realm named 'nope'"):
         ProjectFile.read(shop).remove_pin("nope")

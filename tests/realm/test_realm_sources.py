@@ -28,6 +28,18 @@ def test_a_missing_file(tmp_path: Path) -> None:
         read_schema_source("nope.ftl", project=None, read_stdin=_no_stdin, cwd=tmp_path)
 
 
+def test_read_failures_are_said_plainly(tmp_path: Path) -> None:
+    with pytest.raises(FtlError) as caught:
+        read_schema_source("nope.ftl", project=None, read_stdin=_no_stdin, cwd=tmp_path)
+    assert str(caught.value) == "cannot read nope.ftl: No such file or directory"
+    (tmp_path / "latin1.ftl").write_bytes(b"realm a {}\n// caf\xe9\n")
+    with pytest.raises(FtlError) as caught:
+        read_schema_source("latin1.ftl", project=None, read_stdin=_no_stdin, cwd=tmp_path)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.message == "invalid UTF-8 (byte 0xe9)"
+    assert diagnostic.pos is not None and (diagnostic.pos.line, diagnostic.pos.column) == (2, 7)
+
+
 def test_git_revision_defaults_to_the_projects_public_schema(tmp_path: Path) -> None:
     repo = GitRepo(tmp_path / "repo")
     repo.commit(

@@ -13,6 +13,8 @@ to the timeline). `/_ftl/realm/{module}/{verb}` is the cross-realm entry point, 
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Final, Protocol
@@ -28,7 +30,6 @@ from ftl.devserver.ingress.binding import (
 )
 from ftl.devserver.ingress.routing import Match, MethodNotAllowed, RouteTable, build_route_table
 from ftl.devserver.timeline import Timeline, TimelineEvent
-from ftl.runtime.context import new_request_id
 from ftl.schema import ast
 from ftl.schema.jsonvalidate import normalize_json
 
@@ -44,6 +45,14 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _encode = msgspec.json.encode
+# Request ids as `new_request_id` makes them ("req-" and 16 hex digits), but without a system call
+# for randomness on every request: a random half for this process, a counter for the other.
+_REQUEST_ID_PREFIX: Final = "req-" + os.urandom(4).hex()
+_request_numbers = itertools.count(int.from_bytes(os.urandom(4)))
+
+
+def new_request_id() -> str:
+    return f"{_REQUEST_ID_PREFIX}{next(_request_numbers) & 0xFFFFFFFF:08x}"
 
 
 class CallErrorLike(Protocol):
@@ -88,6 +97,11 @@ _REALM_STATUS_BY_KIND: Final = {
     "denied": 403,
     "loop": 508,
 }
+
+
+# HTTP/1.x: a request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 6.3),
+# so there is nothing to wait for.
+_UNFRAMED_MEANS_EMPTY: Final = frozenset({"1.0", "1.1"})
 
 
 class _BodyTooLarge(Exception):
@@ -244,11 +258,16 @@ class IngressApp:
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         limit = self.max_body_bytes
+        framed = False
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if value.isdigit() and int(value) > limit:
                     raise _BodyTooLarge
-                break
+                framed = True
+            elif name == b"transfer-encoding":
+                framed = True
+        if not framed and scope.get("http_version") in _UNFRAMED_MEANS_EMPTY:
+            return b""
         chunks: list[bytes] = []
         size = 0
         while True:

@@ -18,6 +18,7 @@ from typing import Any
 
 from ftl._sdk.names import module_name_problem
 from ftl.errors import Diagnostic, FtlError, Position
+from ftl.files import display_path
 
 MODULE_FILE = "ftl.toml"
 DEFAULT_WATCH = ("**/*.py", MODULE_FILE)
@@ -41,14 +42,12 @@ class ModuleFile:
 
 
 def read_module_file(directory: Path) -> ModuleFile:
-    """Read and check `<directory>/ftl.toml`; every problem is an FtlError positioned in that file."""
+    """Read and check `<directory>/ftl.toml`. A problem in the file is an FtlError positioned in it;
+    a file that is missing or cannot be read is a plain FtlError naming it."""
     directory = directory.resolve()
     path = directory / MODULE_FILE
     shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FtlError([Diagnostic(f"cannot read {MODULE_FILE}: {exc}", Position(shown, 1, 1))]) from exc
+    text = _read_text(path, shown)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -57,6 +56,31 @@ def read_module_file(directory: Path) -> ModuleFile:
         message = str(exc).split(" (at ")[0]
         raise FtlError([Diagnostic(f"invalid TOML: {message}", Position(shown, line, column))]) from exc
     return _module_file(directory, text, data)
+
+
+def _read_text(path: Path, shown: str) -> str:
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        directory = path.parent
+        why = (
+            f"it has no {MODULE_FILE}"
+            if directory.is_dir()
+            else "it is a file"
+            if directory.exists()
+            else "it does not exist"
+        )
+        raise FtlError(f"{display_path(directory)} is not a module directory ({why})") from None
+    except OSError as exc:
+        raise FtlError(f"cannot read {display_path(path)}: {exc.strerror or exc}") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start]
+        line_start = good.rfind(b"\n") + 1
+        column = len(good[line_start:].decode("utf-8")) + 1
+        message = f"{MODULE_FILE} is not UTF-8 text (byte 0x{data[exc.start]:02x})"
+        raise FtlError([Diagnostic(message, Position(shown, good.count(b"\n") + 1, column))]) from None
 
 
 def _key_pos(path: Path, text: str, key: str) -> Position:
