@@ -5,6 +5,7 @@ Editing it (realm pins) lives in `ftl.realm`, which uses tomlkit to keep the use
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -17,6 +18,8 @@ from ftl.errors import Diagnostic, FtlError, Position
 PROJECT_FILE_NAME = "ftl-project.toml"
 DEFAULT_PUBLIC_SCHEMA = "ftl-public-schema.ftl"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+KNOWN_KEYS = ("realm", "module-dirs", "public-schema", "config", "realms", "modules")
+KNOWN_PIN_KEYS = ("git-repo", "git-branch", "git-commit", "git-path")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class Project:
     public_schema: str = DEFAULT_PUBLIC_SCHEMA
     realms: tuple[RealmPin, ...] = ()
     config: dict[str, Any] = field(default_factory=dict)
+    # Keys this version does not know (a typo such as `module_dirs` would otherwise be ignored).
+    warnings: tuple[Diagnostic, ...] = ()
 
     @property
     def root(self) -> Path:
@@ -146,6 +151,10 @@ def project_from_data(path: Path, data: dict[str, Any], text: str | None = None)
                 git_path=pin.get("git-path", DEFAULT_PUBLIC_SCHEMA),
             )
         )
+    unknown = [(key,) for key in data if key not in KNOWN_KEYS]
+    unknown += [("realms", key) for key in realms if key != "egress"]
+    for name, pin in egress.items():
+        unknown += [("realms", "egress", name, key) for key in pin if key not in KNOWN_PIN_KEYS]
     return Project(
         path=path.resolve(),
         realm=realm,
@@ -153,7 +162,16 @@ def project_from_data(path: Path, data: dict[str, Any], text: str | None = None)
         public_schema=public_schema,
         realms=tuple(pins),
         config=dict(config),
+        warnings=tuple(_unknown_key(keys, display, text or "") for keys in unknown),
     )
+
+
+def _unknown_key(keys: tuple[str, ...], display: str, text: str) -> Diagnostic:
+    known = KNOWN_KEYS if len(keys) == 1 else ("egress",) if len(keys) == 2 else KNOWN_PIN_KEYS
+    close = difflib.get_close_matches(keys[-1].replace("_", "-"), known, n=1, cutoff=0.6)
+    hint = f" (did you mean `{close[0]}`?)" if close else f"; known keys: {', '.join(known)}"
+    line, column = _place(text, keys)
+    return Diagnostic(f"unknown key `{'.'.join(keys)}` is ignored{hint}", Position(display, line, column))
 
 
 def realm_name_for(directory: Path) -> str:

@@ -118,7 +118,8 @@ class Supervisor:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._log_dir = Path(tempfile.mkdtemp(prefix="ftl-runners-"))
+        _remove_stale_log_dirs()
+        self._log_dir = Path(tempfile.mkdtemp(prefix=f"{LOG_DIR_PREFIX}{os.getpid()}-"))
         self._server = await loop.create_server(lambda: Connection(self._received, self._lost), self._host, 0)
         port = self._server.sockets[0].getsockname()[1]
         self.control_endpoint = join_endpoint(self._host, port)
@@ -572,6 +573,27 @@ def _relative(path: str) -> str:
 
 def _indent(text: str) -> str:
     return "".join(f"\n    {line}" for line in text.splitlines())
+
+
+LOG_DIR_PREFIX = "ftl-runners-"
+
+
+def _remove_stale_log_dirs() -> None:
+    """Log dirs of backplanes that died without stopping (SIGKILL): their pid is in the name."""
+    for directory in Path(tempfile.gettempdir()).glob(f"{LOG_DIR_PREFIX}*-*"):
+        pid = directory.name.removeprefix(LOG_DIR_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def describe_status(status: int | None) -> str:

@@ -1,0 +1,47 @@
+"""Reading `ftl-project.toml`: unknown keys are reported with their place, not silently ignored."""
+
+from pathlib import Path
+
+from ftl.project import load_project
+
+
+def _project(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "ftl-project.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_known_keys_give_no_warnings(tmp_path: Path) -> None:
+    path = _project(
+        tmp_path,
+        'realm = "shop"\nmodule-dirs = ["."]\npublic-schema = "p.ftl"\n[config]\nx = 1\n'
+        '[modules.a.config]\ny = 2\n[realms.egress.bank]\ngit-repo = "r"\ngit-commit = "c"\n',
+    )
+    assert load_project(path).warnings == ()
+
+
+def test_a_misspelt_key_is_pointed_at_with_a_suggestion(tmp_path: Path) -> None:
+    path = _project(tmp_path, 'realm = "shop"\nmodule_dirs = ["modules"]\n')
+    project = load_project(path)
+    assert project.module_dirs == (".",)
+    [warning] = project.warnings
+    assert str(warning).endswith(
+        "ftl-project.toml:2:1: unknown key `module_dirs` is ignored (did you mean `module-dirs`?)"
+    )
+
+
+def test_unknown_keys_in_a_pin_are_reported(tmp_path: Path) -> None:
+    path = _project(
+        tmp_path,
+        'realm = "shop"\n\n[realms.egress.bank]\ngit-repo = "r"\ngit-commit = "c"\ngit-brnch = "main"\n',
+    )
+    [warning] = load_project(path).warnings
+    assert "6:1: unknown key `realms.egress.bank.git-brnch` is ignored (did you mean `git-branch`?)" in str(
+        warning
+    )
+
+
+def test_a_key_unlike_any_lists_the_known_ones(tmp_path: Path) -> None:
+    path = _project(tmp_path, 'realm = "shop"\nzzz = 1\n')
+    [warning] = load_project(path).warnings
+    assert "unknown key `zzz` is ignored; known keys: realm, module-dirs" in warning.message
