@@ -151,7 +151,7 @@ def project_from_data(path: Path, data: dict[str, Any], text: str | None = None)
                 git_path=pin.get("git-path", DEFAULT_PUBLIC_SCHEMA),
             )
         )
-    unknown = [(key,) for key in data if key not in KNOWN_KEYS]
+    unknown: list[tuple[str, ...]] = [(key,) for key in data if key not in KNOWN_KEYS]
     unknown += [("realms", key) for key in realms if key != "egress"]
     for name, pin in egress.items():
         unknown += [("realms", "egress", name, key) for key in pin if key not in KNOWN_PIN_KEYS]
