@@ -21,7 +21,7 @@ from ftl.runtime._codec import Mismatch, UnsupportedType, codec_for
 from ftl.runtime.encoding import DecodeError, EncodeError, decode, encode, from_json_value
 from ftl.runtime.loader import LoadedModule, VerbHandle
 
-REQUEST_ROOT = "request"  # how decoding errors name the request: `request.items[2].qty: ...`
+REQUEST_ROOT = "req"  # how decoding errors name the request: `req.items[2].qty: ...`
 
 _json_decode = msgspec.json.decode
 _json_encode = msgspec.json.encode

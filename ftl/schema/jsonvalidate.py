@@ -41,6 +41,7 @@ __all__ = [
     "json_int",
     "json_kind",
     "json_time",
+    "json_type_name",
     "normalize_json",
     "validate_json",
 ]
@@ -151,6 +152,25 @@ def json_kind(value: Any) -> str:
         return "number"
     if isinstance(value, str):
         return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def json_type_name(value: Any) -> str:
+    """What a decoded JSON value is, as FTL names types, for `expected Int, got String` messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "Bool"
+    if isinstance(value, int):
+        return "Int"
+    if isinstance(value, float):
+        return "Float"
+    if isinstance(value, str):
+        return "String"
     if isinstance(value, list):
         return "array"
     if isinstance(value, dict):
@@ -295,7 +315,9 @@ class _Checker:
         self.errors.append(message)
 
     def wrong_type(self, path: str, expected: str, value: Any) -> None:
-        self.fail(f"{path or 'value'} has wrong type, expected {expected} found {json_kind(value)}")
+        # The SDK spec's wording, as the runtime decoder's: `req.items[2].qty: expected Int, got String`.
+        message = f"expected {expected}, got {json_type_name(value)}"
+        self.fail(f"{path}: {message}" if path else message)
 
     def check(self, value: Any, type_: ast.Type, path: str, scope: _Scope) -> Any:
         """Validate `value` against `type_`; return it with aliases undone."""

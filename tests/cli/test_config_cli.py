@@ -167,21 +167,21 @@ class TestValidation:
     def test_checked_against_the_declared_type(self) -> None:
         assert check_value(self.SCHEMA, "config", Key("echo", "greeting"), "hi") == []
         assert check_value(self.SCHEMA, "config", Key("echo", "greeting"), 3) == [
-            "echo.greeting has wrong type, expected String found number"
+            "echo.greeting: expected String, got Int"
         ]
         assert check_value(self.SCHEMA, "secret", Key("echo", "port"), "80") == []
         assert check_value(self.SCHEMA, "config", Key("echo", "undeclared"), 3) == []
 
     def test_project_level_values_are_checked_for_every_module(self) -> None:
         assert check_value(self.SCHEMA, "config", Key("", "greeting"), 3) == [
-            "echo.greeting has wrong type, expected String found number",
-            "other.greeting has wrong type, expected String found number",
+            "echo.greeting: expected String, got Int",
+            "other.greeting: expected String, got Int",
         ]
 
     def test_set_refuses_an_invalid_value(self, project: Project) -> None:
         before = project.path.read_bytes()
         with pytest.raises(
-            FtlError, match=r"invalid value for config echo\.greeting: echo\.greeting has wrong"
+            FtlError, match=r"invalid value for config echo\.greeting: echo\.greeting: expected String, got"
         ):
             set_value(project, "config", Key("echo", "greeting"), 3, schema=self.SCHEMA)
         assert project.path.read_bytes() == before
@@ -277,7 +277,7 @@ def test_values_are_validated_against_declared_types(project: Project) -> None:
     (root / "echo" / "echo" / "__init__.py").write_text(MODULE_CODE)
     wrong = ftl_command(root, "config", "set", "echo.greeting", "5")
     assert wrong.returncode == 1
-    assert "echo.greeting has wrong type, expected String found number" in wrong.stderr
+    assert "echo.greeting: expected String, got Int" in wrong.stderr
     assert ftl_command(root, "config", "set", "echo.greeting", '"hello"').returncode == 0
     assert ftl_command(root, "secret", "set", "echo.port", '"eighty"').returncode == 1
     assert ftl_command(root, "secret", "set", "echo.port", "80").returncode == 0

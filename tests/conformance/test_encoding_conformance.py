@@ -8,6 +8,7 @@ wording for the same fact differs from upstream's we name the substring we print
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +22,36 @@ from ftl.schema.jsonvalidate import alias_json, normalize_json
 OVERRIDES: dict[str, Any] = {
     # An aliased key holding null is still that field: a required field given null is a type error,
     # as `data-required-null` says, not "missing" plus "unknown field".
-    "alias-null-value": {"error_contains": "userId has wrong type, expected Int found null"},
+    "alias-null-value": {"error_contains": "userId: expected Int, got null"},
 }
 
 # Case id -> the substring of our message that states the same fact as upstream's wording.
 WORDING: dict[str, str] = {
     # One message for "not an array" everywhere, instead of Go's "is not a slice".
-    "array-not-array": "has wrong type, expected [Int] found string",
-    "array-null": "has wrong type, expected [Int] found null",
+    "array-not-array": "expected [Int], got String",
+    "array-null": "expected [Int], got null",
     # ... and for "not an object" instead of "is not a map".
-    "map-not-object": "has wrong type, expected {String: Int} found array",
+    "map-not-object": "expected {String: Int}, got array",
     # Upstream words these differently at the top level and inside data; we use one wording.
     "tenum-name-not-string": "expected 'name' field to be a string, got number",
     "goenc-malformed-sum-type": "missing name field in enum type Discriminator",
 }
+
+
+# Upstream's `<path> has wrong type, expected <T> found <go kind>` is the SDK spec's
+# `<path>: expected <T>, got <FTL type>` here; the path and the expected type are the facts kept.
+_UPSTREAM_WRONG_TYPE = re.compile(
+    r"(?:(?P<path>\S+) )?has wrong type, expected(?: (?P<expected>.+?) found)?.*"
+)
+
+
+def our_wording(upstream: str) -> str:
+    """The substring of our message that states the fact `upstream` (an `error_contains`) pins down."""
+    match = _UPSTREAM_WRONG_TYPE.fullmatch(upstream)
+    if match is None:
+        return upstream
+    expected = f"expected {match['expected']}, got" if match["expected"] else "expected"
+    return f"{match['path']}: {expected}" if match["path"] else expected
 
 
 def _cases() -> list[dict[str, Any]]:
@@ -66,7 +83,7 @@ def test_encoding_case(case: dict[str, Any], conformance_dir: Path) -> None:
             assert normalized == case["canonical"]
             assert alias_json(case["canonical"], type_, schema) == value
     else:
-        wanted = WORDING.get(case["id"], expect["error_contains"])
+        wanted = WORDING.get(case["id"], our_wording(expect["error_contains"]))
         assert errors, "expected an error"
         assert wanted in "\n".join(errors)
 

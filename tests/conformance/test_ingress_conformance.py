@@ -64,6 +64,11 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "x-delete-data-body-optional": {"verb_request_body": {"note": "hi"}},
     # A header name the verb sends in lower case is sent once, canonicalised (upstream: twice).
     "rx-header-lowercase": {"headers": {"Content-Type": ["text/csv"], "X-Thing": ["1"]}},
+    # A route that declares no query type ignores the query string, as HTTP clients expect (upstream: 400).
+    "x-query-on-unit-query": {
+        "verb": "test.getPath",
+        "verb_request": {**_request("GET", "/getPath/bob"), "pathParameters": {"username": "bob"}},
+    },
 }
 
 # Case id -> why it is not run.
@@ -71,7 +76,14 @@ SKIPPED = {
     "build-unknown-verb": "forces a route to a verb that does not exist; a real route table cannot",
 }
 
-WORDING: dict[str, str] = {}
+# Case id -> the substring of our message that states the same fact as upstream's wording.
+WORDING: dict[str, str] = {
+    # Still a 400, but it says the body is empty and what it should hold (upstream: "not valid JSON: EOF").
+    "x-body-empty": "request body is empty; expected a JSON test.JsonPayload",
+    # Wrong types use the SDK spec's wording (`<path>: expected <T>, got <type>`), as FTL-JSON does.
+    "x-body-wrong-type": "req.body.foo: expected String, got Int",
+    "x-post-int-map-invalid": 'req.body["b"]: expected Int, got String',
+}
 
 
 def _cases(kind: str) -> list[dict[str, Any]]:

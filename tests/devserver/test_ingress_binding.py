@@ -43,6 +43,25 @@ def test_json_bodies_are_validated_and_aliases_become_field_names() -> None:
         _bind("create", body=b"{")
 
 
+def test_problems_name_their_path_from_the_request_root() -> None:
+    with pytest.raises(BindError, match=r"^req\.body\.id\b.*\bInt\b"):
+        _bind("create", body=b'{"id": "x", "name": "ada"}')
+    with pytest.raises(BindError, match=r"^req\.query\.q is required$"):
+        _bind("search")
+
+
+@pytest.mark.parametrize("body", [b"", b" \r\n"])
+def test_an_empty_json_body_says_so_and_names_the_type(body: bytes) -> None:
+    with pytest.raises(BindError) as info:
+        _bind("create", body=body)
+    assert str(info.value) == "request body is empty; expected a JSON users.User"
+
+
+@pytest.mark.parametrize("query", ["x=1", "x=1&x=2", "[a]=1", "@json={}", "@json=oops"])
+def test_a_route_without_a_query_type_ignores_the_query_string(query: str) -> None:
+    assert _bind("me", query=query)["query"] == {}
+
+
 def test_bytes_bodies_travel_as_base64_and_scalar_paths_are_parsed() -> None:
     assert _bind("anyId", params={"id": "x"}, body=b"\x00\xff")["body"] == "AP8="
     assert _bind("replace", params={"id": "-5"}, body=b'{"id": 1, "name": "a"}')["pathParameters"] == -5

@@ -127,7 +127,7 @@ class TestReferences:
         box = ref("m", "Box", ast.Array(ast.Int()))
         assert check({"inner": {"key": "k", "v": [1, 2]}}, box) == []
         assert check({"inner": {"key": "k", "v": [1, "x"]}}, box, "req") == [
-            "req.inner.value[1] has wrong type, expected Int found string"
+            "req.inner.value[1]: expected Int, got String"
         ]
 
     def test_wrong_number_of_type_arguments(self) -> None:
@@ -149,7 +149,7 @@ class TestReferences:
 
     def test_typealias(self) -> None:
         assert check("bob", ref("m", "Name")) == []
-        assert check(1, ref("m", "Name"), "name") == ["name has wrong type, expected String found number"]
+        assert check(1, ref("m", "Name"), "name") == ["name: expected String, got Int"]
 
 
 class TestEnums:
@@ -173,7 +173,7 @@ class TestEnums:
 class TestData:
     def test_collects_every_error(self) -> None:
         assert check({"x": "a", "z": 1}, ref("m", "Point"), "p") == [
-            "p.x has wrong type, expected Int found string",
+            "p.x: expected Int, got String",
             "p.y is required",
             "p.z is not a valid field",
         ]
@@ -192,7 +192,7 @@ class TestData:
 
     def test_map_keys_are_checked_against_the_key_type(self) -> None:
         assert check({"1": "a", "x": "b"}, ast.Map(ast.Int(), ast.String())) == [
-            '["x"] has wrong type, expected Int found string'
+            '["x"]: expected Int, got String'
         ]
 
 

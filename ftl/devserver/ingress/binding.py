@@ -10,7 +10,9 @@ chosen for its route, and the FTL-JSON validator runs only for parts that need i
 The rules are upstream FTL's ingress rules (../shared/conformance/ingress.json), with the fixes its
 README lists as likely bugs: bodies are read for every method, `@json` is decoded once, Bool path
 and query values follow `strconv.ParseBool` (garbage is a 400), Time query values bind, and a
-header name the verb sends in lower case is sent once, canonicalised.
+header name the verb sends in lower case is sent once, canonicalised. A route whose query type is
+Unit ignores the query string (upstream answers 400), as HTTP clients and proxies expect.
+Messages name what failed by its path from the verb's request: `req.body.items[2].qty ...`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from ftl.devserver.ingress.shapes import JSON_SHAPES, Resolved, Shape, TypeIndex
-from ftl.schema import ast
+from ftl.schema import ast, print_type
 from ftl.schema.jsonvalidate import (
     alias_json,
     json_alias,
@@ -145,6 +147,10 @@ def _scalar_parser(resolved: Resolved) -> Callable[[str], Any] | None:
 # Request binding
 
 
+# How messages name the verb's request: `req.body.items[2].qty ...`, a path from the request root.
+REQUEST_ROOT: Final = "req"
+
+
 @dataclass(frozen=True, slots=True)
 class _Check:
     """One of body / pathParameters / query that must be validated once bound."""
@@ -152,6 +158,7 @@ class _Check:
     label: str
     type: ast.Type
     empty_ok: bool  # `{}` is known to be valid: the common "no query at all" case skips the validator
+    path: str  # where its problems are, for messages (`req.body`)
 
 
 class RequestBinder:
@@ -167,11 +174,16 @@ class RequestBinder:
         body_type, path_type, query_type = request.type.type_args
         self.schema = schema
         self.lenient = lenient
-        self._body, body_check = _body_binder(index.resolve(body_type, module))
+        self._body, body_check = _body_binder(index.resolve(body_type, module), body_type)
         self._path, path_check = _path_binder(index.resolve(path_type, module), index, module)
         self._query, query_check = _query_binder(index.resolve(query_type, module), index, module)
         self._checks = tuple(
-            _Check(label, type_, not validate_json({}, type_, schema, lenient=lenient))
+            _Check(
+                label,
+                type_,
+                not validate_json({}, type_, schema, lenient=lenient),
+                f"{REQUEST_ROOT}.{label}",
+            )
             for label, type_, check in (
                 ("pathParameters", path_type, path_check),
                 ("query", query_type, query_check),
@@ -203,9 +215,7 @@ class RequestBinder:
             value = request[check.label]
             if check.empty_ok and value == {}:
                 continue
-            value, problems = normalize_json(
-                value, check.type, self.schema, "." + check.label, lenient=self.lenient
-            )
+            value, problems = normalize_json(value, check.type, self.schema, check.path, lenient=self.lenient)
             request[check.label] = value
             errors.extend(problems)
         if errors:
@@ -229,7 +239,7 @@ def _empty(_: Any) -> dict[str, Any]:
     return {}
 
 
-def _body_binder(resolved: Resolved) -> tuple[Callable[[bytes], Any], bool]:
+def _body_binder(resolved: Resolved, body_type: ast.Type) -> tuple[Callable[[bytes], Any], bool]:
     shape = resolved.shape
     bind: Callable[[bytes], Any]
     if shape is Shape.UNIT:
@@ -237,7 +247,7 @@ def _body_binder(resolved: Resolved) -> tuple[Callable[[bytes], Any], bool]:
     if shape is Shape.BYTES:
         bind = _body_bytes
     elif shape in JSON_SHAPES:
-        bind = _body_json
+        bind = _json_body(body_type)
     else:
         bind = _text_body(shape)
     validate = shape in JSON_SHAPES or shape is Shape.TIME
@@ -254,11 +264,17 @@ def _body_bytes(body: bytes) -> str:
     return base64.b64encode(body).decode("ascii")
 
 
-def _body_json(body: bytes) -> Any:
-    try:
-        return _json_decode(body)
-    except msgspec.DecodeError:
-        raise BindError("HTTP request body is not valid JSON") from None
+def _json_body(body_type: ast.Type) -> Callable[[bytes], Any]:
+    def bind(body: bytes) -> Any:
+        try:
+            return _json_decode(body)
+        except msgspec.DecodeError:
+            # Only a failure looks at why: the success path stays a single decode.
+            if not body.strip():
+                raise BindError(f"request body is empty; expected a JSON {print_type(body_type)}") from None
+            raise BindError("HTTP request body is not valid JSON") from None
+
+    return bind
 
 
 _BODY_SCALAR_NAMES = {Shape.INT: "integer", Shape.FLOAT: "float", Shape.BOOL: "boolean"}
@@ -419,6 +435,9 @@ def _check_simple(value: str) -> None:
 
 def _query_binder(resolved: Resolved, index: TypeIndex, module: str) -> tuple[Callable[[str], Any], bool]:
     shape = resolved.shape
+    if shape is Shape.UNIT:
+        # A route that declares no query ignores whatever query string a client or proxy adds.
+        return _empty, False
     if shape is Shape.DATA:
         scope = _decl_module(resolved, module)
         fields = _by_field_name(
