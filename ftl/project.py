@@ -136,6 +136,12 @@ def project_from_data(path: Path, data: dict[str, Any], text: str | None = None)
         where = ("realms", "egress", name)
         if not isinstance(pin, dict):
             raise problem(f"`[realms.egress.{name}]` must be a table", *where)
+        if not _NAME.fullmatch(name):
+            raise problem(
+                f"invalid realm name {name!r} in `[realms.egress]`: use letters, digits and underscores, "
+                "not starting with a digit",
+                *where,
+            )
         missing = [key for key in ("git-repo", "git-commit") if not isinstance(pin.get(key), str)]
         if missing:
             raise problem(f"`[realms.egress.{name}]` is missing {', '.join(missing)}", *where)

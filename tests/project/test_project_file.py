@@ -2,6 +2,9 @@
 
 from pathlib import Path
 
+import pytest
+
+from ftl.errors import FtlError
 from ftl.project import load_project
 
 
@@ -45,3 +48,14 @@ def test_a_key_unlike_any_lists_the_known_ones(tmp_path: Path) -> None:
     path = _project(tmp_path, 'realm = "shop"\nzzz = 1\n')
     [warning] = load_project(path).warnings
     assert "unknown key `zzz` is ignored; known keys: realm, module-dirs" in warning.message
+
+
+def test_a_pin_name_that_is_not_a_schema_name_is_refused(tmp_path: Path) -> None:
+    # Pin names become cache paths: `..` must never reach the file system.
+    path = _project(
+        tmp_path,
+        'realm = "shop"\n\n[realms.egress."../../modules"]\ngit-repo = "r"\ngit-commit = "c"\n',
+    )
+    with pytest.raises(FtlError) as raised:
+        load_project(path)
+    assert "ftl-project.toml:3:1: invalid realm name '../../modules'" in str(raised.value)
