@@ -24,29 +24,49 @@
     return source;
   }
 
-  // Tables that receive rendered rows: newest first, at most data-max-rows of them.
+  // Tables that receive rendered rows: newest first, at most data-max-rows of them. Rows arriving
+  // in a burst are inserted once per frame, so thousands of events never freeze the page.
   function followRows(box) {
     const body = box.querySelector("tbody");
     const empty = box.querySelector(".empty");
     const older = box.querySelector("#older-link");
     const max = Number(box.dataset.maxRows) || 500;
-    follow(box.dataset.liveRows, ({ id, html }) => {
-      if (body.querySelector(`tr[data-id="${id}"]`)) return;
-      const template = document.createElement("template");
-      template.innerHTML = html.trim();
-      const row = template.content.firstElementChild;
-      row.classList.add("is-new");
-      const next = Array.from(body.rows).find((r) => Number(r.dataset.id) < id) || null;
-      body.insertBefore(row, next);
-      while (body.rows.length > max) {
-        body.deleteRow(-1);
+    let pending = [];
+
+    function flush() {
+      const batch = pending.slice(-max).sort((a, b) => b.id - a.id);
+      pending = [];
+      const newest = body.rows.length ? Number(body.rows[0].dataset.id) : 0;
+      const fragment = document.createDocumentFragment();
+      for (const { id, html } of batch) {
+        if (id <= newest && body.querySelector(`tr[data-id="${id}"]`)) continue;
+        const template = document.createElement("template");
+        template.innerHTML = html.trim();
+        const row = template.content.firstElementChild;
+        row.classList.add("is-new");
+        if (id > newest) {
+          fragment.appendChild(row);
+        } else {  // late and out of order: find its place
+          const next = Array.from(body.rows).find((r) => Number(r.dataset.id) < id) || null;
+          body.insertBefore(row, next);
+        }
+      }
+      body.insertBefore(fragment, body.firstChild);
+      if (body.rows.length > max) {
+        while (body.rows.length > max) body.deleteRow(-1);
         if (older) {
           const url = new URL(older.href);
           url.searchParams.set("before_id", body.rows[body.rows.length - 1].dataset.id);
           older.href = url.toString();
         }
       }
-      if (empty) empty.hidden = true;
+      if (empty && body.rows.length) empty.hidden = true;
+    }
+
+    follow(box.dataset.liveRows, (event) => {
+      // A hidden tab gets no frames: keep only what one flush would show.
+      if (pending.length >= 2 * max) pending = pending.slice(-max);
+      if (pending.push(event) === 1) requestAnimationFrame(flush);
     });
   }
 
