@@ -16,12 +16,15 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
 from ftl.devserver.timeline import TimelineEvent, event_from_json
 from ftl.errors import Diagnostic, FtlError, Position
+
+if TYPE_CHECKING:
+    from ftl.schema import ast
 
 DEFAULT_ENDPOINT: Final = "http://127.0.0.1:8892"
 ENDPOINT_ENV: Final = "FTL_ENDPOINT"
@@ -72,6 +75,9 @@ class CallFailure:
     kind: str
     message: str
     suggestions: list[str] = field(default_factory=list)
+    exception: str = ""  # what the verb raised, e.g. ValueError
+    where: str = ""  # `path:line` (absolute, on the backplane's machine) of the user code it came from
+    traceback: str = ""  # the traceback without FTL's own frames
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +141,16 @@ class AdminClient:
         result: dict[str, Any] = self._json("GET", "/api/schema", params=params)
         return result
 
+    def schema(self) -> ast.Schema:
+        """The backplane's schema as a tree (from its JSON form)."""
+        from ftl.schema import ast, from_json  # late: only the commands that resolve names need it
+
+        data = self.schema_json()
+        schema = from_json(data)
+        if not isinstance(schema, ast.Schema):
+            raise FtlError(f"unexpected schema from {self.endpoint}: {str(data)[:200]}")
+        return schema
+
     def call(self, verb: str, body: Any = None) -> CallOutcome:
         """Call `module.verb` (either spelling); a verb error is an outcome, not an exception."""
         payload = {"verb": verb, "body": {} if body is None else body}
@@ -146,7 +162,12 @@ class AdminClient:
         if error is None:
             return CallOutcome(data.get("request_id", ""), data.get("body"))
         failure = CallFailure(
-            error.get("kind", "internal"), error.get("message", ""), error.get("suggestions", [])
+            error.get("kind", "internal"),
+            error.get("message", ""),
+            error.get("suggestions", []),
+            error.get("exception", ""),
+            error.get("where", ""),
+            error.get("traceback", ""),
         )
         return CallOutcome(data.get("request_id", ""), None, failure)
 

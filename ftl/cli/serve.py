@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 import sys
 import time
 from collections.abc import Iterable
@@ -46,7 +48,7 @@ PROJECT_FILE_OPTION = typer.Option(
     None, "--project-file", help="The ftl-project.toml to use (default: found like git finds its repo)."
 )
 
-DIRS_ARGUMENT = typer.Argument(None, metavar="[DIR...]", help="Module directories (default: all).")
+DIRS_ARGUMENT = typer.Argument(None, metavar="DIR", help="Module directories (default: all).")
 
 
 def register(app: typer.Typer) -> None:
@@ -129,33 +131,61 @@ def _print_urls(realm: str, urls: Any) -> None:
 
 
 def call(
+    ctx: typer.Context,
     verb: str = typer.Argument(
         ..., metavar="MODULE.VERB", help="The verb, e.g. users.get_user or users.getUser."
     ),
     request: str | None = typer.Argument(
-        None, metavar="[JSON]", help="The request as JSON (default {}; - reads stdin)."
+        None, metavar="JSON", help="The request as JSON (default {}; - reads stdin)."
     ),
     endpoint: str | None = ENDPOINT_OPTION,
     verbose: bool = typer.Option(
-        False, "-v", "--verbose", help="Also print the request id and its trace URL."
+        False,
+        "-v",
+        "--verbose",
+        help="Also print the request id, its trace URL and, when the verb raised, its traceback.",
     ),
     plain: bool = PLAIN_OPTION,
 ) -> None:
     """Call a verb on a running backplane and print its response."""
     set_plain(plain)
+    admin_url = resolve_endpoint(endpoint)
+    if not is_module_verb(verb):
+        raise typer.BadParameter(_not_module_verb(verb, admin_url), ctx=ctx, param_hint="'MODULE.VERB'")
     body = _request_body(request)
     try:
-        with AdminClient(resolve_endpoint(endpoint)) as admin:
+        with AdminClient(admin_url) as admin:
             outcome = admin.call(verb, body)
             if verbose and outcome.request_id:
-                admin_url = admin.status().admin_url
+                console_url = admin.status().console_url
                 typer.echo(f"request id: {outcome.request_id}", err=True)
-                typer.echo(f"trace: {admin_url}/trace/{outcome.request_id}", err=True)
+                if console_url:  # a backplane without its console has no trace page to link to
+                    typer.echo(f"trace: {console_url}/trace/{outcome.request_id}", err=True)
     except FtlError as error:
         fail_with(error)
     if outcome.error is not None:
-        fail(call_failure_message(outcome))
+        if verbose and outcome.error.traceback:
+            typer.echo(relative_traceback(outcome.error.traceback).rstrip("\n"), err=True)
+        fail(call_failure_message(outcome, verb.strip()))
     print_json(outcome.body)
+
+
+def is_module_verb(text: str) -> bool:
+    module, dot, verb = text.strip().partition(".")
+    return bool(dot and module and verb)
+
+
+def _not_module_verb(text: str, admin_url: str) -> str:
+    """The usage error for a verb named without its module (and what it may mean, if a backplane knows)."""
+    plain = f"expected MODULE.VERB (e.g. users.get_user), got {text!r}"
+    try:
+        with AdminClient(admin_url, timeout=5.0) as admin:
+            failure = admin.call(text).error  # answered from the schema alone: nothing runs
+    except FtlError:
+        return plain
+    if failure is None or not failure.suggestions:
+        return plain
+    return f"expected MODULE.VERB, got {text!r} (did you mean {' or '.join(failure.suggestions)}?)"
 
 
 def _request_body(text: str | None) -> Any:
@@ -169,13 +199,45 @@ def _request_body(text: str | None) -> Any:
         fail(f"the request is not valid JSON: {problem}")
 
 
-def call_failure_message(outcome: CallOutcome) -> str:
-    """The one line `ftl call` prints for a failed call (with close names for an unknown verb)."""
-    assert outcome.error is not None
-    message = outcome.error.message
-    if outcome.error.suggestions:
-        message += f" (did you mean {' or '.join(outcome.error.suggestions)}?)"
+def call_failure_message(outcome: CallOutcome, verb: str = "") -> str:
+    """The one line `ftl call` prints for a failed call: what a verb raised and where, or why the
+    call failed (with close names for an unknown verb)."""
+    error = outcome.error
+    assert error is not None
+    if error.exception:
+        return f"{verb or 'the verb'} raised {raised_summary(error.exception, error.message, error.where)}"
+    message = error.message
+    if error.suggestions:
+        message += f" (did you mean {' or '.join(error.suggestions)}?)"
     return message
+
+
+def raised_summary(exception: str, message: str, where: str) -> str:
+    """`ValueError: bad name x (orders/orders/__init__.py:38)`, the path relative to here."""
+    summary = exception if message in ("", exception) else f"{exception}: {message}"
+    return f"{summary} ({display_place(where)})" if where else summary
+
+
+def display_place(where: str) -> str:
+    """`/abs/path.py:38` as messages show it: the path relative to the current directory."""
+    path, colon, line = where.rpartition(":")
+    if not (colon and path and line.isdigit()):
+        return where
+    return f"{display_path(Path(path))}:{line}"
+
+
+_TRACEBACK_FILE = re.compile(r'^(\s*File ")([^"]+)(")', re.MULTILINE)
+
+
+def relative_traceback(text: str) -> str:
+    """A traceback with each absolute file name made relative to the current directory."""
+
+    def relative(match: re.Match[str]) -> str:
+        name = match[2]
+        shown = display_path(Path(name)) if os.path.isabs(name) else name
+        return f"{match[1]}{shown}{match[3]}"
+
+    return _TRACEBACK_FILE.sub(relative, text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,7 +306,7 @@ def _check_kind(kind: str) -> str:
 
 
 def logs(
-    target: str | None = typer.Argument(None, metavar="[MODULE[.VERB]]", help="Only this module or verb."),
+    target: str | None = typer.Argument(None, metavar="MODULE[.VERB]", help="Only this module or verb."),
     follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new events as they happen."),
     kind: str = typer.Option(
         "log", "--kind", help=f"Event kind: {', '.join(KINDS)}, or all.", callback=_check_kind
@@ -254,23 +316,49 @@ def logs(
     as_json: bool = JSON_OPTION,
     plain: bool = PLAIN_OPTION,
 ) -> None:
-    """Print timeline events (logs by default) from a running backplane."""
+    """Print timeline events (logs by default) from a running backplane, oldest first."""
     set_plain(plain)
-    module, _, verb = (target or "").partition(".")
     wanted_kind = None if kind in ("", "all") else kind
-    filters: dict[str, Any] = {"kind": wanted_kind, "module": module or None, "verb": verb or None}
     try:
         with AdminClient(resolve_endpoint(endpoint)) as admin:
-            if not follow:
-                for event in reversed(admin.timeline(**filters, limit=limit)):
-                    _print_event(event, as_json)
-                return
-            for event in admin.stream_timeline(**filters, backlog=limit):
+            module, verb = _log_target(admin, target) if target else (None, None)
+            filters: dict[str, Any] = {"kind": wanted_kind, "module": module, "verb": verb}
+            past = in_time_order(admin.timeline(**filters, limit=limit))
+            for event in past:
                 _print_event(event, as_json)
+            if not follow:
+                return
+            # The stream repeats the newest past events first: those already printed are skipped.
+            printed = max((event.id for event in past), default=0)
+            for event in admin.stream_timeline(**filters, backlog=limit):
+                if event.id > printed:
+                    _print_event(event, as_json)
     except FtlError as error:
         fail_with(error)
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
+
+
+def _log_target(admin: AdminClient, target: str) -> tuple[str, str | None]:
+    """`MODULE[.VERB]` as the timeline names it (a verb in either spelling); unknown names fail.
+
+    A name the schema no longer has is still known while the timeline holds events of it.
+    """
+    from ftl.devserver.admin import VerbNotFound, resolve_target
+
+    found = resolve_target(admin.schema(), target)
+    if not isinstance(found, VerbNotFound):
+        return found
+    module, _, verb = target.strip().partition(".")
+    if module and admin.timeline(module=module, verb=verb or None, limit=1):
+        return module, verb or None
+    suggestions = f" (did you mean {' or '.join(found.suggestions)}?)" if found.suggestions else ""
+    fail(found.message + suggestions)
+
+
+def in_time_order(events: Iterable[TimelineEvent]) -> list[TimelineEvent]:
+    """Oldest first. Runners report in batches, so arrival order (the id) can trail the event's time."""
+    return sorted(events, key=lambda event: (event.time, event.id))
 
 
 def _print_event(event: TimelineEvent, as_json: bool) -> None:
@@ -284,14 +372,34 @@ def _print_event(event: TimelineEvent, as_json: bool) -> None:
 
 
 def format_event(event: TimelineEvent) -> str:
-    """`12:04:05.123 INFO  users.getUser req-ab12 message` (empty parts left out)."""
+    """`12:04:05.123 INFO  users.getUser req-ab12 message` (empty parts left out).
+
+    A call says how it ended (`call ok`, `call failed: ValueError: ...`); a failed one has its
+    user-code traceback below it, indented.
+    """
     stamp = time.strftime("%H:%M:%S", time.localtime(event.time)) + f".{int(event.time * 1000) % 1000:03d}"
     where = f"{event.module}.{event.verb}" if event.verb else event.module
     level = (event.level or event.kind).upper()
-    parts = [stamp, f"{level:<5}", where, event.request_id, event.message]
+    message = _call_summary(event) if event.kind == "call" else event.message
+    parts = [stamp, f"{level:<5}", where, event.request_id, message]
     if event.duration_ms is not None:
         parts.append(f"({event.duration_ms:.1f} ms)")
-    return " ".join(part for part in parts if part)
+    line = " ".join(part for part in parts if part)
+    trace = event.data.get("traceback") if event.kind == "call" else None
+    if not isinstance(trace, str) or not trace.strip():
+        return line
+    indented = ("    " + row for row in relative_traceback(trace).rstrip("\n").splitlines())
+    return "\n".join((line, *indented))
+
+
+def _call_summary(event: TimelineEvent) -> str:
+    if event.level != "error":
+        return "call ok"
+    exception, where = event.data.get("exception"), event.data.get("where")
+    if isinstance(exception, str) and exception:
+        place = where if isinstance(where, str) else ""
+        return "call failed: " + raised_summary(exception, event.message, place)
+    return f"call failed: {event.message}" if event.message else "call failed"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@
     GET  /api/realms                 pinned external realms
 
 `admin_routes()` gives the routes so the console can be mounted beside them on the same app.
-Errors are JSON: `{"error": {"kind", "message"}}` (plus `request_id` and `suggestions` on calls).
+Errors are JSON: `{"error": {"kind", "message"}}` (plus `request_id` and `suggestions` on calls,
+and `exception`, `where`, `traceback` when the verb raised).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from starlette.routing import BaseRoute, Route
 
 from ftl._sdk.names import lower_camel
 from ftl.devserver.ingress import IngressBackend
+from ftl.devserver.routes import CallError
 from ftl.devserver.sse import timeline_events
 from ftl.devserver.timeline import Timeline, event_to_json
 from ftl.errors import FtlError
@@ -88,11 +90,17 @@ def error_response(
     *,
     request_id: str | None = None,
     suggestions: list[str] | None = None,
+    raised: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    """`{"error": {"kind", "message"}}`, with `request_id` (and `suggestions`) for calls."""
+    """`{"error": {"kind", "message"}}`, with `request_id` (and `suggestions`) for calls.
+
+    `raised` adds what a verb that raised tells its developer: `exception`, `where`, `traceback`.
+    """
     error: dict[str, Any] = {"kind": kind, "message": message}
     if suggestions is not None:
         error["suggestions"] = suggestions
+    if raised:
+        error.update(raised)
     body: dict[str, Any] = (
         {"error": error} if request_id is None else {"request_id": request_id, "error": error}
     )
@@ -114,7 +122,7 @@ def resolve_verb(schema: ast.Schema, text: str) -> tuple[str, ast.Verb] | VerbNo
     module_name, dot, verb_name = text.strip().partition(".")
     names = _verb_names(schema)
     if not dot or not module_name or not verb_name:
-        return VerbNotFound(f"expected MODULE.VERB, got {text!r}", _suggest(text, names))
+        return VerbNotFound(f"expected MODULE.VERB, got {text!r}", _suggest_for_part(text, names))
     for realm in schema.internal_realms():
         module = realm.module(module_name)
         if module is None:
@@ -131,6 +139,31 @@ def resolve_verb(schema: ast.Schema, text: str) -> tuple[str, ast.Verb] | VerbNo
             f"module {module_name} has no verb {verb_name}", [f"{module_name}.{v}" for v in suggestions]
         )
     return VerbNotFound(f"unknown verb {text}", _suggest(f"{module_name}.{lower_camel(verb_name)}", names))
+
+
+def resolve_target(schema: ast.Schema, text: str) -> tuple[str, str | None] | VerbNotFound:
+    """`users` or `users.get_user` (either spelling) → (module, schema verb name or None), or why not."""
+    module_name, dot, _ = text.strip().partition(".")
+    if dot:
+        found = resolve_verb(schema, text)
+        return found if isinstance(found, VerbNotFound) else (found[0], found[1].name)
+    modules = _module_names(schema)
+    if module_name in modules:
+        return module_name, None
+    return VerbNotFound(f"unknown module {module_name}", _suggest(module_name, modules))
+
+
+def _module_names(schema: ast.Schema) -> list[str]:
+    return [
+        module.name for realm in schema.internal_realms() for module in realm.modules if not module.builtin
+    ]
+
+
+def _suggest_for_part(text: str, names: list[str]) -> list[str]:
+    """For a bare name (`get_user`): the verbs of that name in any module, else close names."""
+    wanted = lower_camel(text.strip(". ")).lower()
+    same_verb = [name for name in names if name.split(".", 1)[1].lower() == wanted]
+    return same_verb[:3] or _suggest(text, names)
 
 
 def _verb_names(schema: ast.Schema) -> list[str]:
@@ -241,7 +274,9 @@ class AdminApi:
         failure = result.error
         if failure is not None:
             status = CALL_STATUS.get(failure.kind, 500)
-            return error_response(status, failure.kind, failure.message, request_id=result.request_id)
+            return error_response(
+                status, failure.kind, failure.message, request_id=result.request_id, raised=_raised(failure)
+            )
         try:
             decoded = msgspec.json.decode(result.body) if result.body else None
         except msgspec.DecodeError:
@@ -308,6 +343,14 @@ class AdminApi:
             listed.append(_realm_json(realm.name, pin, realm))
         listed.extend(_realm_json(name, pin, None) for name, pin in pins.items())
         return JSONResponse(sorted(listed, key=lambda r: r["name"]))
+
+
+def _raised(failure: object) -> dict[str, str]:
+    """What the verb raised, where the backend knows it (the backplane's CallError does)."""
+    if not isinstance(failure, CallError):
+        return {}
+    given = {"exception": failure.exception, "where": failure.where, "traceback": failure.traceback}
+    return {name: value for name, value in given.items() if value}
 
 
 def _realm_json(name: str, pin: Any, realm: ast.Realm | None) -> dict[str, Any]:

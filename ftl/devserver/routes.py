@@ -18,6 +18,7 @@ from types import MappingProxyType
 from ftl._sdk.names import snake_case
 from ftl.devserver.schema_service import SchemaState
 from ftl.devserver.timeline import Timeline, TimelineEvent
+from ftl.runtime._call_errors import decode_failure
 from ftl.runtime.context import CALLER_HEADER, new_request_id
 from ftl.runtime.protocol import ClientPool, ConnectionLost, ErrorKind, Routes, error_kind
 from ftl.schema import ast
@@ -25,8 +26,13 @@ from ftl.schema import ast
 
 @dataclass(frozen=True, slots=True)
 class CallError:
+    """Why a call failed. A verb that raised also says how; that is for developers, not ingress clients."""
+
     kind: ErrorKind  # not_found | not_live | bad_request | verb_error | internal | denied | loop
     message: str
+    exception: str = ""  # the type of what the verb raised, e.g. ValueError
+    where: str = ""  # `path:line` of the innermost user-code frame it passed through
+    traceback: str = ""  # the traceback without FTL's own frames
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +154,15 @@ class Router:
                 del self._in_flight[deployment]
                 self._idle.set()
         if reply.error_kind:
-            return CallResult(None, CallError(error_kind(reply.error_kind), reply.error_message), request_id)
+            failure = decode_failure(reply.body)
+            error = CallError(
+                error_kind(reply.error_kind),
+                reply.error_message,
+                failure.exception,
+                failure.where,
+                failure.traceback,
+            )
+            return CallResult(None, error, request_id)
         return CallResult(reply.body, None, request_id)
 
     def in_flight(self, deployment: str) -> int:

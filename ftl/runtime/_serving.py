@@ -13,7 +13,8 @@ each connection's first are created only when needed this way, up to `MAX_EXTRA_
 spare one leaves after a while.
 
 Each call runs in its call context, becomes a `call` event on the timeline, and its failure
-becomes a typed error reply, never the runner's crash.
+becomes a typed error reply (with the exception's type and user-code place, `_call_errors`),
+never the runner's crash.
 """
 
 from __future__ import annotations
@@ -24,13 +25,12 @@ import os
 import socket
 import threading
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ftl.runtime import context as call_context
-from ftl.runtime._call_errors import CallFailed
+from ftl.runtime._call_errors import CallFailed, encode_failure, verb_failure
 from ftl.runtime._event_queue import EventQueue
 from ftl.runtime._in_flight import InFlight
 from ftl.runtime._verb_binding import BoundVerb
@@ -279,16 +279,22 @@ class CallServer:
                 EventRecord("call", started, context.verb, context.request_id, duration_ms, "info", "", data)
             )
             return Reply(message.stream, body)
+        details = b""
         if isinstance(error, _Rejected):
             kind, text = error.kind, error.message
         else:
             kind, text = _error_of(error)
-            data["traceback"] = "".join(traceback.format_exception(error))
+            failure = verb_failure(error)
+            data["exception"] = failure.exception
+            if failure.where:
+                data["where"] = failure.where
+            data["traceback"] = failure.traceback
+            details = encode_failure(failure)
         data["error_kind"] = kind
         self._events.add(
             EventRecord("call", started, context.verb, context.request_id, duration_ms, "error", text, data)
         )
-        return Reply(message.stream, error_kind=kind, error_message=text)
+        return Reply(message.stream, details, error_kind=kind, error_message=text)
 
 
 class _CallStream:

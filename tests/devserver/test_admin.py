@@ -12,7 +12,14 @@ import httpx
 import pytest
 from ingress_schemas import schema
 
-from ftl.devserver.admin import ServerUrls, VerbNotFound, create_admin_app, event_stream, resolve_verb
+from ftl.devserver.admin import (
+    ServerUrls,
+    VerbNotFound,
+    create_admin_app,
+    event_stream,
+    resolve_target,
+    resolve_verb,
+)
 from ftl.devserver.backplane import DeploymentInfo
 from ftl.devserver.deployer import DeployResult
 from ftl.devserver.routes import CallError, CallResult
@@ -179,6 +186,38 @@ async def test_call_verb_error_carries_the_message(
         "request_id": "req-9",
         "error": {"kind": "verb_error", "message": "ValueError: no such user"},
     }
+
+
+async def test_call_verb_error_tells_the_developer_what_was_raised(
+    client: httpx.AsyncClient, backplane: FakeBackplane
+) -> None:
+    raised = CallError("verb_error", "no such user", "KeyError", "/p/users/__init__.py:9", "Traceback ...\n")
+    backplane.answer = CallResult(None, raised, "req-9")
+    response = await client.post("/api/call", json={"verb": "users.lookup", "body": {"id": 7}})
+    assert response.json()["error"] == {
+        "kind": "verb_error",
+        "message": "no such user",
+        "exception": "KeyError",
+        "where": "/p/users/__init__.py:9",
+        "traceback": "Traceback ...\n",
+    }
+
+
+def test_bare_verb_names_suggest_the_modules_verbs_of_that_name() -> None:
+    found = resolve_verb(schema(), "lookup")
+    assert isinstance(found, VerbNotFound)
+    assert found.message == "expected MODULE.VERB, got 'lookup'"
+    assert found.suggestions == ["users.lookup"]
+
+
+def test_log_targets_resolve_modules_and_verbs_in_either_spelling() -> None:
+    assert resolve_target(schema(), "users") == ("users", None)
+    assert resolve_target(schema(), "users.any_id") == ("users", "anyId")
+    assert resolve_target(schema(), "users.anyId") == ("users", "anyId")
+    assert resolve_target(schema(), "user") == VerbNotFound("unknown module user", ["users"])
+    assert resolve_target(schema(), "builtin") == VerbNotFound("unknown module builtin", [])
+    no_verb = resolve_target(schema(), "users.lookpu")
+    assert isinstance(no_verb, VerbNotFound) and no_verb.suggestions == ["users.lookup"]
 
 
 async def test_timeline_filters_and_pages(client: httpx.AsyncClient, timeline: Timeline) -> None:

@@ -196,6 +196,22 @@ async def test_deployed_modules_serve_and_call_each_other(backplane: Backplane) 
     }
 
 
+async def test_a_verb_error_says_what_was_raised_and_where_in_the_users_code(
+    backplane: Backplane, project_dir: Path
+) -> None:
+    exploded = await call(backplane, "crashy.explode", {"text": "purpose"})
+    error = exploded.error
+    assert error is not None and error.exception == "RuntimeError"
+    source = project_dir / "modules" / "crashy" / "crashy" / "__init__.py"
+    raise_line = (
+        source.read_text().splitlines().index('    raise RuntimeError(f"exploded on {req.text}")') + 1
+    )
+    assert Path(error.where.rpartition(":")[0]).resolve() == source.resolve()
+    assert error.where.endswith(f":{raise_line}")
+    assert "in explode" in error.traceback and "ftl/runtime" not in error.traceback
+    assert error.traceback.endswith("RuntimeError: exploded on purpose\n")
+
+
 async def test_call_errors_are_typed(backplane: Backplane) -> None:
     unknown_verb = await call(backplane, "echo.nope", {})
     assert unknown_verb.error is not None

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
 
-from ftl.cli.serve import call_failure_message, format_columns, format_event
+from ftl.cli.serve import (
+    call_failure_message,
+    display_place,
+    format_columns,
+    format_event,
+    in_time_order,
+    raised_summary,
+    relative_traceback,
+)
 from ftl.client import AdminClient, AdminError, BackplaneUnavailable, CallOutcome, resolve_endpoint
 from ftl.devserver.timeline import TimelineEvent, event_to_json
 
@@ -75,3 +85,66 @@ def test_rendering_helpers() -> None:
         )
     )
     assert line.endswith(".500 INFO  m.v req-1 hi")
+
+
+def test_a_raised_verb_error_names_the_exception_and_the_users_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    source = tmp_path / "orders" / "orders" / "__init__.py"
+    error = {
+        "kind": "verb_error",
+        "message": "bad name x",
+        "exception": "ValueError",
+        "where": f"{source}:38",
+        "traceback": f'Traceback (most recent call last):\n  File "{source}", line 38, in check\n',
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, json={"request_id": "req-2", "error": error})
+
+    with _client(handler) as admin:
+        outcome = admin.call("orders.boom", {"name": "x"})
+    assert outcome.error is not None and outcome.error.exception == "ValueError"
+    expected = "orders.boom raised ValueError: bad name x (orders/orders/__init__.py:38)"
+    assert call_failure_message(outcome, "orders.boom") == expected
+    assert 'File "orders/orders/__init__.py", line 38' in relative_traceback(outcome.error.traceback)
+    # A message that only repeats the type, and a place the runner could not tell, are left out.
+    assert raised_summary("RuntimeError", "RuntimeError", "") == "RuntimeError"
+    assert display_place("<unknown>") == "<unknown>"
+
+
+def test_call_events_say_how_they_ended_and_failed_ones_show_their_traceback() -> None:
+    ok = TimelineEvent(
+        kind="call", time=0.5, module="m", verb="v", request_id="r", level="info", duration_ms=1
+    )
+    assert format_event(ok).endswith(".500 INFO  m.v r call ok (1.0 ms)")
+    failed = TimelineEvent(
+        kind="call",
+        time=0.5,
+        module="m",
+        verb="v",
+        request_id="r",
+        level="error",
+        message="bad",
+        duration_ms=2,
+        data={
+            "exception": "ValueError",
+            "where": "/elsewhere/m.py:3",
+            "traceback": "Traceback:\nValueError: bad\n",
+        },
+    )
+    first, *below = format_event(failed).splitlines()
+    assert re.search(
+        r"\.500 ERROR m\.v r call failed: ValueError: bad \(\S*elsewhere/m\.py:3\) \(2\.0 ms\)$", first
+    )
+    assert below == ["    Traceback:", "    ValueError: bad"]
+    refused = TimelineEvent(kind="call", time=0.5, module="m", verb="v", level="error", message="not live")
+    assert format_event(refused).endswith(" ERROR m.v call failed: not live")
+
+
+def test_events_are_listed_by_time_then_arrival() -> None:
+    late = TimelineEvent(kind="call", time=1.0, id=7)
+    early = TimelineEvent(kind="ingress", time=2.0, id=5)
+    tie = TimelineEvent(kind="log", time=1.0, id=8)
+    assert in_time_order([early, tie, late]) == [late, tie, early]

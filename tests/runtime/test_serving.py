@@ -6,15 +6,19 @@ import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from served_verbs import Collected, Msg, bound, serving
 
+from ftl.runtime._call_errors import decode_failure
 from ftl.runtime._serving import CallServer
 from ftl.runtime.context import CALLER_HEADER, MAX_CALL_DEPTH
 from ftl.runtime.protocol import BlockingCallClient, CallClient, Reply
 
 pytestmark = pytest.mark.anyio
+
+_SOURCE = Path(__file__).read_text().splitlines()
 
 _started = threading.Event()
 _released = threading.Event()
@@ -134,6 +138,26 @@ async def test_a_verb_error_keeps_its_traceback_for_the_timeline(endpoint: str, 
         "verb_error",
     )
     assert "ValueError: cannot handle this" in event.data["traceback"]
+
+
+async def test_a_verb_error_tells_its_caller_what_was_raised_and_where(
+    endpoint: str, events: Collected
+) -> None:
+    client = await CallClient.connect(endpoint)
+    reply = await client.call("svc", "fail", body("this"), "req-where")
+    failure = decode_failure(reply.body)
+    raise_line = next(n for n, line in enumerate(_SOURCE, 1) if 'raise ValueError(f"cannot handle' in line)
+    assert (failure.exception, failure.where) == ("ValueError", f"{__file__}:{raise_line}")
+    # The user's own frames only: the runner's serving code is FTL's business.
+    assert failure.traceback.startswith("Traceback (most recent call last):")
+    assert "in fail" in failure.traceback and "ftl/runtime/" not in failure.traceback.replace("\\", "/")
+    assert failure.traceback.endswith("ValueError: cannot handle this\n")
+    [event] = [e for e in events.added if e.request_id == "req-where"]
+    assert (event.data["exception"], event.data["where"]) == ("ValueError", failure.where)
+    assert event.data["traceback"] == failure.traceback
+    # A call refused before the verb ran has no exception to tell about.
+    refused = await client.call("svc", "shout", b'{"text": 5}', "req-refused")
+    assert (refused.error_kind, refused.body) == ("bad_request", b"")
 
 
 async def test_verbs_are_found_by_either_name_and_the_chain_has_a_limit(endpoint: str) -> None:
