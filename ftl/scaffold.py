@@ -8,22 +8,22 @@ from __future__ import annotations
 import keyword
 import os
 import re
+import shlex
 import shutil
-import sys
 import tempfile
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 
 import ftl
-from ftl._sdk.names import module_name_problem
+from ftl._sdk.names import GO_KEYWORDS, module_name_problem, snake_case
 from ftl.errors import FtlError
 from ftl.project import PROJECT_FILE_NAME, Project, realm_name_for
 
 _REALM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MODULE = re.compile(r"[a-z][a-z0-9_]*")
-_RESERVED_PACKAGES = frozenset({"ftl", "ftl_modules", "tests", "conftest"})
 
 __all__ = [
     "Scaffold",
@@ -31,7 +31,9 @@ __all__ = [
     "is_inside_module_dirs",
     "module_name_error",
     "new_module",
+    "next_steps_after_init",
     "realm_name_for",
+    "suggested_module_name",
     "templates_dir",
 ]
 
@@ -77,6 +79,19 @@ def init_project(directory: Path, realm: str | None = None) -> Scaffold:
     return result
 
 
+def next_steps_after_init(directory: Path) -> list[tuple[str, str]]:
+    """What to run after `ftl init DIRECTORY`, from the current directory: (command, what it does),
+    starting with `cd DIRECTORY` (that says nothing more) unless it is the current directory."""
+    steps = [
+        ("ftl new NAME", "add a module: an example verb, an HTTP route and a test"),
+        ("ftl dev", "build and serve every module, with the console"),
+        ("python -m pytest", "run the modules' tests"),
+    ]
+    if directory.resolve() != Path.cwd().resolve():
+        steps.insert(0, (f"cd {shlex.quote(_shown(directory))}", ""))
+    return steps
+
+
 def _write_project(directory: Path, realm: str, result: Scaffold) -> None:
     for relative, text in _render(templates_dir() / "project", {"realm": realm}):
         target = directory / relative
@@ -93,19 +108,51 @@ def _write_project(directory: Path, realm: str, result: Scaffold) -> None:
 
 
 def module_name_error(name: str) -> str | None:
-    """Why `name` cannot be a new module's name, or None. Stricter than the schema: the name is also
-    a Python package and part of the module's URL prefix, so it is lower_snake_case."""
+    """Why `name` cannot be a new module's name (with a name that would do), or None.
+
+    Stricter than the schema: the name is also a Python package and part of the module's URL
+    prefix, so it is lower_snake_case, and it must not hide a package the project imports.
+    """
+    problem = _name_problem(name)
+    if problem is None:
+        return None
+    suggestion = suggested_module_name(name)
+    return f"{problem}; try {suggestion!r}" if suggestion else problem
+
+
+def suggested_module_name(name: str) -> str | None:
+    """A valid module name close to `name` (`My-Mod` -> `my_mod`, `json` -> `json_module`), or None."""
+    ascii_only = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    words = re.sub(r"[^A-Za-z0-9]+", "_", ascii_only)
+    base = re.sub(r"_+", "_", snake_case(words)).strip("_")
+    if not base:
+        return None
+    if not base[0].isalpha():
+        base = f"mod_{base}"
+    for candidate in (base, f"{base}_module"):
+        if candidate != name and _name_problem(candidate) is None:
+            return candidate
+    return None
+
+
+def _name_problem(name: str) -> str | None:
+    from ftl.runtime.extract import hidden_package  # extraction machinery: only `new` needs it
+
+    if not _MODULE.fullmatch(name):
+        return (
+            f"module name {name!r} is invalid: it must be a lower_snake_case identifier "
+            "starting with a letter (a-z, then a-z, 0-9 or _)"
+        )
+    if name in GO_KEYWORDS:
+        return f"module name {name!r} is invalid: it is a reserved word of the schema language"
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        return f"module name {name!r} is a Python keyword"
     problem = module_name_problem(name)
     if problem:
         return problem
-    if not _MODULE.fullmatch(name):
-        return f"module name {name!r} is invalid: use lower_snake_case (a lowercase letter, then a-z, 0-9, _)"
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        return f"module name {name!r} is a Python keyword"
-    if name in sys.stdlib_module_names:
-        return f"module name {name!r} would hide Python's own `{name}` package: choose another name"
-    if name in _RESERVED_PACKAGES:
-        return f"module name {name!r} would hide the `{name}` package FTL projects use: choose another name"
+    hidden = hidden_package(name)
+    if hidden:
+        return f"module name {name!r} would hide {hidden}"
     return None
 
 

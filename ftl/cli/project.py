@@ -12,7 +12,7 @@ from rich.markup import escape
 from ftl.cli.output import PLAIN_OPTION, console, fail_with, set_plain
 from ftl.errors import FtlError
 from ftl.project import PROJECT_FILE_NAME, find_project_file, load_project
-from ftl.scaffold import Scaffold, init_project, is_inside_module_dirs, new_module
+from ftl.scaffold import Scaffold, init_project, is_inside_module_dirs, new_module, next_steps_after_init
 
 
 def _shown(path: Path) -> str:
@@ -49,7 +49,12 @@ def init_command(
         fail_with(error)
     console.print(f"Created FTL project [bold]{escape(project.realm)}[/] in {escape(_shown(directory))}")
     _print_files(result)
-    console.print("Next: `ftl new NAME` adds a module.")
+    steps = next_steps_after_init(directory)
+    width = max(len(command) for command, purpose in steps if purpose)
+    console.print("Next:")
+    for command, purpose in steps:
+        comment = f"  [dim]# {escape(purpose)}[/]" if purpose else ""
+        console.print(f"  {escape(command.ljust(width) if purpose else command)}{comment}")
 
 
 def new_command(

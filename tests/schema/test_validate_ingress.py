@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from validate_support import errors, messages, realm, validated
+
+from ftl.schema import ast, parse_module
+from ftl.schema.validate import validate_schema
 
 
 def _ingress(
@@ -149,4 +154,52 @@ def test_routes_are_unique_across_the_realm() -> None:
         +ingress http POST /users/{name}
     }
     """)
-    assert errors(text) == ['9:5: duplicate http ingress GET /users/{} for 4:3:"one" and 8:3:"two"']
+    assert errors(text) == [
+        "9:5: ingress route GET /users/{name} is already served by a.one as GET /users/{id} (5:5)"
+    ]
+
+
+def test_a_duplicate_route_within_one_module_keeps_upstreams_message() -> None:
+    text = realm("""
+    module a {
+      verb one(builtin.HttpRequest<Unit, {String: String}, Unit>) builtin.HttpResponse<String, String>
+        +ingress http GET /users/{id}
+      verb two(builtin.HttpRequest<Unit, {String: String}, Unit>) builtin.HttpResponse<String, String>
+        +ingress http GET /users/{name}
+    }
+    """)
+    assert errors(text) == ['7:5: duplicate http ingress GET /users/{} for 4:3:"one" and 6:3:"two"']
+
+
+def test_a_route_under_a_modules_prefix_is_served_by_that_module() -> None:
+    # `a` sorts first, but `/b/...` is b's (the prefix `ftl new` gives it): the copy in a is reported.
+    text = realm("""
+    module a {
+      verb copy(builtin.HttpRequest<Unit, {String: String}, Unit>) builtin.HttpResponse<String, String>
+        +ingress http GET /b/hello/{name}
+    }
+    module b {
+      verb hello(builtin.HttpRequest<Unit, {String: String}, Unit>) builtin.HttpResponse<String, String>
+        +ingress http GET /b/hello/{name}
+    }
+    """)
+    assert errors(text) == ["5:5: ingress route GET /b/hello/{name} is already served by b.hello (9:5)"]
+
+
+def test_a_duplicate_route_in_another_file_names_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As `ftl build` merges modules extracted from their own files.
+    monkeypatch.chdir(tmp_path)
+    signature = "(builtin.HttpRequest<Unit, {String: String}, Unit>) builtin.HttpResponse<String, String>"
+
+    def module(name: str, verb: str) -> ast.Module:
+        text = f"module {name} {{\n  verb {verb}{signature}\n    +ingress http GET /b/hello/{{name}}\n}}\n"
+        return parse_module(text, str(tmp_path / f"{name}.ftl"))
+
+    realm = ast.Realm("r", (module("a", "copy"), module("b", "hello")))
+    _, diagnostics = validate_schema(ast.Schema((realm,)))
+    assert [str(d) for d in diagnostics] == [
+        f"{tmp_path / 'a.ftl'}:3:5: "
+        "ingress route GET /b/hello/{name} is already served by b.hello (b.ftl:3:5)"
+    ]

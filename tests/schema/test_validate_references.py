@@ -134,6 +134,23 @@ def test_module_mode_resolves_locally_and_ignores_other_modules() -> None:
     assert module_errors("module one { data D { a two.Missing  b one.Missing  c Empty } }") == []
 
 
+def test_module_mode_reports_an_unknown_bare_reference() -> None:
+    # A bare name can only be a type parameter, a builtin or the module's own declaration.
+    text = """\
+module one {
+  data D<T> { a Strin  b T  c Empty  d E }
+  data E {}
+  verb v(Requst) Unit
+    +calls nope
+}
+"""
+    assert module_errors(text) == [
+        '2:17: unknown reference "Strin", is the type annotated and exported?',
+        '4:10: unknown reference "Requst", is the type annotated and exported?',
+        '5:12: unknown reference "nope", is the type annotated and exported?',
+    ]
+
+
 def test_realm_references() -> None:
     text = """\
 external realm bank {

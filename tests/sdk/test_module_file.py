@@ -51,3 +51,23 @@ def test_malformed_ftl_toml_keeps_its_position(tmp_path: Path) -> None:
         read_module_file(tmp_path / "shop")
     [diagnostic] = caught.value.diagnostics
     assert diagnostic.pos is not None and (diagnostic.pos.line, diagnostic.pos.column) == (1, 17)
+
+
+@pytest.mark.parametrize(
+    ("package", "hidden"),
+    [
+        ("test", "Python's own `test`"),  # not in sys.stdlib_module_names, yet Python's
+        ("json", "Python's own `json`"),
+        ("ftl_modules", "the `ftl_modules` package FTL projects use"),
+        ("conftest", "the `conftest` package FTL projects use"),
+    ],
+)
+def test_a_package_that_would_hide_another_is_refused(tmp_path: Path, package: str, hidden: str) -> None:
+    (tmp_path / "shop" / package).mkdir(parents=True)
+    (tmp_path / "shop" / package / "__init__.py").write_text("")
+    (tmp_path / "shop" / "ftl.toml").write_text(f'module = "shop"\npackage = "{package}"\n')
+    with pytest.raises(FtlError) as caught:
+        read_module_file(tmp_path / "shop")
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.message.startswith(f"the package name {package!r} clashes with {hidden}: ")
+    assert diagnostic.pos is not None and diagnostic.pos.line == 2

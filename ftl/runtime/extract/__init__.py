@@ -8,7 +8,15 @@
 """
 
 from ftl.runtime.extract.extractor import Extracted, extract_package
-from ftl.runtime.extract.module_file import MODULE_FILE, ModuleFile, read_module_file
+from ftl.runtime.extract.module_file import MODULE_FILE, ModuleFile, hidden_package, read_module_file
 from ftl.runtime.extract.verbs import VerbHandle
 
-__all__ = ["MODULE_FILE", "Extracted", "ModuleFile", "VerbHandle", "extract_package", "read_module_file"]
+__all__ = [
+    "MODULE_FILE",
+    "Extracted",
+    "ModuleFile",
+    "VerbHandle",
+    "extract_package",
+    "hidden_package",
+    "read_module_file",
+]

@@ -22,7 +22,10 @@ from ftl.files import display_path
 
 MODULE_FILE = "ftl.toml"
 DEFAULT_WATCH = ("**/*.py", MODULE_FILE)
-_RESERVED_PACKAGES = frozenset({"ftl", "ftl_modules", "tests", "test"})
+# Python's own packages; `test` (the regression tests) is left out of sys.stdlib_module_names.
+_PYTHON_PACKAGES = sys.stdlib_module_names | {"test"}
+# FTL's packages, and the names every project uses: each module's `tests/`, the root `conftest.py`.
+_PROJECT_PACKAGES = frozenset({"ftl", "ftl_modules", "tests", "conftest"})
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,16 @@ class ModuleFile:
     @property
     def package_dir(self) -> Path:
         return self.directory / self.package
+
+
+def hidden_package(package: str) -> str | None:
+    """The package a module's Python package named `package` would hide on sys.path (described),
+    or None. Module discovery refuses such a package and `ftl new` such a module name."""
+    if package in _PYTHON_PACKAGES:
+        return f"Python's own `{package}`"
+    if package in _PROJECT_PACKAGES:
+        return f"the `{package}` package FTL projects use"
+    return None
 
 
 def read_module_file(directory: Path) -> ModuleFile:
@@ -113,9 +126,10 @@ def _module_file(directory: Path, text: str, data: dict[str, Any]) -> ModuleFile
     package = data.get("package", name)
     if not isinstance(package, str) or not package.isidentifier():
         raise fail("`package` must be the name of a Python package (an identifier)", "package")
-    if package in sys.stdlib_module_names or package in _RESERVED_PACKAGES:
+    hidden = hidden_package(package)
+    if hidden:
         raise fail(
-            f"the package name {package!r} clashes with Python's own `{package}`: rename the package "
+            f"the package name {package!r} clashes with {hidden}: rename the package "
             f'directory and set `package = "<new name>"` in {MODULE_FILE}',
             "package" if "package" in data else "module",
         )

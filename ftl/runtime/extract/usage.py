@@ -1,4 +1,5 @@
-"""What a verb's code uses: generated verb clients (`+calls`) and this module's topics (`+publish`).
+"""What a verb's code uses: generated verb clients (`+calls`) and this module's topics (`+publish`);
+and the names it takes from a generated stub that the stub lacks (a typo, a verb not exported).
 
 The body of the verb is read as source, and every name in it is looked up the way Python would at
 call time (its globals and closure). Helper functions and classes of the same package are followed,
@@ -21,6 +22,7 @@ from ftl._sdk.calls import VerbClient
 from ftl._sdk.topics import Topic
 from ftl.errors import Position
 from ftl.runtime.extract.source import source_of
+from ftl.runtime.extract.stub_names import is_stub_module, missing_name_problem
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,15 @@ class Use:
     pos: Position
 
 
-_Step = Use | types.FunctionType | type  # what a function's body reaches, in source order
+@dataclass(frozen=True)
+class MissingName:
+    """Code takes a name a generated stub lacks (`other.refund` where `other` exports no `refund`)."""
+
+    message: str
+    pos: Position
+
+
+_Step = Use | MissingName | types.FunctionType | type  # what a function's body reaches, in source order
 
 
 class UsageFinder:
@@ -55,27 +65,28 @@ class UsageFinder:
             )
         return os.path.abspath(code.co_filename) in self._local_files
 
-    def uses(self, func: Callable[..., object]) -> list[Use]:
-        """Every client or topic `func` uses, directly or through local helpers, first use first."""
-        found: list[Use] = []
+    def uses(self, func: Callable[..., object]) -> list[Use | MissingName]:
+        """Every client or topic `func` uses, directly or through local helpers, first use first; and
+        every name it takes from a stub that the stub lacks."""
+        found: list[Use | MissingName] = []
         seen: set[object] = set()
         self._function(inspect.unwrap(func), found, seen)
         return found
 
-    def _function(self, func: object, found: list[Use], seen: set[object]) -> None:
+    def _function(self, func: object, found: list[Use | MissingName], seen: set[object]) -> None:
         code = getattr(func, "__code__", None)
         if not isinstance(func, types.FunctionType) or code is None or code in seen:
             return
         seen.add(code)
         for step in self._steps_of(func):
-            if isinstance(step, Use):
+            if isinstance(step, Use | MissingName):
                 found.append(step)
             elif isinstance(step, type):
                 self._class(step, found, seen)
             else:
                 self._function(step, found, seen)
 
-    def _class(self, cls: type, found: list[Use], seen: set[object]) -> None:
+    def _class(self, cls: type, found: list[Use | MissingName], seen: set[object]) -> None:
         if cls in seen:
             return
         seen.add(cls)
@@ -113,7 +124,8 @@ class UsageFinder:
         for chain, node in _name_chains(definition.body):
             if chain[0] in local_names:
                 continue
-            for value in _values_along(chain, bound, func.__globals__):
+            values = list(_values_along(chain, bound, func.__globals__))
+            for value in values:
                 if isinstance(value, VerbClient | Topic):
                     steps.append(Use(value, source.pos(node)))
                     break
@@ -125,7 +137,23 @@ class UsageFinder:
                 if isinstance(value, type) and self.is_local(value.__module__):
                     steps.append(value)
                     break
+            else:
+                missing = _missing_from_stub(chain, values)
+                if missing is not None:
+                    steps.append(MissingName(missing, source.pos(node)))
         return steps
+
+
+def _missing_from_stub(chain: list[str], values: list[object]) -> str | None:
+    """Why the chain stops at a stub that lacks its next name (`b.refund`), or None."""
+    if not values or len(values) == len(chain) or not is_stub_module(values[-1]):
+        return None
+    name = chain[len(values)]
+    if name.startswith("_"):
+        return None
+    stub = values[-1]
+    assert isinstance(stub, types.ModuleType)
+    return missing_name_problem(stub, name)
 
 
 def _values_along(
@@ -143,11 +171,9 @@ def _values_along(
         return
     yield value
     for attribute in chain[1:]:
-        if not isinstance(value, types.ModuleType):
+        if not isinstance(value, types.ModuleType) or not hasattr(value, attribute):
             return
-        value = getattr(value, attribute, None)
-        if value is None:
-            return
+        value = getattr(value, attribute)
         yield value
 
 

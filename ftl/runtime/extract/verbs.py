@@ -36,7 +36,7 @@ from ftl.runtime.extract.decls import ModuleDecls, Settings, doc_lines
 from ftl.runtime.extract.resolver import Where, stub_origin
 from ftl.runtime.extract.source import SourceFile, source_of
 from ftl.runtime.extract.typenodes import ObjectNode, Scope, SourceNode, TypeNode, Unresolvable, unquote
-from ftl.runtime.extract.usage import UsageFinder
+from ftl.runtime.extract.usage import MissingName, UsageFinder
 from ftl.schema import ast
 from ftl.schema.printer import print_type
 
@@ -329,6 +329,9 @@ class VerbExtractor:
         calls: dict[tuple[str, str, str], ast.Ref] = {}
         publishes: dict[str, ast.Ref] = {}
         for use in self.usage.uses(func):
+            if isinstance(use, MissingName):
+                self.error(use.message, use.pos)
+                continue
             target = use.target
             if isinstance(target, VerbClient):
                 key = (target.module, target.verb, target.realm or "")

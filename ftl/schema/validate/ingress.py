@@ -1,14 +1,18 @@
 """HTTP ingress verbs (spec section 5.1): request and response types, body, path and query
-parameters, and routes unique across the realm (R10).
+parameters, and routes unique across the realm (R10, reported with both modules when they differ).
 
 As upstream, types declared in another module are not examined (only their kind could be known).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 from ftl.errors import Position
+from ftl.files import display_path
 from ftl.schema import ast
 from ftl.schema.printer import print_type
 from ftl.schema.validate._context import RealmIndex, Report, is_builtin, line_col
@@ -36,25 +40,66 @@ def check_ingress(module: ast.Module, index: RealmIndex, report: Report) -> None
                 _IngressVerb(module, verb, md, index, report).check()
 
 
+@dataclass(frozen=True)
+class _Route:
+    module: str
+    verb: ast.Verb
+    md: ast.MetadataIngress
+
+
 def check_unique_routes(modules: Iterable[ast.Module], report: Report) -> None:
-    """No two ingress verbs of a realm share a method and a path shape (parameters as `{}`)."""
-    routes: dict[tuple[str, str], ast.Verb] = {}
+    """No two ingress verbs of a realm share a method and a path shape (parameters as `{}`).
+
+    Within one file of one module the error is upstream's. Across modules or files it names the
+    verb that serves the route, with its module and place; a route under `/NAME/` is served by
+    module NAME (`ftl new` gives each module that prefix), so the copy elsewhere is the one reported.
+    """
+    served: dict[tuple[str, str], list[_Route]] = {}
     for module in modules:
         verbs = sorted(module.verbs(), key=lambda verb: verb.name)  # upstream's order: sorted declarations
         for verb in verbs:
             for md in verb.metadata:
-                if not isinstance(md, ast.MetadataIngress):
-                    continue
-                shape = md.path_shape
-                earlier = routes.get((md.method, shape))
-                if earlier is not None:
-                    report.error(
-                        f"duplicate http ingress {md.method} {shape} for {line_col(earlier.pos)}:"
-                        f'"{earlier.name}" and {line_col(verb.pos)}:"{verb.name}"',
-                        md.pos,
-                        verb.pos,
-                    )
-                routes[(md.method, shape)] = verb
+                if isinstance(md, ast.MetadataIngress):
+                    served.setdefault((md.method, md.path_shape), []).append(_Route(module.name, verb, md))
+    for routes in served.values():
+        if len(routes) > 1:
+            _report_duplicates(routes, report)
+
+
+def _report_duplicates(routes: list[_Route], report: Report) -> None:
+    owner = next((route for route in routes if route.module == _prefix(route.md)), routes[0])
+    ordered = [owner, *(route for route in routes if route is not owner)]
+    for earlier, route in itertools.pairwise(ordered):
+        md, verb = route.md, route.verb
+        if earlier.module == route.module and earlier.verb.pos.filename == verb.pos.filename:
+            report.error(
+                f"duplicate http ingress {md.method} {md.path_shape} for {line_col(earlier.verb.pos)}:"
+                f'"{earlier.verb.name}" and {line_col(verb.pos)}:"{verb.name}"',
+                md.pos,
+                verb.pos,
+            )
+            continue
+        first = owner.md
+        also = f" as {first.method} {first.path_text}" if first.path_text != md.path_text else ""
+        report.error(
+            f"ingress route {md.method} {md.path_text} is already served by {owner.module}."
+            f"{owner.verb.name}{also} ({_place(first.pos, md.pos)})",
+            md.pos,
+            verb.pos,
+        )
+
+
+def _prefix(md: ast.MetadataIngress) -> str:
+    """The first segment of the route's path when it is literal (`/users/{id}` -> `users`)."""
+    first = md.path[0] if md.path else None
+    return first.text if isinstance(first, ast.IngressPathLiteral) else ""
+
+
+def _place(pos: Position, here: Position) -> str:
+    """`line:col` in the same file as `here`, else `path:line:col` as the user sees the path."""
+    if not pos.filename or pos.filename == here.filename:
+        return line_col(pos)
+    return str(pos.with_filename(display_path(Path(pos.filename))))
 
 
 class _IngressVerb:

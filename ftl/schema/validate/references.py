@@ -42,9 +42,11 @@ _REF_METADATA: frozenset[type] = frozenset({*_LIST_KINDS, ast.MetadataSubscriber
 class References:
     """Resolves and qualifies the refs of the modules of one realm (or of one module alone).
 
-    In module mode (`realm_wide=False`) only the module and the builtins are known: refs into
-    other modules are left as written and unresolvable refs are not errors (upstream reports
-    them only when validating a realm).
+    In module mode (`realm_wide=False`) only the module and the builtins are known: qualified
+    refs are left as written and not reported when unknown (upstream reports unknown refs only in
+    a realm). A bare ref can only mean a type parameter, a builtin or the module's own declaration,
+    so an unknown one is an error in module mode too: a deliberate fix, or a typo (`Strin`) would
+    pass `ftl schema validate` of a lone module.
     """
 
     def __init__(
@@ -232,8 +234,7 @@ class References:
         module = BUILTIN_MODULE if name in self.builtins else self.module_name
         decl = self.index.lookup(module, name, prefer)
         if decl is None:
-            if self.realm_wide:
-                self.unknown(ref)
+            self.unknown(ref)
             return ref
         self.check_use(ref, decl, required)
         return replace(ref, module=module)
