@@ -65,8 +65,13 @@ def is_identifier(name: str) -> bool:
 
 def module_name_problem(name: str) -> str | None:
     """Why `name` is not a valid module name (schema rules), or None."""
-    if not is_identifier(name) or name in GO_KEYWORDS:
-        return f"module name {name!r} is invalid: use letters, digits and underscores, not a reserved word"
+    if not is_identifier(name):
+        return (
+            f"module name {name!r} is invalid: use letters, digits and underscores, "
+            "starting with a letter"
+        )
+    if name in GO_KEYWORDS:
+        return f"module name {name!r} is a reserved word of the schema language: choose another name"
     if name == "builtin":
         return 'the "builtin" module is reserved'
     return None

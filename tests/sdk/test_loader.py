@@ -48,8 +48,12 @@ def test_the_module_file(make_module: MakeModule) -> None:
         ),
         (
             '\nmodule = "map"\n',
-            "ftl.toml:2:10: module name 'map' is invalid: use letters, digits and underscores, "
-            "not a reserved word",
+            "ftl.toml:2:10: module name 'map' is a reserved word of the schema language: choose another name",
+        ),
+        (
+            'module = "my-shop"\n',
+            "ftl.toml:1:10: module name 'my-shop' is invalid: use letters, digits and underscores, "
+            "starting with a letter",
         ),
         (
             'module = "shop"\nlanguage = "go"\n',
