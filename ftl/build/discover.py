@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ftl.errors import Diagnostic, FtlError, Position
+from ftl.files import display_path
 from ftl.project import Project
 from ftl.runtime.extract import MODULE_FILE, ModuleFile, read_module_file
 
@@ -41,8 +42,8 @@ def scan_modules(project: Project) -> tuple[list[ModuleInfo], list[Diagnostic]]:
         if not root.is_dir():
             diagnostics.append(
                 Diagnostic(
-                    f"module-dirs entry {entry!r} is not a directory ({root})",
-                    Position(str(project.path), _line_of(project.path, "module-dirs"), 1),
+                    f"module-dirs entry {entry!r} is not a directory",
+                    _position_of(project.path, "module-dirs", entry),
                 )
             )
             continue
@@ -58,22 +59,20 @@ def scan_modules(project: Project) -> tuple[list[ModuleInfo], list[Diagnostic]]:
     by_name: dict[str, list[ModuleInfo]] = {}
     for info in found.values():
         by_name.setdefault(info.name, []).append(info)
-    for name, infos in by_name.items():
-        if len(infos) > 1:
-            for info in infos:
-                others = ", ".join(str(o.directory / MODULE_FILE) for o in infos if o is not info)
-                diagnostics.append(
-                    Diagnostic(
-                        f"duplicate module {name!r}: also defined in {others}",
-                        Position(
-                            str(info.directory / MODULE_FILE),
-                            _line_of(info.directory / MODULE_FILE, "module"),
-                            1,
-                        ),
-                    )
-                )
+    diagnostics.extend(_duplicate(infos) for infos in by_name.values() if len(infos) > 1)
     unique = [infos[0] for infos in by_name.values() if len(infos) == 1]
     return sorted(unique, key=lambda m: m.name), diagnostics
+
+
+def _duplicate(infos: list[ModuleInfo]) -> Diagnostic:
+    """One error for every directory claiming a name, at the last one (a copy, usually)."""
+    files = sorted(info.directory / MODULE_FILE for info in infos)
+    shown = ", ".join(display_path(f.parent) for f in files[:-1])
+    return Diagnostic(
+        f"duplicate module {infos[0].name!r}: defined in both {shown} and {display_path(files[-1].parent)}"
+        " (rename one in its ftl.toml)",
+        _position_of(files[-1], "module"),
+    )
 
 
 def _module_directories(root: Path, state_dir: Path) -> list[Path]:
@@ -96,9 +95,22 @@ def _module_directories(root: Path, state_dir: Path) -> list[Path]:
     return found
 
 
-def _line_of(path: Path, key: str) -> int:
+def _position_of(path: Path, key: str, value: str | None = None) -> Position:
+    """Where `key`'s value starts in a TOML file, or where the string `value` appears in it (an
+    array entry, maybe on a later line); line 1 when the file cannot be read."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
-        return 1
-    return next((n for n, line in enumerate(lines, start=1) if line.lstrip().startswith(key)), 1)
+        return Position(str(path), 1, 1)
+    start = next((n for n, line in enumerate(lines) if line.lstrip().startswith(key)), None)
+    if start is None:
+        return Position(str(path), 1, 1)
+    if value is not None:
+        for number in range(start, len(lines)):
+            for quoted in (f'"{value}"', f"'{value}'"):
+                if (column := lines[number].find(quoted)) != -1:
+                    return Position(str(path), number + 1, column + 1)
+    line = lines[start]
+    equals = line.find("=")
+    column = equals + 1 + len(line[equals + 1 :]) - len(line[equals + 1 :].lstrip()) if equals != -1 else 0
+    return Position(str(path), start + 1, column + 1)

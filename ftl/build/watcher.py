@@ -61,6 +61,17 @@ _IGNORED_NAME = re.compile(
 )
 
 
+# What the runner never imports of a module (as `ftl.runtime.loader` skips it): tests.
+TEST_DIRS = frozenset({"tests", "test"})
+
+
+def is_test_file(relative: PurePosixPath) -> bool:
+    """True for a module's tests: under a `tests/` or `test/` dir, `test_*.py`, `conftest.py`."""
+    name = relative.name
+    in_test_dir = any(part in TEST_DIRS for part in relative.parts[:-1])
+    return in_test_dir or name == "conftest.py" or (name.startswith("test_") and name.endswith(".py"))
+
+
 def is_ignored(path: PurePosixPath | Path) -> bool:
     """True for paths inside caches, VCS and state dirs, and for editor temp files."""
     parts = path.parts
@@ -195,7 +206,7 @@ def make_plan(
 class Changes:
     """One debounced batch, classified.
 
-    `modules`: modules with a changed source file that their `watch` globs select.
+    `modules`: modules with a changed source file that their `watch` globs select (not their tests).
     `layout`: `ftl-project.toml`, an `ftl.toml`, or a directory under a module root changed, so
     modules may have been added, removed or renamed: discover them again.
     `secrets`: the secrets file (or the state directory holding it) changed: read the values again.
@@ -238,7 +249,7 @@ def classify(events: Iterable[tuple[Change, str]], plan: WatchPlan) -> Changes:
             relative = PurePosixPath(path.relative_to(owner.directory).as_posix())
             if relative.as_posix() == MODULE_FILE:
                 layout = relevant = True
-            elif not is_ignored(relative) and matches_any(relative, owner.globs):
+            elif _redeploys(relative, owner.globs):
                 modules.add(owner.name)
                 relevant = True
         elif path.name == PROJECT_FILE and path.parent == plan.root:
@@ -252,6 +263,14 @@ def classify(events: Iterable[tuple[Change, str]], plan: WatchPlan) -> Changes:
         if relevant:
             paths.append(path)
     return Changes(frozenset(modules), layout, tuple(sorted(set(paths))), secrets=secrets)
+
+
+def _redeploys(relative: PurePosixPath, globs: Sequence[str]) -> bool:
+    """Whether a change of this file of a module changes what its runner imports. Tests count
+    only when a `watch` glob names them itself."""
+    if is_ignored(relative) or not matches_any(relative, globs):
+        return False
+    return not is_test_file(relative) or any("test" in glob for glob in globs)
 
 
 def _owner(path: Path, modules: Sequence[WatchedModule]) -> WatchedModule | None:

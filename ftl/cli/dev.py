@@ -40,6 +40,8 @@ EVENT_STYLES: dict[str, str] = {
     "ready": "bold green",
     "deployed": "green",
     "failed": "red",
+    "slow": "yellow",
+    "call": "red",
     "crashed": "magenta",
     "restarted": "yellow",
     "added": "cyan",
@@ -154,10 +156,9 @@ class LiveView:
         style = EVENT_STYLES.get(event.kind, "")
         if event.kind == "log" and event.level in ("error", "warn", "warning"):
             style = "yellow"
+        detail = {"failed": "bold", "call": "dim"}.get(event.kind, style)
         for index, line in enumerate(describe(event)):
-            self._live.console.print(
-                Text(line, style=style if index == 0 or event.kind != "failed" else "bold")
-            )
+            self._live.console.print(Text(line, style=style if index == 0 else detail))
 
     def stopped(self) -> None:
         console.print("[dim]stopped[/]")

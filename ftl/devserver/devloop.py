@@ -23,7 +23,22 @@ it reports can show one.
 A failed changeset leaves the old versions serving; its error is shown once per change, and the
 failed modules are retried when their files or their dependencies change. If a module that
 failed earlier (and was not edited since) is what sinks a changeset, the changeset is tried again
-without it, so an unrelated edit still goes live.
+without it, so an unrelated edit still goes live. A module failing while a module it imports is
+broken is shown as waiting for that one, not with follow-on errors of its own.
+
+The backplane runs one changeset at a time, and a runner whose module hangs on import holds it
+until the start-up timeout. So a changeset still importing `SLOW_AFTER_S` after it began is
+announced, and `run` keeps reading changes while one is in flight: a new save of a module the
+changeset deploys cancels it (it is out of date) and deploys the merged change at once; any other
+change cancels it only once it is slow, deploys first without the modules it was for (on the
+versions of them that serve), and then tries it again. A changeset is cancelled only while its
+runners are importing (none of its deployments exists yet), which the deployer rolls back cleanly.
+A changeset that hangs until the runner start-up timeout fails with the runner's error.
+
+A project layout the loop cannot make sense of (two directories claiming one module, a
+`module-dirs` entry that is not a directory) is shown once; the modules that served keep serving.
+
+Verb calls that raise are shown once each, with the frames of the traceback in user code.
 """
 
 from __future__ import annotations
@@ -33,6 +48,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -43,12 +59,13 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from ftl.build.discover import ModuleInfo, scan_modules
 from ftl.build.graph import Graph, dependencies_of, dependents_of, module_imports
 from ftl.build.stubs import remove_stale_stubs, write_module_stub, write_realm_stubs
-from ftl.build.watcher import Changes, ProjectWatcher, WatchedModule, WatchPlan, make_plan
+from ftl.build.watcher import IGNORED_DIRS, Changes, ProjectWatcher, WatchedModule, WatchPlan, make_plan
 from ftl.configstore import SECRETS_FILE, values_for
 from ftl.devserver.status import DevStatus, format_ms
 from ftl.devserver.timeline import Timeline, TimelineEvent
 from ftl.errors import Diagnostic, FtlError, sorted_unique
 from ftl.project import Project, load_project
+from ftl.runtime.extract import MODULE_FILE, read_module_file
 from ftl.runtime.extract.source import recheck_sources
 from ftl.schema import ast
 
@@ -61,7 +78,11 @@ REALMS_KEY = "<realms>"  # where failures to pin the project's external realms a
 CONFIG_KEY = "<config>"  # where failures to read the project's config values are remembered
 SECRETS_KEY = "<secrets>"  # where failures to read the secrets file are remembered
 
-EventKind = Literal["ready", "deployed", "failed", "removed", "added", "crashed", "restarted", "log"]
+SLOW_AFTER_S = 5.0  # a changeset still importing after this long is announced (and may yield)
+
+EventKind = Literal[
+    "ready", "deployed", "failed", "slow", "removed", "added", "crashed", "restarted", "log", "call"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +95,7 @@ class DevEvent:
     message: str = ""
     duration_ms: float | None = None
     level: str = ""
+    waiting: tuple[tuple[str, str], ...] = ()  # (module, what it waits for), shown with a failure
 
 
 def describe(event: DevEvent) -> list[str]:
@@ -88,8 +110,13 @@ def describe(event: DevEvent) -> list[str]:
             return [f"deployed {names}{took}"]
         case "failed":
             lines = [str(d) for d in event.diagnostics]
+            lines += [f"{module}: waiting for {blocker}" for module, blocker in event.waiting]
             note = f" ({event.message})" if event.message else ""
             return [f"failed: {names}{note}", *lines] if names else lines
+        case "slow":
+            return [f"deploying {names}: {event.message}"]
+        case "call":
+            return event.message.splitlines()
         case "crashed":
             headline, *tail = event.message.splitlines()
             return [f"crashed: {headline}", *(f"  {line}" for line in tail)]
@@ -128,7 +155,12 @@ class LiveDeployment(Protocol):
 
 
 class Deployer(Protocol):
-    """The slice of `ftl.devserver.backplane.Backplane` the dev loop uses."""
+    """The slice of `ftl.devserver.backplane.Backplane` the dev loop uses.
+
+    `deploy` runs one changeset at a time; cancelled while its runners import, it stops them and
+    nothing of the changeset remains. Its deployments show in `deployments()` from the moment the
+    runners reported their schemas (state "starting") on.
+    """
 
     async def deploy(
         self, module_dirs: Sequence[Path], *, removals: Sequence[str] = (), build: bool = True
@@ -147,6 +179,22 @@ FAILED_STATE = "FAILED"
 SERVING_STATES = frozenset({"live", "down"})  # "down": crashed, being restarted, still routed to
 
 
+@dataclass(eq=False)
+class _Attempt:
+    """A changeset the loop is deploying (or one cancelled, to deploy again)."""
+
+    targets: frozenset[str]
+    changed: frozenset[str]
+    since: float
+    slow: bool = False  # announced as slow: other changes may cut in
+
+    def merge(self, other: _Attempt | None) -> _Attempt:
+        if other is None:
+            return self
+        since = max(self.since, other.since)
+        return _Attempt(self.targets | other.targets, self.changed | other.changed, since)
+
+
 # -- the loop ----------------------------------------------------------------------------------
 
 
@@ -162,6 +210,7 @@ class DevLoop:
         status: DevStatus | None = None,
         timeline: Timeline | None = None,
         clock: Callable[[], float] = time.time,
+        slow_after: float = SLOW_AFTER_S,
     ) -> None:
         self.project = project
         self.status = status or DevStatus()
@@ -169,6 +218,7 @@ class DevLoop:
         self._report = report
         self._timeline = timeline
         self._clock = clock
+        self._slow_after = slow_after
         self._modules: dict[str, ModuleInfo] = {}
         self._graph: Graph = {}
         self._pending: set[str] = set()  # modules whose current sources are not what serves
@@ -176,6 +226,12 @@ class DevLoop:
         self._config: dict[str, dict[str, Any]] = {}  # the config values each module was given
         self._secrets: dict[str, str] = {}  # a fingerprint of the secret values each module was given
         self._shown: dict[str, frozenset[Diagnostic]] = {}  # last failure shown, per module
+        self._broken: set[str] = set()  # modules whose last deploy failed with errors of their own
+        self._attempt: _Attempt | None = None  # the changeset being deployed
+        self._deploying: tuple[frozenset[str], frozenset[str]] | None = None  # (targets, keys before)
+        self._deferred: frozenset[str] = frozenset()  # left out of changesets until tried again
+        self._turn = asyncio.Lock()  # one changeset in flight at a time
+        self._calls_shown: dict[str, None] = {}  # request ids whose verb failure was shown (bounded)
         self._watcher: ProjectWatcher | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -197,7 +253,7 @@ class DevLoop:
         # Read after the watch is in place: a later `ftl secret set` is seen as a change.
         self._secrets = self._secret_fingerprints()
         if self._timeline is not None:
-            for kind in ("deployment", "log"):
+            for kind in ("deployment", "log", "call"):
                 self._tasks.append(asyncio.create_task(self._follow_runtime(self._timeline.stream(kind))))
         self._write_realm_stubs()
         await self.deploy_all()
@@ -208,8 +264,70 @@ class DevLoop:
         """Serve until cancelled: start, then apply every batch of changes."""
         await self.start()
         assert self._watcher is not None
-        async for changes in self._watcher:
-            await self.apply(changes)
+        await self.follow(aiter(self._watcher))
+
+    async def follow(self, batches: AsyncIterator[Changes]) -> None:
+        """Apply every batch, reading the next ones while a changeset is in flight: a batch may
+        cancel a changeset still importing (see the module docstring)."""
+        reading = asyncio.ensure_future(anext(batches))
+        task: asyncio.Future[None] | None = None
+        held: Changes | None = None  # read, not applied yet
+        carry: _Attempt | None = None  # cancelled as out of date: merged into the next batch's
+        retry: _Attempt | None = None  # cancelled as slow: deployed again after the next batch
+        try:
+            while True:
+                if held is None and retry is None:
+                    held = await reading
+                    reading = asyncio.ensure_future(anext(batches))
+                if held is not None and retry is not None and held.modules & retry.changed:
+                    carry, retry = retry.merge(carry), None
+                if held is not None:
+                    job = self._apply_job(held, carry, retry.changed if retry else frozenset())
+                    held, carry = None, None
+                else:
+                    assert retry is not None
+                    job, retry = self._retry_job(retry), None
+                task = asyncio.ensure_future(job)
+                while not task.done():
+                    await asyncio.wait({task, reading}, return_when=asyncio.FIRST_COMPLETED)
+                    if not reading.done():
+                        continue
+                    batch = reading.result()
+                    reading = asyncio.ensure_future(anext(batches))
+                    held = batch if held is None else held.merge(batch)
+                    attempt = self._attempt
+                    if attempt is None or not self._importing():
+                        continue
+                    outdated = bool(held.modules & attempt.changed)
+                    if (outdated or attempt.slow) and await _cancelled(task):
+                        if outdated:
+                            carry = attempt.merge(carry)
+                        else:
+                            retry = attempt.merge(retry)
+                if not task.cancelled():
+                    task.result()
+        except StopAsyncIteration:
+            return  # no more changes: the watcher was closed
+        finally:
+            for pending in (task, reading):
+                if pending is not None and not pending.done():
+                    await _cancelled(pending)
+            if not reading.cancelled():
+                reading.exception()  # retrieved: the loop is ending either way
+
+    async def _apply_job(self, changes: Changes, carry: _Attempt | None, deferred: frozenset[str]) -> None:
+        """`apply`, leaving `deferred` (what a slow changeset was deploying) out for now."""
+        self._deferred = deferred
+        try:
+            await self.apply(changes, carry=carry)
+        finally:
+            self._deferred = frozenset()
+
+    async def _retry_job(self, attempt: _Attempt) -> None:
+        names = set(self._modules)
+        targets = set(attempt.targets) & names
+        if targets:
+            await self._redeploy(targets, changed=set(attempt.changed) & names, since=attempt.since)
 
     async def close(self) -> None:
         tasks, self._tasks = self._tasks, []
@@ -251,16 +369,19 @@ class DevLoop:
 
     # -- one batch of changes ------------------------------------------------------------------
 
-    async def apply(self, changes: Changes) -> None:
-        """Redeploy what `changes` touches (and remove deleted modules) as one changeset."""
+    async def apply(self, changes: Changes, *, carry: _Attempt | None = None) -> None:
+        """Redeploy what `changes` touches (and remove deleted modules) as one changeset; with what
+        `carry` (a changeset cancelled as out of date) was deploying."""
         since = _saved_at(changes.paths) or self._clock()
-        changed = set(changes.modules)
+        changed = set(changes.modules) | (set(carry.changed) if carry else set())
         if changes.layout:
             changed |= await self._relayout()
         changed &= set(self._modules)
         for name in changed:
             self._graph[name] = _imports(self._modules[name], self._modules)
         targets = self._targets(changed, include_pending=changes.layout)
+        if carry is not None:
+            targets |= set(carry.targets) & set(self._modules)
         if changes.secrets or changes.layout:
             with_new_secrets = await self._secrets_changed(replan=changes.secrets)
             targets |= self._targets(with_new_secrets, include_pending=False, dependents=False)
@@ -281,7 +402,7 @@ class DevLoop:
 
         `without` takes modules out of the graph altogether, with what is reached only through them.
         """
-        skip = without or set()
+        skip = (without or set()) | self._deferred
         graph = {
             n: {d: p for d, p in deps.items() if d not in skip}
             for n, deps in self._graph.items()
@@ -301,6 +422,17 @@ class DevLoop:
         """Deploy `targets` as one changeset. If modules that failed before and were not edited
         since sink it, try once more without them, so that the edit itself still goes live."""
         since = since if since is not None else self._clock()
+        self._attempt = _Attempt(frozenset(targets), frozenset(changed), since)
+        try:
+            return await self._attempt_deploy(
+                targets, changed=changed, since=since, include_pending=include_pending
+            )
+        finally:
+            self._attempt = None
+
+    async def _attempt_deploy(
+        self, targets: set[str], *, changed: set[str], since: float, include_pending: bool
+    ) -> bool:
         pending_before = set(self._pending)
         for name in targets:
             self.status.building(name)
@@ -329,19 +461,42 @@ class DevLoop:
 
     async def _deploy(self, targets: set[str]) -> list[Diagnostic] | None:
         """One changeset: `targets` in, deleted modules out. None on success, else its diagnostics."""
-        serving = {d.module for d in self._backplane.deployments() if d.state in SERVING_STATES}
-        removals = sorted(self._gone & serving)
-        dirs = [self._modules[name].directory for name in sorted(targets)]
-        try:
-            outcome = await self._backplane.deploy(dirs, removals=removals, build=False)
-        except FtlError as exc:
-            return list(exc.diagnostics)
+        # The backplane runs one changeset at a time anyway; waiting here, not there, keeps the
+        # start-up's concurrent deploys from being announced as slow while they merely queue.
+        async with self._turn:
+            serving = {d.module for d in self._backplane.deployments() if d.state in SERVING_STATES}
+            removals = sorted(self._gone & serving)
+            dirs = [self._modules[name].directory for name in sorted(targets)]
+            before = frozenset(d.key for d in self._backplane.deployments())
+            self._deploying = (frozenset(targets), before)
+            notice = asyncio.get_running_loop().call_later(self._slow_after, self._announce_slow, targets)
+            try:
+                outcome = await self._backplane.deploy(dirs, removals=removals, build=False)
+            except FtlError as exc:
+                return list(exc.diagnostics)
+            finally:
+                notice.cancel()
+                self._deploying = None
         if outcome.state == FAILED_STATE:
             return list(outcome.diagnostics) or [Diagnostic("the changeset failed")]
         self._write_stubs(targets)
         if self._gone:
             self._forget_removed()
         return None
+
+    def _importing(self) -> bool:
+        """Whether the changeset in flight is still importing: none of its deployments exists."""
+        if self._deploying is None:
+            return False
+        targets, before = self._deploying
+        return not any(d.key not in before and d.module in targets for d in self._backplane.deployments())
+
+    def _announce_slow(self, targets: set[str]) -> None:
+        if self._attempt is not None:
+            self._attempt.slow = True
+        stage = "importing" if self._importing() else "deploying"
+        names = tuple(sorted(targets))
+        self._report(DevEvent("slow", names, message=f"still {stage} after {self._slow_after:g} s"))
 
     def _succeeded(self, names: set[str], since: float) -> None:
         if not names:
@@ -356,6 +511,7 @@ class DevLoop:
             at = current.started_at if current else now
             self.status.deployed(name, version=version, at=at, reload_ms=reload_ms)
             self._pending.discard(name)
+            self._broken.discard(name)
             self._shown.pop(name, None)
         self._report(DevEvent("deployed", tuple(sorted(names)), duration_ms=reload_ms))
 
@@ -390,12 +546,27 @@ class DevLoop:
         """Mark `names` as not deployed; show each module's errors once per change."""
         to_show: list[Diagnostic] = []
         shown_for: list[str] = []
+        waiting: list[tuple[str, str]] = []
+        broken = {name for name in names if blame.get(name)} | self._broken
         for name in sorted(names):
             self._pending.add(name)
             diagnostics = blame.get(name)
             if not diagnostics:
                 self.status.unchanged(name)
                 continue
+            blockers = self._blockers(name, broken)
+            if blockers:
+                # Its errors are most likely the broken module's, seen from here: shown if they
+                # remain once that one is fixed.
+                self._broken.discard(name)
+                note = f"waiting for {', '.join(blockers)}"
+                self.status.failed(name, note)
+                key = frozenset({Diagnostic(note)})
+                if name in changed or self._shown.get(name) != key:
+                    waiting.append((name, ", ".join(blockers)))
+                self._shown[name] = key
+                continue
+            self._broken.add(name)
             relative = _relative(diagnostics)
             self.status.failed(name, str(relative[0]))
             key = frozenset(relative)
@@ -403,10 +574,17 @@ class DevLoop:
                 to_show.extend(relative)
                 shown_for.append(name)
             self._shown[name] = key
-        if to_show:
+        if to_show or waiting:
             rows = [row for row in map(self.status.get, shown_for) if row is not None and row.serving]
             note = ", ".join(f"{row.name} v{row.version}" for row in rows) + " still serving" if rows else ""
-            self._report(DevEvent("failed", tuple(shown_for), tuple(sorted_unique(to_show)), message=note))
+            shown = tuple(sorted_unique(to_show))
+            self._report(DevEvent("failed", tuple(shown_for), shown, message=note, waiting=tuple(waiting)))
+
+    def _blockers(self, name: str, broken: set[str]) -> list[str]:
+        """The broken modules `name` imports, directly or not: the first ones in the chain."""
+        found = (dependencies_of(self._graph, [name]) - {name}) & broken
+        first = [b for b in found if not (dependencies_of(self._graph, [b]) - {b}) & broken]
+        return sorted(first or found)
 
     def _show_failure(self, key: str, diagnostics: Sequence[Diagnostic], *, force: bool = False) -> None:
         """Project-level problems (a bad ftl.toml, ftl-project.toml): shown when new."""
@@ -436,6 +614,10 @@ class DevLoop:
         self._show_failure(PROJECT_KEY, problems)
         old = self._modules
         new = {info.name: _resolved(info) for info in infos}
+        if problems:
+            # A layout that does not make sense takes nothing down: what served and is still
+            # there keeps serving until the problem is fixed.
+            new |= {name: info for name, info in old.items() if name not in new and _still_there(info)}
         for name in sorted(set(new) - set(old)):
             self._report(DevEvent("added", (name,)))
         deleted = set(old) - set(new)
@@ -443,6 +625,7 @@ class DevLoop:
         users = {user for name in deleted for user in dependents_of(self._graph, name)}
         self._gone = (self._gone | deleted) - set(new)
         self._pending -= deleted
+        self._broken -= deleted
         self._set_modules(new.values())
         if self._watcher is not None:
             await self._watcher.replan(self._plan())
@@ -497,6 +680,7 @@ class DevLoop:
         for name in removed:
             self.status.removed(name)
             self._shown.pop(name, None)
+            self._broken.discard(name)
         if removed:
             realms = [r.name for r in self._backplane.external_realms()]
             remove_stale_stubs(self.project.root, self._modules, realms)
@@ -539,6 +723,9 @@ class DevLoop:
         if event.kind == "log":
             self._report(DevEvent("log", (event.module,), message=event.message, level=event.level))
             return
+        if event.kind == "call":
+            self._call_failed(event)
+            return
         deployment = str(event.data.get("deployment", ""))
         serving = {d.key for d in self._backplane.deployments() if d.state in SERVING_STATES}
         if event.kind != "deployment" or event.module not in self._modules or deployment not in serving:
@@ -553,8 +740,112 @@ class DevLoop:
             self.status.recovered(event.module)
             self._report(DevEvent("restarted", (event.module,), message=event.message))
 
+    def _call_failed(self, event: TimelineEvent) -> None:
+        """A verb that raised, once per request (a call it made shares its request id)."""
+        if event.level != "error" or event.data.get("error_kind") != "verb_error":
+            return
+        request = event.request_id or f"#{event.id}"
+        if request in self._calls_shown:
+            return
+        self._calls_shown[request] = None
+        if len(self._calls_shown) > MAX_CALLS_REMEMBERED:
+            del self._calls_shown[next(iter(self._calls_shown))]
+        lines = verb_failure_lines(event, self.project.root)
+        self._report(DevEvent("call", (event.module,), message="\n".join(lines), level="error"))
+
+
+# -- verb failures -----------------------------------------------------------------------------
+
+MAX_CALLS_REMEMBERED = 1000
+MAX_FRAMES_SHOWN = 8
+_FTL_PACKAGE = Path(__file__).resolve().parent.parent
+_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<func>.+)$')
+_EXCEPTION_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    path: str
+    line: int
+    func: str
+    code: str = ""
+
+
+def verb_failure_lines(event: TimelineEvent, project_root: Path) -> list[str]:
+    """`orders.boom failed: ValueError: bad name (orders/orders/__init__.py:38)`, then one line
+    per traceback frame in user code (FTL's own frames, libraries' and generated clients' left out)."""
+    text = str(event.data.get("traceback", ""))
+    frames = [f for f in _frames(text) if _is_user_code(Path(f.path), project_root)]
+    exception = str(event.data.get("exception", "")) or _exception_type(text)
+    where = str(event.data.get("where", ""))
+    if where:
+        path, _, line = where.rpartition(":")
+        where = f"{_shown_path(path)}:{line}" if path else where
+    elif frames:
+        where = f"{_shown_path(frames[-1].path)}:{frames[-1].line}"
+    message = event.message
+    if exception and message.startswith(f"{exception}: "):
+        message = message[len(exception) + 2 :]
+    what = ": ".join(part for part in (exception, message) if part) or "an error"
+    headline = f"{event.module}.{event.verb} failed: {what}" + (f" ({where})" if where else "")
+    shown = [
+        f"  {_shown_path(f.path)}:{f.line} in {f.func}" + (f": {f.code}" if f.code else "")
+        for f in frames[-MAX_FRAMES_SHOWN:]
+    ]
+    return [headline, *shown]
+
+
+def _frames(traceback: str) -> list[_Frame]:
+    frames: list[_Frame] = []
+    lines = traceback.splitlines()
+    for index, line in enumerate(lines):
+        match = _FRAME.match(line)
+        if match is None:
+            continue
+        following = lines[index + 1].strip() if index + 1 < len(lines) else ""
+        code = "" if _FRAME.match(following) or not lines[index + 1].startswith("    ") else following
+        frames.append(_Frame(match["path"], int(match["line"]), match["func"], code))
+    return frames
+
+
+def _exception_type(traceback: str) -> str:
+    """The exception's type from the traceback's last line (`ValueError: bad name`)."""
+    last = next((line for line in reversed(traceback.splitlines()) if line.strip()), "")
+    match = _EXCEPTION_LINE.match(last) if not last.startswith(" ") else None
+    return match["type"] if match else ""
+
+
+def _is_user_code(path: Path, project_root: Path) -> bool:
+    if not path.is_absolute() or path.is_relative_to(_FTL_PACKAGE):
+        return False
+    if not path.is_relative_to(project_root):
+        return False
+    return not any(part in IGNORED_DIRS or part == "site-packages" for part in path.parts)
+
+
+def _shown_path(path: str) -> str:
+    return os.path.relpath(path) if os.path.isabs(path) else path
+
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+async def _cancelled(task: asyncio.Future[Any]) -> bool:
+    """Cancel `task` and wait for it to end; whether it ended cancelled (not done already)."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return task.cancelled()
+
+
+def _still_there(info: ModuleInfo) -> bool:
+    """Whether the module's directory still holds an ftl.toml that names it."""
+    if not (info.directory / MODULE_FILE).is_file():
+        return False
+    try:
+        return read_module_file(info.directory).name == info.name
+    except FtlError:
+        return False
 
 
 def _resolved(info: ModuleInfo) -> ModuleInfo:

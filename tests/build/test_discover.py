@@ -22,19 +22,28 @@ def test_modules_are_found_under_module_dirs_sorted_by_name(make_project: MakePr
     assert "**/*.py" in modules[0].watch
 
 
-def test_two_modules_with_one_name_each_get_an_error(make_project: MakeProject) -> None:
+def test_two_modules_with_one_name_are_one_error_naming_both(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = make_project({"clock": None})
     other = project.root / "modules" / "nested" / "clock2"
     (other / "clock2").mkdir(parents=True)
     (other / "clock2" / "__init__.py").write_text("")
     (other / "ftl.toml").write_text('# the same name\nmodule = "clock"\npackage = "clock2"\n')
+    monkeypatch.chdir(project.root)
     modules, diagnostics = scan_modules(project)
     assert modules == []
-    assert sorted((Path(d.pos.filename).parent.name, d.pos.line) for d in diagnostics if d.pos) == [
-        ("clock", 1),
-        ("clock2", 2),
-    ]
-    assert all(d.message.startswith("duplicate module 'clock': also defined in ") for d in diagnostics)
+    [diagnostic] = diagnostics
+    assert diagnostic.pos is not None
+    assert (Path(diagnostic.pos.filename).parent.name, diagnostic.pos.line, diagnostic.pos.column) == (
+        "clock2",
+        2,
+        10,
+    )
+    assert diagnostic.message == (
+        "duplicate module 'clock': defined in both modules/clock and modules/nested/clock2"
+        " (rename one in its ftl.toml)"
+    )
     with pytest.raises(FtlError):
         discover_modules(project)
 
@@ -43,4 +52,5 @@ def test_a_missing_module_dir_is_an_error_in_the_project_file(make_project: Make
     project = make_project({}, extra="")
     [diagnostic] = scan_modules(project)[1]
     assert diagnostic.pos is not None and diagnostic.pos.filename.endswith("ftl-project.toml")
+    assert (diagnostic.pos.line, diagnostic.pos.column) == (2, 16)  # at the entry itself
     assert "module-dirs entry 'modules' is not a directory" in diagnostic.message

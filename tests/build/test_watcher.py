@@ -22,6 +22,7 @@ from ftl.build.watcher import (
     make_plan,
 )
 from ftl.files import write_atomic
+from ftl.runtime.extract.module_file import DEFAULT_WATCH as MODULE_DEFAULT_WATCH
 
 
 @pytest.mark.parametrize(
@@ -119,6 +120,35 @@ def test_classify_honours_watch_globs(tmp_path: Path) -> None:
     assert classify(events, plan) == Changes(frozenset({"echo"}), layout=False)
     events = {(Change.deleted, str(root / "modules/time/time/util.py"))}
     assert classify(events, plan).modules == {"time"}
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "tests/test_echo.py",
+        "tests/helpers/data.py",
+        "conftest.py",
+        "echo/tests/test_inner.py",
+        "echo/test_unit.py",
+        "README.md",
+        "docs/notes.md",
+        "echo/schema.sql",
+    ],
+)
+def test_tests_and_non_source_files_of_a_module_are_no_reason_to_redeploy(
+    tmp_path: Path, relative: str
+) -> None:
+    root = _project(tmp_path).resolve()
+    plan = _plan(root, {"echo": MODULE_DEFAULT_WATCH})
+    assert not classify({(Change.modified, str(root / "modules/echo" / relative))}, plan)
+    assert classify({(Change.modified, str(root / "modules/echo/echo/testing.py"))}, plan).modules == {"echo"}
+
+
+def test_tests_redeploy_when_a_watch_glob_names_them(tmp_path: Path) -> None:
+    root = _project(tmp_path).resolve()
+    plan = _plan(root, {"echo": ("**/*.py", "tests/**/*.py")})
+    changes = classify({(Change.modified, str(root / "modules/echo/tests/test_echo.py"))}, plan)
+    assert changes.modules == {"echo"}
 
 
 @pytest.mark.parametrize(

@@ -1,17 +1,19 @@
 """The dev loop's decisions: what goes into each changeset, what is shown, what is retried.
 
 The backplane here is a test double that "deploys" a module unless its source holds a line
-`BROKEN`, which it reports as an error at that line; runner processes are the engine's business
-and are exercised end to end in tests/e2e/test_dev_e2e.py.
+`BROKEN`, which it reports as an error at that line, or imports a module that is neither live nor
+in the changeset; a line `HANG` makes its import hang until the deploy is cancelled. Runner
+processes are the engine's business and are exercised end to end in tests/e2e/test_dev_e2e.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +26,10 @@ from ftl.devserver.status import ModuleState
 from ftl.devserver.timeline import TimelineEvent
 from ftl.errors import Diagnostic, FtlError, Position
 from ftl.project import Project, load_project
+from ftl.runtime import _serving
 from ftl.schema import ast
+
+ftl_runtime_file = _serving.__file__
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class FakeBackplane:
         self.external: list[ast.Realm] = []  # what the pins of the next project resolve to
         self.pinned: list[ast.Realm] = []
         self.project: Project | None = None  # whose secrets each runner reads, as the engine does
+        self.hanging: list[list[str]] = []  # changesets cancelled while a module hung on import
 
     async def set_project(self, project: Project) -> list[Diagnostic]:
         await asyncio.sleep(0)
@@ -72,7 +78,18 @@ class FakeBackplane:
         await asyncio.sleep(0)
         names = [_module_name(d) for d in module_dirs]
         self.calls.append(Call(sorted(names), sorted(removals), build))
+        if any(_hangs(d) for d in module_dirs):
+            try:
+                await asyncio.Event().wait()
+            finally:
+                self.hanging.append(sorted(names))
         problems = [p for d in module_dirs for p in _problems(d)]
+        for name in names:
+            problems += [
+                Diagnostic(f"No module named 'ftl_modules.{dep}'", Position(str(_source_of(name)), 1, 1))
+                for dep in sorted(_deps_on_disk(name))
+                if dep not in self.live and dep not in names and (_DIRS[name].parent / dep).is_dir()
+            ]
         project = self.projects[-1] if self.projects else self.project
         if project is not None:
             try:
@@ -130,6 +147,14 @@ def _problems(directory: Path) -> list[Diagnostic]:
             if line.strip() == "BROKEN":
                 found.append(Diagnostic("invalid syntax", Position(str(path), number, 1)))
     return found
+
+
+def _hangs(directory: Path) -> bool:
+    return any("HANG" in path.read_text().splitlines() for path in directory.rglob("*.py"))
+
+
+def _source_of(name: str) -> Path:
+    return _DIRS[name] / name / "__init__.py"
 
 
 def _deps_on_disk(name: str) -> set[str]:
@@ -681,3 +706,306 @@ def test_a_running_loop_redeploys_on_ftl_secret_set(project_root: Path) -> None:
             await loop.close()
 
     asyncio.run(main())
+
+
+# -- a project layout that does not make sense takes nothing down --------------------------------
+
+
+def test_a_copied_module_dir_is_one_error_and_the_module_keeps_serving(
+    project_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project_root)
+
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        backplane.calls.clear()
+        shutil.copytree(project_root / "modules/solo", project_root / "modules/solo_copy")
+        await loop.apply(Changes(frozenset(), True, ()))
+        [failure] = failures(events)
+        [diagnostic] = failure.diagnostics
+        assert str(diagnostic) == (
+            "modules/solo_copy/ftl.toml:1:10: duplicate module 'solo': defined in both modules/solo"
+            " and modules/solo_copy (rename one in its ftl.toml)"
+        )
+        assert backplane.calls == [] and "solo" in backplane.live
+        row = loop.status.get("solo")
+        assert row is not None and row.state is ModuleState.SERVING
+        assert not [e for e in events if e.kind in ("removed", "added")]
+
+        # Still there on the next change; an edit of the module still deploys it.
+        await loop.apply(Changes(frozenset(), True, ()))
+        src(project_root, "solo").write_text("X = 2\n")
+        await loop.apply(changed(project_root, "solo"))
+        assert [c.modules for c in backplane.calls] == [["solo"]]
+        assert len(failures(events)) == 1
+
+        # Fixed: nothing to redeploy, nothing removed.
+        backplane.calls.clear()
+        shutil.rmtree(project_root / "modules/solo_copy")
+        await loop.apply(Changes(frozenset(), True, ()))
+        assert backplane.calls == []
+        assert not [e for e in events if e.kind in ("removed", "added")]
+        assert sorted(loop.modules) == ["clock", "echo", "greeter", "solo"]
+
+    run_loop(project_root, scenario)
+
+
+def test_a_bad_module_dirs_entry_is_one_error_and_every_module_keeps_serving(
+    project_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project_root)
+    project_file = project_root / "ftl-project.toml"
+    good = project_file.read_text()
+
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        backplane.calls.clear()
+        project_file.write_text(good.replace('["modules"]', '["modulez"]'))
+        await loop.apply(Changes(frozenset(), True, (project_file,)))
+        [failure] = failures(events)
+        assert [str(d) for d in failure.diagnostics] == [
+            "ftl-project.toml:2:16: module-dirs entry 'modulez' is not a directory"
+        ]
+        assert backplane.calls == [] and sorted(backplane.live) == ["clock", "echo", "greeter", "solo"]
+        assert all(row.state is ModuleState.SERVING for row in loop.status.rows())
+        assert not [e for e in events if e.kind in ("removed", "added")]
+
+        project_file.write_text(good)
+        await loop.apply(Changes(frozenset(), True, (project_file,)))
+        assert backplane.calls == [] and len(failures(events)) == 1
+        assert not [e for e in events if e.kind in ("removed", "added")]
+
+    run_loop(project_root, scenario)
+
+
+# -- a module broken is shown once; what imports it waits ------------------------------------------
+
+
+def test_dependents_of_a_broken_module_wait_for_it_without_errors_of_their_own(project_root: Path) -> None:
+    src(project_root, "clock").write_text("BROKEN\n")
+
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        [failure] = failures(events)
+        assert failure.modules == ("clock",)
+
+        # An edit of a module that imports the broken one: tried without it, it cannot import it.
+        src(project_root, "echo").write_text("from ftl_modules import clock\nX = 2\n")
+        await loop.apply(changed(project_root, "echo"))
+        text = "\n".join(line for event in events for line in describe(event))
+        assert "ftl_modules.clock" not in text
+        assert describe(failures(events)[-1]) == ["echo: waiting for clock"]
+        echo = loop.status.get("echo")
+        assert echo is not None and echo.state is ModuleState.FAILED and echo.error == "waiting for clock"
+
+        # Fixed: the broken module and everything waiting for it go live in one changeset.
+        backplane.calls.clear()
+        src(project_root, "clock").write_text("X = 1\n")
+        await loop.apply(changed(project_root, "clock"))
+        assert [c.modules for c in backplane.calls] == [["clock", "echo", "greeter"]]
+        assert all(r.state is ModuleState.SERVING for r in loop.status.rows())
+
+    run_loop(project_root, scenario)
+
+
+def test_a_failure_of_a_module_and_its_importer_in_one_changeset_shows_the_first_once(
+    project_root: Path,
+) -> None:
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        src(project_root, "echo").write_text("from ftl_modules import clock\nBROKEN\n")
+        src(project_root, "greeter").write_text("from ftl_modules import echo\nBROKEN\n")
+        await loop.apply(changed(project_root, "echo", "greeter"))
+        [failure] = failures(events)
+        assert failure.modules == ("echo",)
+        assert [Path(d.pos.filename).resolve() for d in failure.diagnostics if d.pos] == [
+            src(project_root, "echo").resolve()
+        ]
+        assert failure.waiting == (("greeter", "echo"),)
+        assert describe(failure)[-1] == "greeter: waiting for echo"
+
+        # echo fixed, greeter's own error remains: now it is shown.
+        src(project_root, "echo").write_text("from ftl_modules import clock\nX = 2\n")
+        await loop.apply(changed(project_root, "echo"))
+        assert failures(events)[-1].modules == ("greeter",)
+
+    run_loop(project_root, scenario)
+
+
+# -- a module that hangs on import -------------------------------------------------------------------
+
+
+def run_following(
+    root: Path,
+    scenario: Callable[[DevLoop, FakeBackplane, list[DevEvent], asyncio.Queue[Changes]], Awaitable[None]],
+    *,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """Like `run_loop`, with `follow` reading batches that the scenario puts in a queue."""
+
+    async def main() -> None:
+        project = load_project(root / "ftl-project.toml")
+        backplane = FakeBackplane(project.realm)
+        backplane.project = project
+        events: list[DevEvent] = []
+        loop = DevLoop(project, backplane, events.append, clock=clock, slow_after=0.05)
+        batches: asyncio.Queue[Changes] = asyncio.Queue()
+
+        async def read() -> AsyncIterator[Changes]:
+            while True:
+                yield await batches.get()
+
+        try:
+            await loop.start()
+            following = asyncio.create_task(loop.follow(read()))
+            try:
+                async with asyncio.timeout(20):
+                    await scenario(loop, backplane, events, batches)
+            finally:
+                following.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await following
+        finally:
+            await loop.close()
+
+    asyncio.run(main())
+
+
+async def until(check: Callable[[], object]) -> None:
+    while not check():
+        await asyncio.sleep(0.005)
+
+
+def deployed(events: list[DevEvent], name: str) -> list[DevEvent]:
+    return [e for e in events if e.kind == "deployed" and name in e.modules]
+
+
+def test_a_module_hanging_on_import_is_announced_and_other_edits_still_deploy(project_root: Path) -> None:
+    async def scenario(
+        loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent], batches: asyncio.Queue[Changes]
+    ) -> None:
+        src(project_root, "clock").write_text("HANG\n")
+        batches.put_nowait(changed(project_root, "clock"))
+        await until(lambda: any(e.kind == "slow" for e in events))
+        [slow] = [e for e in events if e.kind == "slow"]
+        assert describe(slow) == ["deploying clock, echo, greeter: still importing after 0.05 s"]
+
+        # An edit of a module importing the hung one cuts in, on the version of it that serves;
+        # then the hung one is tried again.
+        before = len(deployed(events, "echo"))
+        src(project_root, "echo").write_text("from ftl_modules import clock\nX = 2\n")
+        batches.put_nowait(changed(project_root, "echo"))
+        await until(lambda: len(deployed(events, "echo")) > before)
+        assert [c.modules for c in backplane.calls[4:6]] == [
+            ["clock", "echo", "greeter"],
+            ["echo", "greeter"],
+        ]
+        assert backplane.hanging == [["clock", "echo", "greeter"]]
+        await until(lambda: len([e for e in events if e.kind == "slow"]) == 2)
+        assert [c.modules for c in backplane.calls[6:]] == [["clock", "echo", "greeter"]]
+        row = loop.status.get("clock")
+        assert row is not None and row.state is ModuleState.BUILDING and row.serving
+
+        # So does an unrelated one.
+        batches.put_nowait(changed(project_root, "solo"))
+        await until(lambda: len(deployed(events, "solo")) == 2)
+        assert len(backplane.hanging) == 2
+
+    run_following(project_root, scenario)
+
+
+def test_a_new_save_of_a_hung_module_cancels_it_and_times_the_reload_from_that_save(
+    project_root: Path,
+) -> None:
+    now = time.time()
+
+    async def scenario(
+        loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent], batches: asyncio.Queue[Changes]
+    ) -> None:
+        source = src(project_root, "echo")
+        source.write_text("from ftl_modules import clock\nHANG\n")
+        os.utime(source, (now - 100, now - 100))
+        batches.put_nowait(changed(project_root, "echo"))
+        await until(lambda: any(e.kind == "slow" for e in events))
+
+        source.write_text("from ftl_modules import clock\nX = 2\n")
+        os.utime(source, (now - 0.25, now - 0.25))
+        batches.put_nowait(changed(project_root, "echo"))
+        await until(lambda: len(deployed(events, "echo")) == 2)
+        assert backplane.hanging == [["echo", "greeter"]]
+        [*_, event] = deployed(events, "echo")
+        assert event.modules == ("echo", "greeter") and event.duration_ms == pytest.approx(250)
+        row = loop.status.get("echo")
+        assert row is not None and row.reload_ms == pytest.approx(250) and row.version == 2
+
+    run_following(project_root, scenario, clock=lambda: now)
+
+
+def test_a_new_save_cancels_a_changeset_still_importing_before_it_is_slow(project_root: Path) -> None:
+    async def scenario(
+        loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent], batches: asyncio.Queue[Changes]
+    ) -> None:
+        loop._slow_after = 3600  # never slow here: only the new save cuts in
+        src(project_root, "solo").write_text("HANG\n")
+        batches.put_nowait(changed(project_root, "solo"))
+        await until(lambda: loop.status.get("solo").state is ModuleState.BUILDING)  # type: ignore[union-attr]
+        src(project_root, "solo").write_text("X = 5\n")
+        batches.put_nowait(changed(project_root, "solo"))
+        await until(lambda: len(deployed(events, "solo")) == 2)
+        assert backplane.hanging == [["solo"]]
+        assert not [e for e in events if e.kind == "slow"]
+
+    run_following(project_root, scenario)
+
+
+# -- verb failures -------------------------------------------------------------------------------
+
+
+def call_event(root: Path, request_id: str, **data: object) -> TimelineEvent:
+    source = root / "modules/solo/solo/__init__.py"
+    runtime = Path(ftl_runtime_file).resolve()
+    traceback = (
+        "Traceback (most recent call last):\n"
+        f'  File "{runtime}", line 240, in _call\n'
+        "    result = await bound.handle.func(request, **bound.kwargs)\n"
+        f'  File "{source}", line 30, in boom\n'
+        "    check(name)\n"
+        f'  File "{source}", line 38, in check\n'
+        '    raise ValueError(f"bad name {name}")\n'
+        "ValueError: bad name x\n"
+    )
+    fields: dict[str, object] = {"traceback": traceback, "error_kind": "verb_error", **data}
+    return TimelineEvent(
+        kind="call",
+        time=time.time(),
+        module="solo",
+        verb="boom",
+        request_id=request_id,
+        level="error",
+        message="bad name x",
+        data=fields,
+    )
+
+
+def test_a_verb_that_raises_is_shown_once_with_its_user_frames(
+    project_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project_root)
+
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        loop.runtime_event(call_event(project_root, "req-1"))
+        [event] = [e for e in events if e.kind == "call"]
+        assert describe(event) == [
+            "solo.boom failed: ValueError: bad name x (modules/solo/solo/__init__.py:38)",
+            "  modules/solo/solo/__init__.py:30 in boom: check(name)",
+            '  modules/solo/solo/__init__.py:38 in check: raise ValueError(f"bad name {name}")',
+        ]
+        # The same request failing again up the call chain (a caller's FtlCallError): not again.
+        loop.runtime_event(call_event(project_root, "req-1", exception="FtlCallError"))
+        # Errors that are not the verb's own are the caller's business.
+        loop.runtime_event(call_event(project_root, "req-2", error_kind="bad_request"))
+        assert len([e for e in events if e.kind == "call"]) == 1
+        # `where` and `exception`, when the runner sends them, are used as they are.
+        where = f"{project_root / 'modules/solo/solo/__init__.py'}:30"
+        loop.runtime_event(call_event(project_root, "req-3", exception="KeyError", where=where))
+        assert describe(events[-1])[0] == (
+            "solo.boom failed: KeyError: bad name x (modules/solo/solo/__init__.py:30)"
+        )
+
+    run_loop(project_root, scenario)

@@ -510,3 +510,114 @@ def test_dev_serves_a_secret_set_while_it_runs(examples: Path, start_dev: Callab
     assert timeline.status_code == 200
     assert secret not in timeline.text
     assert not [line for line in dev.lines if secret in line]
+
+
+OOPS = """\
+from dataclasses import dataclass
+
+import ftl
+
+
+@dataclass
+class Out:
+    text: str
+
+
+def check(name: str) -> None:
+    raise ValueError(f"bad name {name}")
+
+
+@ftl.verb(export=True)
+def boom(req: None) -> Out:
+    check("x")
+    return Out(text="unreachable")
+"""
+
+
+def test_dev_ignores_test_and_doc_edits_and_shows_a_verb_failure_with_its_frames(
+    project: Path, start_dev: Callable[..., DevProcess]
+) -> None:
+    tests = project / "modules/hello/tests"
+    tests.mkdir()
+    (tests / "test_hello.py").write_text("def test_nothing() -> None:\n    pass\n")
+    write_module(project, "oops", OOPS)
+    dev = start_dev()
+    dev.wait_line(r"^ready: 3 modules serving")
+    dev.remember_descendants()
+
+    # Tests and notes are no reason to redeploy; the edit after them is the sync point.
+    edited_from = len(dev.lines)
+    (tests / "test_hello.py").write_text("def test_something() -> None:\n    pass\n")
+    (project / "modules/hello/NOTES.md").write_text("notes\n")
+    (project / "modules/oops/oops/__init__.py").write_text(OOPS + "\nX = 1\n")
+    dev.wait_line(r"^deployed oops in ", after=edited_from)
+    assert not [line for line in dev.lines[edited_from:] if re.match(r"^deployed .*hello", line)]
+
+    called_from = len(dev.lines)
+    response = call_verb(dev, "oops.boom", {})
+    assert response.status_code >= 400
+    dev.wait_line(
+        r"^oops\.boom failed: ValueError: bad name x \(modules/oops/oops/__init__\.py:12\)$",
+        after=called_from,
+    )
+    frames = dev.wait_line(
+        r"^  modules/oops/oops/__init__\.py:12 in check: raise ValueError", after=called_from
+    )
+    assert frames
+    assert dev.count(r"^oops\.boom failed") == 1
+    assert not [line for line in dev.lines[called_from:] if "ftl/runtime" in line]
+    dev.remember_descendants()
+
+
+def test_dev_keeps_serving_through_a_copied_module_dir_and_recovers(
+    project: Path, start_dev: Callable[..., DevProcess]
+) -> None:
+    dev = start_dev()
+    poll(lambda: answer(dev, "/hello", "message") == "v1", "the first deploy")
+    dev.remember_descendants()
+
+    copied_from = len(dev.lines)
+    shutil.copytree(project / "modules/hello", project / "modules/hello_copy")
+    dev.wait_line(
+        r"^modules/hello_copy/ftl\.toml:1:10: duplicate module 'hello': defined in both modules/hello"
+        r" and modules/hello_copy",
+        after=copied_from,
+    )
+    assert answer(dev, "/hello", "message") == "v1"
+    assert answer(dev, "/relay", "relayed") == "v1"
+
+    shutil.rmtree(project / "modules/hello_copy")
+    (project / "modules/hello/hello/__init__.py").write_text(HELLO.format(message="v2"))
+    poll(lambda: answer(dev, "/hello", "message") == "v2", "the edit after the fix")
+    assert not [line for line in dev.lines[copied_from:] if line.startswith(("removed", "added"))]
+    assert dev.count("duplicate module") == 1
+    dev.remember_descendants()
+
+
+def test_dev_announces_a_module_hanging_on_import_and_deploys_other_edits_meanwhile(
+    project: Path, start_dev: Callable[..., DevProcess]
+) -> None:
+    dev = start_dev()
+    poll(lambda: answer(dev, "/hello", "message") == "v1", "the first deploy")
+    dev.remember_descendants()
+
+    hung_from = len(dev.lines)
+    source = project / "modules/hello/hello/__init__.py"
+    source.write_text(
+        HELLO.format(message="v2").replace("import ftl\n", "import ftl\nimport time\n\ntime.sleep(1000)\n")
+    )
+    dev.wait_line(r"^deploying hello, relay: still importing after 5 s$", after=hung_from)
+    dev.remember_descendants()
+
+    # A new module goes live while the hung one waits; then the hung one is tried again.
+    write_module(project, "extra", EXTRA)
+    poll(lambda: answer(dev, "/extra", "extra") is True, "the module added meanwhile")
+    assert answer(dev, "/hello", "message") == "v1"
+    dev.remember_descendants()
+
+    # Saving the hung module again cancels its stuck deploy and deploys the new save at once.
+    source.write_text(HELLO.format(message="v3"))
+    poll(lambda: answer(dev, "/hello", "message") == "v3", "the fixed module")
+    assert answer(dev, "/relay", "relayed") == "v3"
+    dev.remember_descendants()
+    assert not [line for line in dev.lines[hung_from:] if "did not start within" in line]
