@@ -171,7 +171,8 @@ class Deployer:
         except RunnerFailed as failure:
             await self._stop(runners)
             return self._rejected(changeset, str(failure).splitlines()[0], failure.diagnostics)
-        except BaseException:
+        except BaseException:  # cancelled (the dev loop supersedes a stuck deploy), or a bug
+            self._restore_stubs()
             await self._stop(runners)
             raise
         pinned = _referenced(realms, deployments)
