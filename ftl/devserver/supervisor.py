@@ -181,7 +181,10 @@ class Supervisor:
                 + _indent(self.stderr_tail(runner))
             )
         self._kill(runner)
-        raise RunnerFailed(f"the runner of module {runner.module} did not start within {timeout:.0f} s")
+        raise RunnerFailed(
+            f"the runner of module {runner.module} did not start within {timeout:.0f} s: "
+            "does its code block while it is imported (a loop, a sleep, a network call at top level)?"
+        )
 
     # -- control connections --------------------------------------------------------------------
 
