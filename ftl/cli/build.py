@@ -17,6 +17,7 @@ from ftl.cli.output import (
     print_diagnostics,
     relative_diagnostics,
     set_plain,
+    warn_about,
 )
 from ftl.errors import Diagnostic, FtlError
 from ftl.files import display_path
@@ -44,14 +45,14 @@ def build(
     result = run_build(project, modules or None)
     fail_on_diagnostics(result.diagnostics)
     names = ", ".join(result.modules) or "no modules"
-    console.print(f"built {len(result.modules)} module(s) of realm {project.realm}: {names}")
+    console.print(f"built {_modules(len(result.modules))} of realm {project.realm}: {names}")
     if result.public_schema_written:
         console.print(f"wrote {display_path(project.root / project.public_schema)}")
 
 
 def open_project(project_file: Path | None) -> Project:
     try:
-        return load_project(find_project_file(project_file))
+        return warn_about(load_project(find_project_file(project_file)))
     except FtlError as exc:
         fail_with(exc)
 
@@ -89,3 +90,7 @@ def _sources(diagnostics: list[Diagnostic]) -> dict[str, str]:
             except (OSError, UnicodeDecodeError):
                 continue
     return sources
+
+
+def _modules(count: int) -> str:
+    return f"{count} module{'' if count == 1 else 's'}"

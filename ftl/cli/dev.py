@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ftl.cli.output import PLAIN_OPTION, console, fail_with, set_plain
+from ftl.cli.output import PLAIN_OPTION, console, fail_with, set_plain, warn_about
 from ftl.devserver.devloop import DevEvent, describe, run_dev
 from ftl.devserver.status import DevStatus, ModuleState, status_fields
 from ftl.errors import FtlError
@@ -80,7 +80,7 @@ def dev(
 
     set_plain(plain)
     try:
-        project = load_project(find_project_file(project_file))
+        project = warn_about(load_project(find_project_file(project_file)))
         options = ServeOptions.from_flags(ingress_bind, bind)
     except FtlError as error:
         fail_with(error)

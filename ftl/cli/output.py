@@ -22,6 +22,7 @@ from rich.markup import escape
 
 from ftl.errors import Diagnostic, FtlError
 from ftl.files import display_path
+from ftl.project import Project
 
 console = Console(highlight=False, soft_wrap=True)
 console_err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -75,6 +76,14 @@ def print_diagnostics(
             source_line = lines[diagnostic.pos.line - 1].replace("\t", " ")
             console_err.print(f"  {escape(source_line)}")
             console_err.print("  " + " " * max(diagnostic.pos.column - 1, 0) + "[bold red]^[/]")
+
+
+def warn_about(project: Project) -> Project:
+    """Print the project file's warnings (unknown keys) on stderr; the project goes on."""
+    for warning in relative_diagnostics(project.warnings):
+        place = f"{warning.pos}: " if warning.pos else ""
+        typer.echo(f"{place}warning: {warning.message}", err=True)
+    return project
 
 
 def relative_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

@@ -26,7 +26,7 @@ def write_project(root: Path, modules: dict[str, str]) -> Path:
 def test_build_at_the_repo_root_passes() -> None:
     result = ftl("build", "--plain", cwd=REPO)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "built 3 module(s) of realm examples: echo, greeter, time"
+    assert result.stdout.strip() == "built 3 modules of realm examples: echo, greeter, time"
     assert (REPO / ".ftl" / "stubs" / "ftl_modules" / "echo.py").is_file()
 
 
@@ -65,3 +65,17 @@ def test_outside_a_project(tmp_path: Path) -> None:
     result = ftl("build", "--project-file", str(tmp_path / "missing.toml"), cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith("ftl: error: project file ")
+
+
+def test_unknown_project_keys_are_warned_about_and_the_build_goes_on(tmp_path: Path) -> None:
+    project = tmp_path / "ftl-project.toml"
+    project.write_text('realm = "shop"\nmodule_dirs = ["x"]\n', encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "ftl", "build"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "ftl-project.toml:2:1: warning: unknown key `module_dirs` is ignored (did you mean `module-dirs`?)"
+        in result.stderr
+    )
+    assert "built 0 modules of realm shop" in result.stdout
