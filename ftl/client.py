@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -197,7 +198,9 @@ class AdminClient:
         request_id: str | None = None,
         backlog: int = 0,
     ) -> Iterator[TimelineEvent]:
-        """The last `backlog` matching events, then each new one as it happens (until closed)."""
+        """The last `backlog` matching events, then each new one as it happens (until closed).
+
+        Where the stream fell behind and lost events, a `skipped_notice` stands in for them."""
         params = _filters(kind, module, verb, request_id)
         params["backlog"] = str(backlog)
         try:
@@ -207,9 +210,11 @@ class AdminClient:
                 if response.status_code >= 400:
                     response.read()
                     _raise_for(response)
-                for line in response.iter_lines():
-                    if line.startswith("data:"):
-                        yield event_from_json(json.loads(line[5:]))
+                for name, data in _sse_messages(response.iter_lines()):
+                    if name == "resync":
+                        yield skipped_notice(json.loads(data))
+                    elif name == "message":
+                        yield event_from_json(json.loads(data))
         except httpx.ConnectError:
             raise BackplaneUnavailable(self.endpoint) from None
         except (httpx.RemoteProtocolError, httpx.ReadError):
@@ -261,6 +266,36 @@ def parse_diagnostic(text: str) -> Diagnostic:
         return Diagnostic(text)
     place = Position(match["file"], int(match["line"]), int(match["column"]))
     return Diagnostic(match["message"], place)
+
+
+def _sse_messages(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(event name, data) of each server-sent event; comments and ids are not needed here."""
+    name, data = "message", list[str]()
+    for line in lines:
+        if not line:
+            if data:
+                yield name, "\n".join(data)
+            name, data = "message", []
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+
+
+def skipped_notice(resync: Mapping[str, Any]) -> TimelineEvent:
+    """A warning in the stream where the backplane dropped events this reader was too slow for.
+
+    It takes the id of the first lost event, so that it sorts (and is printed) where they were."""
+    count, first_id, last_id = int(resync["skipped"]), int(resync["first_id"]), int(resync["last_id"])
+    which = f"event {first_id}" if count == 1 else f"{count} events (ids {first_id} to {last_id})"
+    return TimelineEvent(
+        kind="log",
+        time=time.time(),
+        level="warn",
+        message=f"{which} skipped: this stream fell behind (the timeline still has them)",
+        data={"skipped": count, "first_id": first_id, "last_id": last_id},
+        id=first_id,
+    )
 
 
 def _decode(response: httpx.Response) -> Any:

@@ -12,21 +12,31 @@
 `admin_routes()` gives the routes so the console can be mounted beside them on the same app.
 Errors are JSON: `{"error": {"kind", "message"}}` (plus `request_id` and `suggestions` on calls,
 and `exception`, `where`, `traceback` when the verb raised).
+
+Only the developer's own tools may use it, not any web page their browser happens to open: a
+request must name this server in its Host (a loopback name or address, or the host it is bound to:
+no DNS rebinding), an Origin must be the server's own (the console's pages), and POSTs must be
+`Content-Type: application/json` (which a page of another site cannot send without asking first).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import AsyncIterator, Mapping, Sequence
+import ipaddress
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
+from urllib.parse import urlsplit
 
 import msgspec
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ftl._sdk.names import lower_camel
 from ftl.devserver.ingress import IngressBackend
@@ -39,6 +49,7 @@ from ftl.schema import ast, print_schema, to_json
 from ftl.schema.jsonvalidate import normalize_json
 
 MAX_TIMELINE_PAGE: Final = 1000
+JSON_MEDIA_TYPE: Final = "application/json"
 
 # HTTP status for each CallError kind.
 CALL_STATUS: Final = {
@@ -254,6 +265,9 @@ class AdminApi:
         return JSONResponse(outcome)
 
     async def _call(self, request: Request) -> JSONResponse:
+        refused = refuse_unless_json(request, request_id="")
+        if refused is not None:
+            return refused
         try:
             payload = msgspec.json.decode(await request.body())
         except msgspec.DecodeError:
@@ -310,6 +324,9 @@ class AdminApi:
         )
 
     async def deploy(self, request: Request) -> Response:
+        refused = refuse_unless_json(request)
+        if refused is not None:
+            return refused
         try:
             payload = msgspec.json.decode(await request.body())
         except msgspec.DecodeError:
@@ -343,6 +360,17 @@ class AdminApi:
             listed.append(_realm_json(realm.name, pin, realm))
         listed.extend(_realm_json(name, pin, None) for name, pin in pins.items())
         return JSONResponse(sorted(listed, key=lambda r: r["name"]))
+
+
+def refuse_unless_json(request: Request, *, request_id: str | None = None) -> JSONResponse | None:
+    """415 for a body not declared JSON: a page of another site can send text/plain to any
+    address without the browser asking the server first, but not application/json."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type == JSON_MEDIA_TYPE:
+        return None
+    given = f"not {media_type}" if media_type else "no Content-Type was given"
+    message = f"the body must be sent as Content-Type: {JSON_MEDIA_TYPE} ({given})"
+    return error_response(415, "unsupported_media_type", message, request_id=request_id)
 
 
 def _raised(failure: object) -> dict[str, str]:
@@ -414,8 +442,104 @@ def event_stream(timeline: Timeline, filters: dict[str, Any], backlog: int) -> A
     return timeline_events(timeline, filters, backlog, lambda e: msgspec.json.encode(event_to_json(e)))
 
 
+# ---------------------------------------------------------------------------------------------
+# Only the developer's own tools: no other site's page, no other host name
+
+WILDCARD_ADDRESSES: Final = frozenset({"0.0.0.0", "::"})
+
+
+def host_name(host_header: str) -> str:
+    """The name in a Host header: `127.0.0.1:8892` → `127.0.0.1`, `[::1]:8892` (or `::1`) → `::1`."""
+    text = host_header.strip().lower()
+    if text.startswith("["):
+        return text[1:].partition("]")[0]
+    if text.count(":") == 1:
+        text = text.partition(":")[0]
+    return text.rstrip(".")
+
+
+def is_loopback(name: str) -> bool:
+    """`localhost`, `*.localhost` (never resolved outside this machine) or a loopback address."""
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    return _is_address(name) and ipaddress.ip_address(name).is_loopback
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class AdminHosts:
+    """The names a request may address the admin server by: loopback ones and the bound hosts."""
+
+    bound: frozenset[str]
+    admin_url: str  # where to point someone who used another name
+
+    @classmethod
+    def of(cls, admin_url: str, bound_hosts: Iterable[str] = ()) -> AdminHosts:
+        names = {host_name(name) for name in (urlsplit(admin_url).hostname or "", *bound_hosts) if name}
+        return cls(frozenset(names), admin_url)
+
+    def allows(self, name: str) -> bool:
+        if is_loopback(name) or name in self.bound:
+            return True
+        # Listening on every interface, any address of this machine is fine: DNS rebinding needs a name.
+        return bool(self.bound & WILDCARD_ADDRESSES) and _is_address(name)
+
+
+def foreign_request_refusal(headers: Headers, hosts: AdminHosts) -> Response | None:
+    """Why a request that a web page (not the developer) may have made is refused, or None."""
+    host = headers.get("host")
+    # Browsers always send Host; a client that sends none is no web page.
+    if host is not None and not hosts.allows(host_name(host)):
+        message = (
+            f"Host {host!r} is not this admin server: use {hosts.admin_url} or a localhost address "
+            "(other names are refused, so that no web page can reach the admin API by DNS rebinding)"
+        )
+        return error_response(403, "forbidden", message)
+    origin = headers.get("origin")
+    if origin is not None and (host is None or origin.strip().lower() != f"http://{host.strip().lower()}"):
+        message = (
+            f"a page from {origin} may not use the admin API: only the console's own pages may "
+            "(tools such as ftl call send no Origin)"
+        )
+        return error_response(403, "forbidden", message)
+    return None
+
+
+class OwnToolsOnly:
+    """ASGI middleware that answers `foreign_request_refusal` instead of letting the app run."""
+
+    def __init__(self, app: ASGIApp, hosts: AdminHosts) -> None:
+        self.app = app
+        self.hosts = hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refusal = foreign_request_refusal(Headers(scope=scope), self.hosts)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_admin_app(
-    backend: AdminBackend, timeline: Timeline, urls: ServerUrls, *, extra_routes: Sequence[BaseRoute] = ()
+    backend: AdminBackend,
+    timeline: Timeline,
+    urls: ServerUrls,
+    *,
+    extra_routes: Sequence[BaseRoute] = (),
+    bound_hosts: Iterable[str] = (),
 ) -> Starlette:
-    """The admin API, plus `extra_routes` (the console's pages) on the same app."""
-    return Starlette(routes=[*AdminApi(backend, timeline, urls).routes(), *extra_routes])
+    """The admin API, plus `extra_routes` (the console's pages) on the same app, for the developer's
+    own tools only (see the module docstring). `bound_hosts`: the host names it was bound with."""
+    hosts = AdminHosts.of(urls.admin_url, bound_hosts)
+    return Starlette(
+        routes=[*AdminApi(backend, timeline, urls).routes(), *extra_routes],
+        middleware=[Middleware(OwnToolsOnly, hosts=hosts)],
+    )

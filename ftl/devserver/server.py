@@ -173,7 +173,10 @@ class DevServer:
             raise
         self._unsubscribe = self.backplane.on_change(self.ingress.schema_changed)
         extra = self._admin_extra_routes(self) if self._admin_extra_routes else ()
-        admin = create_admin_app(self.backplane, self.timeline, self.urls, extra_routes=extra)
+        bound_host = parse_bind(self.options.admin_bind)[0]
+        admin = create_admin_app(
+            self.backplane, self.timeline, self.urls, extra_routes=extra, bound_hosts=(bound_host,)
+        )
         for app, sock in ((self.ingress, sockets[0]), (admin, sockets[1])):
             server = _uvicorn(app)
             self._servers.append(server)

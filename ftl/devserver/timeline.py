@@ -157,6 +157,16 @@ def _newest_first(ring: _Ring, before_id: int | None) -> Iterator[TimelineEvent]
     return (ring[i] for i in range(end - 1, -1, -1))
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """`count` matching events, ids `first_id` to `last_id`, were lost at this point of a stream: its
+    reader fell more than the stream's queue size behind. The timeline still has them."""
+
+    count: int
+    first_id: int
+    last_id: int
+
+
 @dataclass(slots=True)
 class _Subscriber:
     wanted: EventFilter
@@ -164,6 +174,7 @@ class _Subscriber:
     loop: asyncio.AbstractEventLoop
     thread_id: int
     dropped: int = 0
+    gap: Skipped | None = None  # lost since the reader last heard of a loss
 
     def offer(self, event: TimelineEvent) -> None:
         if threading.get_ident() == self.thread_id:
@@ -172,23 +183,43 @@ class _Subscriber:
             self.loop.call_soon_threadsafe(self._put, event)
 
     def _put(self, event: TimelineEvent) -> None:
-        # A stalled reader loses events rather than growing without bound or blocking the producer.
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.dropped += 1
+        # A stalled reader loses its oldest unread events rather than growing without bound or
+        # blocking the producer: what it reads next is what is happening now.
+        if self.queue.full():
+            self._lose(self.queue.get_nowait())
+        self.queue.put_nowait(event)
+
+    def _lose(self, event: TimelineEvent) -> None:
+        self.dropped += 1
+        gap = self.gap
+        if gap is None:
+            self.gap = Skipped(1, event.id, event.id)
+        else:
+            self.gap = Skipped(gap.count + 1, min(gap.first_id, event.id), max(gap.last_id, event.id))
+
+    def take_gap(self) -> Skipped | None:
+        gap, self.gap = self.gap, None
+        return gap
 
 
 class Timeline:
     """Bounded event store. `add` is cheap enough for the ingress and call hot paths."""
 
     def __init__(
-        self, max_events: int = 100_000, max_age_s: float = 3600, *, clock: Callable[[], float] = time.time
+        self,
+        max_events: int = 100_000,
+        max_age_s: float = 3600,
+        *,
+        clock: Callable[[], float] = time.time,
+        stream_queue_size: int = STREAM_QUEUE_SIZE,
     ) -> None:
         if max_events < 1:
             raise ValueError("max_events must be at least 1")
+        if stream_queue_size < 1:
+            raise ValueError("stream_queue_size must be at least 1")
         self.max_events = max_events
         self.max_age_s = max_age_s
+        self.stream_queue_size = stream_queue_size
         self._clock = clock
         self._stores: dict[str, _KindStore] = {}
         self._size = 0
@@ -281,10 +312,13 @@ class Timeline:
         *,
         backlog: int = 0,
     ) -> Subscription:
-        """Start receiving matching events now (call from the event loop that will read them)."""
+        """Start receiving matching events now (call from the event loop that will read them).
+
+        A reader more than `stream_queue_size` events behind loses the oldest it has not read; its
+        `next()` then says so with a `Skipped` before the events that came after them."""
         subscriber = _Subscriber(
             EventFilter(kind, module, verb, request_id),
-            asyncio.Queue(STREAM_QUEUE_SIZE),
+            asyncio.Queue(self.stream_queue_size),
             asyncio.get_running_loop(),
             threading.get_ident(),
         )
@@ -304,10 +338,13 @@ class Timeline:
         *,
         backlog: int = 0,
     ) -> AsyncGenerator[TimelineEvent, None]:
-        """The last `backlog` matching events (oldest first), then every new one as it is added."""
+        """The last `backlog` matching events (oldest first), then every new one as it is added
+        (less those lost while the reader was more than `stream_queue_size` events behind)."""
         with self.subscribe(kind, module, verb, request_id, backlog=backlog) as subscription:
             while True:
-                yield await subscription.next()
+                item = await subscription.next()
+                if isinstance(item, TimelineEvent):
+                    yield item
 
     def subscriber_count(self) -> int:
         return len(self._subscribers)
@@ -322,18 +359,26 @@ class Subscription:
         self._backlog = deque(backlog)
         # An event added while the backlog was read may be both in it and queued: skip repeats.
         self._last_id = backlog[-1].id if backlog else 0
+        self._held: TimelineEvent | None = None  # taken from the queue, due after a `Skipped`
 
-    async def next(self) -> TimelineEvent:
+    async def next(self) -> TimelineEvent | Skipped:
+        """The next event, or a `Skipped` where events were lost (then the event that followed them)."""
         if self._backlog:
             return self._backlog.popleft()
         while True:
-            event = await self._subscriber.queue.get()
+            event = self._held if self._held is not None else await self._subscriber.queue.get()
+            self._held = None
+            # Only the queue's oldest events are dropped, so every loss so far came before `event`.
+            gap = self._subscriber.take_gap()
+            if gap is not None:
+                self._held = event
+                return gap
             if event.id > self._last_id:
                 return event
 
     @property
     def dropped(self) -> int:
-        """Events lost because this reader fell more than STREAM_QUEUE_SIZE events behind."""
+        """Events lost because this reader fell more than the stream queue size behind."""
         return self._subscriber.dropped
 
     def close(self) -> None:

@@ -274,6 +274,31 @@ def test_live_stream_replays_what_came_after_the_page_then_follows(
     assert timeline.subscriber_count() == 0
 
 
+def test_live_stream_after_zero_replays_from_the_start_and_without_after_only_follows(
+    backplane: FakeBackplane, timeline: Timeline
+) -> None:
+    console = Console(backplane, timeline)
+
+    async def first_row_id(query: str) -> int:
+        scope = {"type": "http", "method": "GET", "path": "/timeline/live", "query_string": query.encode()}
+        response = await console.timeline_live(Request({**scope, "headers": []}))
+        body = response.body_iterator  # type: ignore[attr-defined]
+        try:
+            assert await anext(body) == b": connected\n\n"
+            if not query:
+                timeline.add(call("orders", "place", "req-new"))
+            chunk = await asyncio.wait_for(anext(body), 5)
+        finally:
+            await body.aclose()
+        text = chunk.decode() if isinstance(chunk, bytes) else str(chunk)
+        return int(json.loads(text.split("data: ", 1)[1])["id"])
+
+    # An empty page renders `after=0`: an event added before its stream connects is not lost.
+    early = timeline.add(call("orders", "place", "req-early"))
+    assert asyncio.run(first_row_id("after=0")) == early.id
+    assert asyncio.run(first_row_id("")) == early.id + 1
+
+
 # -- traces ---------------------------------------------------------------------------------------
 
 
@@ -332,6 +357,36 @@ def test_trace_nests_calls_and_logs_under_the_ingress(client: TestClient, timeli
     assert "req-unrelated" not in page.text
     partial = client.get("/trace/req-t?partial=1").text
     assert "<html" not in partial and partial.count('<li class="span') == 4
+
+
+def test_a_failed_call_shows_what_was_raised_where_and_its_traceback(
+    client: TestClient, timeline: Timeline
+) -> None:
+    traceback = (
+        "Traceback (most recent call last):\n"
+        '  File "/work/shop/orders/__init__.py", line 12, in place\n'
+        '    raise ValueError(f"<blink>{qty}</blink> & more")\n'
+        "ValueError: <blink>0</blink> & more\n"
+    )
+    failed = {
+        "request": "{}",
+        "error_kind": "verb_error",
+        "exception": "ValueError",
+        "where": "/work/shop/orders/__init__.py:12",
+        "traceback": traceback,
+    }
+    raised = "ValueError: <blink>0</blink> & more"
+    timeline.add(call("orders", "place", "req-f", level="error", message=raised, data=failed))
+    page = client.get("/trace/req-f").text
+    detail = r'<span class="detail-label">(\w+)</span><pre[^>]*>(.*?)</pre>'
+    details = dict(re.findall(detail, page, re.DOTALL))
+    assert details["exception"] == "ValueError"
+    assert details["where"] == "/work/shop/orders/__init__.py:12"
+    assert html.unescape(details["traceback"]) == traceback
+    assert "&lt;blink&gt;{qty}&lt;/blink&gt; &amp; more" in details["traceback"]
+    assert "<blink>" not in page
+    # Named, so not repeated in the catch-all `data` detail.
+    assert "data" not in details
 
 
 def test_trace_of_an_unknown_request_says_so(client: TestClient) -> None:

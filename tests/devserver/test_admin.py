@@ -88,7 +88,7 @@ def timeline() -> Timeline:
 @pytest.fixture
 async def client(backplane: FakeBackplane, timeline: Timeline) -> AsyncIterator[httpx.AsyncClient]:
     app = create_admin_app(backplane, timeline, URLS)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://admin") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=URLS.admin_url) as http:
         yield http
 
 
@@ -172,7 +172,8 @@ async def test_call_bad_body_is_400_before_any_call(
     assert response.status_code == 400
     assert "request.id" in response.json()["error"]["message"]
     assert backplane.calls == []
-    assert (await client.post("/api/call", content=b"{")).status_code == 400
+    not_json = await client.post("/api/call", content=b"{", headers={"Content-Type": "application/json"})
+    assert not_json.status_code == 400
     assert (await client.post("/api/call", json={"body": {}})).status_code == 400
 
 
@@ -282,3 +283,100 @@ async def test_call_errors_inline_answer_200_with_the_status(
         "request_id": "req-9",
         "error": {"kind": "verb_error", "message": "ValueError: no such user", "status": 500},
     }
+
+
+async def test_the_event_stream_says_resync_where_a_slow_reader_lost_events() -> None:
+    timeline = Timeline(stream_queue_size=2)
+    stream = event_stream(timeline, {}, backlog=0)
+    assert await stream.__anext__() == b": connected\n\n"
+    added = [timeline.add(TimelineEvent(kind="log", time=0, message=str(i))) for i in range(5)]
+    chunks = [await stream.__anext__() for _ in range(3)]
+    await stream.aclose()
+    resync = {"skipped": 3, "first_id": added[0].id, "last_id": added[2].id}
+    assert chunks[0] == b"event: resync\ndata: %s\n\n" % json.dumps(resync).encode()
+    # Then the newest events, which a slow reader never loses.
+    assert [json.loads(chunk.split(b"data: ", 1)[1])["message"] for chunk in chunks[1:]] == ["3", "4"]
+
+
+# -- only the developer's own tools ----------------------------------------------------------------
+
+EVIL = "http://evil.example"
+
+
+async def test_posts_must_be_declared_json(client: httpx.AsyncClient, backplane: FakeBackplane) -> None:
+    payload = json.dumps({"verb": "users.lookup", "body": {"id": 7}})
+    for path in ("/api/call", "/api/deploy"):
+        for media_type in ("text/plain", "application/x-www-form-urlencoded", ""):
+            headers = {"Content-Type": media_type} if media_type else {}
+            refused = await client.post(path, content=payload, headers=headers)
+            assert refused.status_code == 415, (path, headers)
+            assert "Content-Type: application/json" in refused.json()["error"]["message"]
+    assert backplane.calls == [] and backplane.deployed == []
+    declared = {"Content-Type": "application/json; charset=utf-8"}
+    assert (await client.post("/api/call", content=payload, headers=declared)).status_code == 200
+
+
+async def test_requests_from_another_sites_page_are_refused(
+    client: httpx.AsyncClient, backplane: FakeBackplane
+) -> None:
+    body = {"verb": "users.lookup", "body": {"id": 7}}
+    refused = await client.post("/api/call", json=body, headers={"Origin": EVIL})
+    assert refused.status_code == 403
+    assert refused.json()["error"] == {
+        "kind": "forbidden",
+        "message": f"a page from {EVIL} may not use the admin API: only the console's own pages may "
+        "(tools such as ftl call send no Origin)",
+    }
+    for origin in (EVIL, "null", "http://127.0.0.1:9999", "https://127.0.0.1:8892"):
+        assert (await client.get("/api/timeline", headers={"Origin": origin})).status_code == 403, origin
+    assert backplane.calls == []
+    # The console's own pages send their own origin; tools send none.
+    own = await client.post("/api/call", json=body, headers={"Origin": URLS.admin_url})
+    assert own.status_code == 200
+    assert (await client.post("/api/call", json=body)).status_code == 200
+    assert len(backplane.calls) == 2
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:8892", "127.0.0.1.evil.example", "192.168.1.20:8892", "admin"]
+)
+async def test_a_host_that_is_not_this_server_is_refused(
+    client: httpx.AsyncClient, backplane: FakeBackplane, host: str
+) -> None:
+    for request in (
+        client.build_request("GET", "/api/timeline", headers={"Host": host}),
+        client.build_request("GET", "/", headers={"Host": host}),
+        client.build_request("POST", "/api/call", json={"verb": "users.lookup"}, headers={"Host": host}),
+    ):
+        refused = await client.send(request)
+        assert refused.status_code == 403
+        message = refused.json()["error"]["message"]
+        assert message.startswith(f"Host {host!r} is not this admin server: use {URLS.admin_url}")
+    assert backplane.calls == []
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1:8892", "localhost:8892", "LOCALHOST", "[::1]:8892", "127.0.0.2", "console.localhost:8892"],
+)
+async def test_loopback_hosts_are_this_server(client: httpx.AsyncClient, host: str) -> None:
+    assert (await client.get("/api/status", headers={"Host": host})).status_code == 200
+
+
+async def test_the_bound_host_name_is_this_server_and_a_wildcard_bind_takes_any_address(
+    backplane: FakeBackplane, timeline: Timeline
+) -> None:
+    lan = ServerUrls("http://0.0.0.0:8891", "http://0.0.0.0:8892", "")
+    named = create_admin_app(backplane, timeline, URLS, bound_hosts=["devbox.lan"])
+    anywhere = create_admin_app(backplane, timeline, lan, bound_hosts=["0.0.0.0"])
+
+    async def status(app: Any, host: str) -> int:
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{host}") as http:
+            return (await http.get("/api/status")).status_code
+
+    assert await status(named, "devbox.lan:8892") == 200
+    assert await status(named, "other.lan:8892") == 403
+    assert await status(anywhere, "192.168.1.20:8892") == 200
+    assert await status(anywhere, "[fd00::1]:8892") == 200
+    assert await status(anywhere, "evil.example:8892") == 403

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from ftl.devserver.timeline import Timeline, TimelineEvent, event_from_json, event_to_json
+from ftl.devserver.timeline import Skipped, Timeline, TimelineEvent, event_from_json, event_to_json
 
 
 class FakeClock:
@@ -185,3 +185,73 @@ def test_a_long_trace_keeps_its_newest_events_when_evicting() -> None:
         "42",
         "41",
     ]
+
+
+# -- a reader that falls behind --------------------------------------------------------------------
+
+
+def test_a_reader_that_falls_behind_loses_the_oldest_events_and_is_told_where() -> None:
+    async def scenario() -> None:
+        timeline = Timeline(stream_queue_size=3)
+        with timeline.subscribe(kind="log") as subscription:
+            for i in range(1, 8):  # a burst while the reader is busy elsewhere
+                timeline.add(event(message=str(i)))
+            got = [await subscription.next() for _ in range(4)]
+            assert got[0] == Skipped(count=4, first_id=1, last_id=4)
+            assert [e.message for e in got[1:] if isinstance(e, TimelineEvent)] == ["5", "6", "7"]
+            assert subscription.dropped == 4
+            # Caught up: the next event arrives as usual, with no further notice.
+            timeline.add(event(message="8"))
+            assert await subscription.next() == timeline.query(limit=1)[0]
+
+    asyncio.run(scenario())
+
+
+def test_a_loss_while_the_reader_waits_is_reported_before_the_event_after_it() -> None:
+    async def scenario() -> None:
+        timeline = Timeline(stream_queue_size=1)
+        with timeline.subscribe() as subscription:
+            reader = asyncio.ensure_future(subscription.next())
+            await asyncio.sleep(0)  # the reader waits on an empty queue
+            # Both land before the reader runs again: the first wakes it, the second pushes it out.
+            timeline.add(event(message="first"))
+            timeline.add(event(message="second"))
+            assert await reader == Skipped(count=1, first_id=1, last_id=1)
+            following = await subscription.next()
+            assert isinstance(following, TimelineEvent) and following.message == "second"
+
+    asyncio.run(scenario())
+
+
+def test_the_backlog_is_never_lost_and_losses_after_it_are_reported() -> None:
+    async def scenario() -> None:
+        timeline = Timeline(stream_queue_size=2)
+        for i in range(3):
+            timeline.add(event(message=f"old-{i}"))
+        with timeline.subscribe(backlog=3) as subscription:
+            for i in range(4):
+                timeline.add(event(message=f"new-{i}"))
+            got = [await subscription.next() for _ in range(6)]
+        messages = [item.message if isinstance(item, TimelineEvent) else item for item in got]
+        assert messages == ["old-0", "old-1", "old-2", Skipped(2, 4, 5), "new-2", "new-3"]
+
+    asyncio.run(scenario())
+
+
+def test_stream_leaves_out_the_loss_notices_and_keeps_the_newest_events() -> None:
+    async def scenario() -> None:
+        timeline = Timeline(stream_queue_size=2)
+        stream = timeline.stream(kind="log")
+        reader = asyncio.ensure_future(_take(stream, 2))
+        while timeline.subscriber_count() == 0:
+            await asyncio.sleep(0)
+        timeline.add_many(event(message=str(i)) for i in range(5))
+        assert [e.message for e in await asyncio.wait_for(reader, 5)] == ["3", "4"]
+        await stream.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_stream_queue_size_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        Timeline(stream_queue_size=0)

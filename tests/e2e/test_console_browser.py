@@ -229,3 +229,106 @@ def test_call_a_verb_then_find_it_in_the_timeline_and_open_its_trace(console_url
     expect(page.locator("h1")).to_have_text("External realms")
 
     assert problems == [], "console errors on the pages:\n" + "\n".join(problems)
+
+
+# -- a page that falls behind the live stream -------------------------------------------------------
+
+
+@dataclass
+class NoModules:
+    """A backplane with nothing deployed: the live timeline is all this test looks at."""
+
+    realm: str = "burst"
+    project: None = None
+
+    def schema(self) -> Any:
+        from ftl.schema import ast
+
+        return ast.Schema()
+
+    def deployments(self) -> list[Any]:
+        return []
+
+
+@dataclass
+class ThreadServed:
+    url: str
+    timeline: Any
+    loop: Any
+
+    def add_at_once(self, events: list[Any]) -> None:
+        """Add every event in one turn of the server's loop, before any stream can read one."""
+        done = threading.Event()
+
+        def add() -> None:
+            self.timeline.add_many(events)
+            done.set()
+
+        self.loop.call_soon_threadsafe(add)
+        assert done.wait(WAIT_S), "the server's loop did not run the burst"
+
+
+@pytest.fixture
+def tiny_queue_console() -> Iterator[ThreadServed]:
+    """The admin app with the console, on a real socket, whose streams hold only 4 unread events."""
+    import asyncio
+
+    import uvicorn
+
+    from ftl.devserver.admin import ServerUrls, create_admin_app
+    from ftl.devserver.console import console_routes
+    from ftl.devserver.server import bind_socket, socket_url
+    from ftl.devserver.timeline import Timeline
+
+    timeline = Timeline(stream_queue_size=4)
+    backend = NoModules()
+    sock = bind_socket(ANY_PORT)
+    url = socket_url(sock)
+    app = create_admin_app(
+        backend,  # type: ignore[arg-type]
+        timeline,
+        ServerUrls("", url, url),
+        extra_routes=console_routes(backend, timeline),
+    )
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(
+        target=lambda: loop.run_until_complete(server.serve(sockets=[sock])), daemon=True
+    )
+    thread.start()
+    try:
+        poll(lambda: server.started, "the console server to start")
+        yield ThreadServed(url, timeline, loop)
+    finally:
+        server.should_exit = True
+        thread.join(WAIT_S)
+        loop.close()
+        sock.close()
+
+
+def test_a_timeline_page_that_fell_behind_fetches_what_the_stream_dropped(
+    tiny_queue_console: ThreadServed, browser: Any
+) -> None:
+    from ftl.devserver.timeline import TimelineEvent
+
+    expect = sync_api.expect
+    served = tiny_queue_console
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    page.goto(served.url + "/timeline")
+    expect(page.locator("#live-badge")).to_have_text("live", timeout=WAIT_MS)
+    poll(lambda: served.timeline.subscriber_count() == 1, "the page's stream to subscribe")
+
+    # 30 events in one go: the stream keeps the newest 4, tells the page it dropped 26, and the
+    # page asks again from the newest event it has.
+    burst = [TimelineEvent(kind="log", time=time.time(), module="m", message=f"burst {i}") for i in range(30)]
+    served.add_at_once(burst)
+    rows = page.locator("tbody tr.event")
+    expect(rows).to_have_count(30, timeout=WAIT_MS)
+    ids = [int(row.get_attribute("data-id")) for row in rows.all()]
+    assert ids == list(range(30, 0, -1))
+    expect(page.locator("#live-badge")).to_have_text("live")
+    assert problems == [], "console errors on the page:\n" + "\n".join(problems)

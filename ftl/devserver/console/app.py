@@ -190,15 +190,15 @@ class Console:
         """Server-sent events, each `{"id", "html"}` with one rendered timeline row.
 
         `after` (or the browser's `Last-Event-ID` on a reconnect) replays the matching events since
-        that id, up to LIVE_BACKLOG of them.
+        that id, up to LIVE_BACKLOG of them; `after=0` replays from the start. Where the stream
+        had to drop events, it says `resync` (see `ftl.devserver.sse`) and the page asks again.
         """
         filters = _filters(request.query_params)
-        after = max(
-            _int(request.query_params.get("after")) or 0, _int(request.headers.get("last-event-id")) or 0
-        )
+        given = [_int(request.query_params.get("after")), _int(request.headers.get("last-event-id"))]
+        known = [after for after in given if after is not None]
         row = self.templates.env.get_template("_event_row.html")
         return StreamingResponse(
-            _live_rows(self.timeline, filters, after, lambda event: row.render(e=event)),
+            _live_rows(self.timeline, filters, max(known, default=None), lambda event: row.render(e=event)),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -263,15 +263,18 @@ def _query(filters: Mapping[str, Any]) -> str:
 def _live_rows(
     timeline: Timeline,
     filters: dict[str, Any],
-    after: int,
+    after: int | None,
     render: Callable[[TimelineEvent], str],
 ) -> AsyncIterator[bytes]:
+    """Rendered rows of the events after `after` (None: only those from now on)."""
+    shown = after or 0
+
     def encode(event: TimelineEvent) -> bytes | None:
-        if event.id <= after:  # the page already shows it
+        if event.id <= shown:  # the page already shows it
             return None
         return json.dumps({"id": event.id, "html": render(event)}, ensure_ascii=False).encode()
 
-    return timeline_events(timeline, filters, LIVE_BACKLOG if after else 0, encode)
+    return timeline_events(timeline, filters, 0 if after is None else LIVE_BACKLOG, encode)
 
 
 def console_routes(backend: ConsoleBackend, timeline: Timeline) -> list[BaseRoute]:

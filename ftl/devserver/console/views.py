@@ -246,7 +246,8 @@ _JSON_DETAILS: Final[tuple[str, ...]] = (
     "status",
     "error",
 )
-_TEXT_DETAILS: Final[tuple[str, ...]] = ("traceback", "stderr")
+# A failed call's `exception` (its type) and `where` (user code's `file:line`) come before its traceback.
+_TEXT_DETAILS: Final[tuple[str, ...]] = ("exception", "where", "traceback", "stderr")
 
 
 @dataclass(frozen=True, slots=True)

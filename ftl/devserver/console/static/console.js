@@ -13,15 +13,22 @@
     badge.classList.toggle("is-down", openStreams <= 0);
   }
 
-  // A server-sent event stream that keeps the badge honest and reconnects by itself.
-  function follow(url, onEvent) {
-    const source = new EventSource(url);
+  // A server-sent event stream that keeps the badge honest and reconnects by itself. When the
+  // page fell behind, the server dropped events and says so with a "resync" event: `onResync`
+  // gets `{skipped, first_id, last_id}` and a `reconnect(url)` to fetch again from where it was.
+  function follow(url, onEvent, onResync) {
+    let source = null;
     let open = false;
-    source.onopen = () => { if (!open) { open = true; setLive(+1); } };
-    source.onerror = () => { if (open) { open = false; setLive(-1); } };
-    source.onmessage = (message) => onEvent(JSON.parse(message.data));
+    function connect(target) {
+      if (source) source.close();
+      source = new EventSource(target);
+      source.onopen = () => { if (!open) { open = true; setLive(+1); } };
+      source.onerror = () => { if (open) { open = false; setLive(-1); } };
+      source.onmessage = (message) => onEvent(JSON.parse(message.data));
+      source.addEventListener("resync", (message) => onResync(JSON.parse(message.data), connect));
+    }
+    connect(url);
     window.addEventListener("pagehide", () => source.close());
-    return source;
   }
 
   // Tables that receive rendered rows: newest first, at most data-max-rows of them. Rows arriving
@@ -38,8 +45,10 @@
       pending = [];
       const newest = body.rows.length ? Number(body.rows[0].dataset.id) : 0;
       const fragment = document.createDocumentFragment();
+      const seen = new Set();  // a replay after a resync may repeat an event in the same batch
       for (const { id, html } of batch) {
-        if (id <= newest && body.querySelector(`tr[data-id="${id}"]`)) continue;
+        if (seen.has(id) || (id <= newest && body.querySelector(`tr[data-id="${id}"]`))) continue;
+        seen.add(id);
         const template = document.createElement("template");
         template.innerHTML = html.trim();
         const row = template.content.firstElementChild;
@@ -63,10 +72,21 @@
       if (empty && body.rows.length) empty.hidden = true;
     }
 
+    // The newest id this table has (shown or about to be).
+    function newestId() {
+      const shown = body.rows.length ? Number(body.rows[0].dataset.id) : 0;
+      return pending.reduce((newest, event) => Math.max(newest, event.id), shown);
+    }
+
     follow(box.dataset.liveRows, (event) => {
       // A hidden tab gets no frames: keep only what one flush would show.
       if (pending.length >= 2 * max) pending = pending.slice(-max);
       if (pending.push(event) === 1) requestAnimationFrame(flush);
+    }, (resync, reconnect) => {
+      // Events were dropped: ask again for everything after the newest one we have.
+      const url = new URL(box.dataset.liveRows, window.location.href);
+      url.searchParams.set("after", String(newestId()));
+      reconnect(url.toString());
     });
   }
 
@@ -83,9 +103,11 @@
         if (open.has(details.closest("[data-id]")?.dataset.id)) details.open = true;
       }
     }
-    follow(box.dataset.live, () => {
+    function schedule() {
       if (pending === null) pending = setTimeout(() => refresh().catch(() => {}), 150);
-    });
+    }
+    // The box is fetched whole, so events dropped by the stream come back with the next refresh.
+    follow(box.dataset.live, schedule, schedule);
   }
 
   // The verb form: POST /api/call, then show the answer or the error.
