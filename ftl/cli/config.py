@@ -121,12 +121,24 @@ def _add_commands(group: typer.Typer, kind: Kind) -> None:
         plain: bool = PLAIN_OPTION,
     ) -> None:
         set_plain(plain)
+        # Late: only `set` needs the realm machinery (and git with it).
+        from ftl.realm.endpoints import (
+            check_realm_endpoint,
+            overriding_variable,
+            realm_of_endpoint,
+            unpinned_realm_problem,
+        )
+
         try:
             parsed_key = parse_key(key)
             parsed = parse_value(value if value is not None else _read_value(kind, str(parsed_key)))
             project = _project(project_file)
+            endpoint_of = realm_of_endpoint(kind, parsed_key)
             schema = None
-            if not no_validate:
+            if endpoint_of is not None:
+                if not no_validate:
+                    check_realm_endpoint(endpoint_of, parsed_key, parsed)
+            elif not no_validate:
                 with _status("checking the declared type"):
                     schema = declared_schema(project)
             set_value(project, kind, parsed_key, parsed, schema=schema)
@@ -134,11 +146,17 @@ def _add_commands(group: typer.Typer, kind: Kind) -> None:
         except FtlError as error:
             fail_with(error)
         console.print(f"set {kind} {escape(str(parsed_key))}")
-        undeclared = undeclared_problem(schema, kind, parsed_key) if schema is not None else None
-        if undeclared:
-            console_err.print(f"note: {escape(undeclared)}")
+        if endpoint_of is not None:
+            note = unpinned_realm_problem(project, endpoint_of)
+        else:
+            note = undeclared_problem(schema, kind, parsed_key) if schema is not None else None
+        if note:
+            console_err.print(f"note: {escape(note)}")
+        overridden_by = overriding_variable(endpoint_of) if endpoint_of is not None else None
         if effective.source.startswith("env "):
-            console.print(f"note: {escape(effective.source[4:])} is set and takes precedence")
+            overridden_by = effective.source[4:]
+        if overridden_by:
+            console.print(f"note: {escape(overridden_by)} is set and takes precedence")
 
     set_command.__doc__ = f"Set a {noun}; the value is JSON, checked against the declared type if any."
 

@@ -41,9 +41,13 @@ def get(
     assert result.schema is not None
     schema = result.schema
     if public:
+        from ftl.errors import FtlError
         from ftl.realm import public_schema
 
-        schema = public_schema(schema, project.realm)
+        try:
+            schema = public_schema(schema, project.realm)
+        except FtlError as error:
+            fail_on_diagnostics(error.diagnostics)  # positioned, relative to here, as `ftl build` has them
     if modules:
         schema = select_modules(schema, project.realm, modules)
     _print(schema, json_output)

@@ -6,6 +6,7 @@
 - `external`: pinned realms as `external realm` blocks for the build
 - `pins`: `ftl realm add/update/list/remove`; `references`: who still uses a realm
 - `public`: a realm's public schema; `export`: `ftl schema export`; `sources`: `ftl schema diff` inputs
+- `endpoints`: the `<realm>-realm-endpoint` config values that say where calls to a pinned realm go
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from ftl.files import display_path
 from ftl.project import Project, RealmPin
 from ftl.realm import cache
 from ftl.realm._reasons import reason
-from ftl.realm.git import CommitFiles, open_commit, redact
+from ftl.realm.git import CommitFiles, is_commit_id, open_commit, redact
 from ftl.realm.public import check_no_third_realm_leak
 from ftl.schema import ast, parse_schema, validate_schema
 
@@ -32,12 +32,17 @@ def load_external_realms(project: Project) -> list[ast.Realm]:
 
 def load_pinned_realm(project: Project, pin: RealmPin) -> PinnedRealm:
     """One pin's public schema: from the cache if intact, else fetched at exactly the pinned commit."""
+    if not is_commit_id(pin.git_commit):
+        raise FtlError(
+            f"`[realms.egress.{pin.name}]` git-commit {pin.git_commit!r} is not a full git commit id "
+            f"(`ftl realm update {pin.name}` pins its branch head)"
+        )
     lookup, entry = cache.lookup(project.state_dir, pin)
     if entry is not None:
         realm = parse_public_realm(entry.text, display_path(entry.schema_file), validate=False)
     else:
         text = fetch_public_schema(pin, project.root)
-        realm = parse_public_realm(text, source_label(pin.git_commit, pin.git_path))
+        realm = parse_public_realm(text, source_label(pin.name, pin.git_commit, pin.git_path))
         entry = cache.store(project.state_dir, pin, text)
     return PinnedRealm(pin=pin, realm=as_external(realm, pin.name), entry=entry, lookup=lookup)
 
@@ -46,15 +51,15 @@ def fetch_public_schema(pin: RealmPin, root: Path) -> str:
     """The pinned schema file, fetched at exactly the pinned commit; a local path in the pin is
     taken from `root`, the project's directory."""
     with open_commit(pin.git_repo, pin.git_commit, base=root) as files:
-        return read_public_schema(files, pin.git_repo, pin.git_commit, pin.git_path)
+        return read_public_schema(files, pin.git_repo, pin.git_commit, pin.git_path, pin.name)
 
 
-def read_public_schema(files: CommitFiles, git_repo: str, commit: str, path: str) -> str:
-    """The text of the schema file at `path` of a fetched commit."""
+def read_public_schema(files: CommitFiles, git_repo: str, commit: str, path: str, realm: str) -> str:
+    """The text of the schema file at `path` of a fetched commit of `realm`'s repository."""
     data = files.read(path)
     if data is None:
         raise FtlError(f"git repository {redact(git_repo)} has no file {path} at commit {commit[:12]}")
-    return decode_schema(data, source_label(commit, path))
+    return decode_schema(data, source_label(realm, commit, path))
 
 
 def decode_schema(data: bytes, label: str) -> str:
@@ -65,9 +70,10 @@ def decode_schema(data: bytes, label: str) -> str:
         raise FtlError(f"{label} is {reason(exc)}") from exc
 
 
-def source_label(commit: str, path: str) -> str:
-    """How errors name a file inside a commit: git's own `REV:PATH` spelling."""
-    return f"{commit[:12]}:{path}"
+def source_label(realm: str, commit: str, path: str) -> str:
+    """How errors name a file inside a commit of `realm`'s repository: `REALM@REV:PATH`, after
+    git's own `REV:PATH` spelling and the `@realm` of references."""
+    return f"{realm}@{commit[:12]}:{path}"
 
 
 def parse_public_realm(text: str, filename: str, *, validate: bool = True) -> ast.Realm:

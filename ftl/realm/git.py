@@ -25,7 +25,7 @@ from ftl.errors import FtlError
 # Never wait for a password prompt: a CLI run in CI must fail, not hang.
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
 _TIMEOUT_S = 120
-_COMMIT_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_COMMIT_RE = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 _URL_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -98,6 +98,16 @@ def _default_branch(url: str, heads: dict[str, str], default_ref: str, head_comm
     )
 
 
+def is_commit_id(commit: str) -> bool:
+    """Whether `commit` is a full (40 or 64 hex digit) lower-case commit id."""
+    return _COMMIT_RE.fullmatch(commit) is not None
+
+
+def check_commit_id(commit: str) -> None:
+    if not is_commit_id(commit):
+        raise FtlError(f"{commit!r} is not a full git commit id")
+
+
 class CommitFiles:
     """Files of one fetched commit; see `open_commit`."""
 
@@ -113,8 +123,7 @@ class CommitFiles:
 def open_commit(url: str, commit: str, *, base: Path | None = None) -> Iterator[CommitFiles]:
     """Fetch exactly `commit` from the repository at `url` and give access to its files; a relative
     local path is taken from `base` (default: the current directory)."""
-    if not _COMMIT_RE.match(commit):
-        raise FtlError(f"{commit!r} is not a full git commit id")
+    check_commit_id(commit)
     where = git_location(url, base)
     with tempfile.TemporaryDirectory(prefix="ftl-realm-") as scratch:
         repo = git.Repo.init(scratch, bare=True)

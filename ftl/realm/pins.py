@@ -30,7 +30,7 @@ from ftl.realm.references import realm_references
 from ftl.schema import ast
 from ftl.schema.breaking import Change, schema_changes
 
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -103,15 +103,23 @@ def add_realm(
         _check_new_name(name, project)
     head = resolve_branch(git_repo, git_branch)
     with open_commit(git_repo, head.commit) as files:
-        remote = _remote_project(files.read(PROJECT_FILE_NAME), git_repo, head.commit)
+        # The remote's project file is only read for what was not given: a path, or a name.
+        remote = None
+        if git_path is None or name is None:
+            remote = _remote_project(
+                files.read(PROJECT_FILE_NAME), git_repo, head.commit, strict=not git_path
+            )
         path = git_path or (remote.public_schema if remote else None)
         if path is None:
             raise FtlError(
                 f"git repository {redact(git_repo)} has no {PROJECT_FILE_NAME} at commit {head.commit[:12]}; "
                 "give the public schema file with --git-path"
             )
-        text = read_public_schema(files, git_repo, head.commit, path)
-    realm = parse_public_realm(text, source_label(head.commit, path))
+        label_name = name or (remote.realm if remote else _repo_name(git_repo))
+        text = read_public_schema(files, git_repo, head.commit, path, label_name)
+    label = source_label(label_name, head.commit, path)
+    realm = parse_public_realm(text, label)
+    _check_exports_something(realm, label)
     local_name = name or (remote.realm if remote else realm.name)
     _check_new_name(local_name, project)
     pin = RealmPin(
@@ -140,7 +148,7 @@ def update_realms(project_file: Path, names: Iterable[str] = (), *, check: bool 
             continue
         moved = RealmPin(pin.name, pin.git_repo, head.branch, head.commit, pin.git_path)
         new_text = fetch_public_schema(moved, project.root)
-        new_realm = parse_public_realm(new_text, source_label(moved.git_commit, moved.git_path))
+        new_realm = parse_public_realm(new_text, source_label(pin.name, moved.git_commit, moved.git_path))
         try:
             old_realm = load_pinned_realm(project, pin).realm
         except FtlError as exc:
@@ -187,19 +195,42 @@ class _RemoteProject:
     public_schema: str
 
 
-def _remote_project(data: bytes | None, url: str, commit: str) -> _RemoteProject | None:
+def _remote_project(data: bytes | None, url: str, commit: str, *, strict: bool) -> _RemoteProject | None:
+    """The remote's realm name and public-schema path; a file that cannot be read is an error
+    when `strict` (the path is needed from it), else as good as no file at all."""
     if data is None:
         return None
     where = f"{PROJECT_FILE_NAME} of {redact(url)} at commit {commit[:12]}"
     try:
         values = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        if not strict:
+            return None
         raise FtlError(f"the {where} is not valid TOML: {exc}") from exc
     realm = values.get("realm")
     public_schema = values.get("public-schema", DEFAULT_PUBLIC_SCHEMA)
     if not isinstance(realm, str) or not isinstance(public_schema, str):
+        if not strict:
+            return None
         raise FtlError(f"the {where} has no valid `realm` / `public-schema` setting")
     return _RemoteProject(realm=realm, public_schema=public_schema)
+
+
+def _repo_name(git_repo: str) -> str:
+    """A short name for a repository in messages: the last part of its URL or path (`bank.git` -> `bank`)."""
+    last = re.split(r"[/:\\]", redact(git_repo).rstrip("/\\"))[-1]
+    return last.removesuffix(".git") or redact(git_repo)
+
+
+def _check_exports_something(realm: ast.Realm, label: str) -> None:
+    """Refuse a public schema that offers other realms nothing to use."""
+    if any(ast.visibility_of(d) == ast.Visibility.REALM for m in realm.modules for d in m.decls):
+        return
+    raise FtlError(
+        f"{label} exports nothing to other realms (it has no `export realm` declaration): the realm "
+        f'{realm.name!r} must export a verb with `@ftl.verb(export="realm")` and commit its public '
+        "schema (`ftl schema export`) before it can be pinned"
+    )
 
 
 def _as_recorded(git_repo: str, root: Path) -> str:
@@ -215,7 +246,7 @@ def _as_recorded(git_repo: str, root: Path) -> str:
 
 
 def _check_new_name(name: str, project: Project) -> None:
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise FtlError(f"{name!r} is not a valid realm name (letters, digits and underscores)")
     if name == project.realm:
         raise FtlError(f"realm name {name!r} is this project's own realm; give another one with --name")

@@ -5,8 +5,10 @@ Differences from upstream's `Schema.External()` (schema-language.md §9.2), all 
 - the output is canonical and deterministic: modules by name, declarations (and verb metadata)
   in the validator's order, no positions, no module metadata (`+git` would carry commit ids);
 - the builtin module is left out: validation injects it into every realm, external ones too;
-- a reachable reference into a third realm (`m.T@other`) is refused, since a realm may only
-  publish its own types.
+- `+calls` targets (and `+retry` catch verbs) in other realms are dropped: whom a verb calls
+  elsewhere is an implementation detail, and the reader of the file has no schema of that realm;
+- any other reachable reference into a third realm (`m.T@other`) is refused, since a realm may
+  only publish its own types.
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ def public_schema(schema: ast.Schema, realm: str) -> ast.Schema:
     source = next((r for r in schema.realms if r.name == realm and not r.external), None)
     if source is None:
         return ast.Schema(realms=(ast.Realm(name=realm),))
-    kept = _reachable(source)
+    kept = [(module, _strip_metadata(decl)) for module, decl in _reachable(source)]
     leaks = [d for module, decl in kept for d in _third_realm_refs(module, decl)]
     if leaks:
         raise FtlError(leaks)
     by_module: dict[str, list[ast.Decl]] = {}
     for module, decl in kept:
-        by_module.setdefault(module, []).append(_strip_metadata(decl))
+        by_module.setdefault(module, []).append(decl)
     modules = []
     for module in sorted(by_module):
         original = source.module(module)
@@ -133,11 +135,23 @@ def _third_realm_refs(module: str, decl: ast.Decl) -> Iterator[Diagnostic]:
 
 
 def _strip_metadata(decl: ast.Decl) -> ast.Decl:
+    """`decl` without `+config`/`+secrets` and without calls into other realms."""
     metadata = getattr(decl, "metadata", None)
     if not metadata:
         return decl
-    kept = tuple(m for m in metadata if not isinstance(m, _STRIPPED_METADATA))
-    return decl if len(kept) == len(metadata) else ast.replace(decl, metadata=kept)
+    kept: list[ast.Metadata] = []
+    for item in metadata:
+        if isinstance(item, _STRIPPED_METADATA):
+            continue
+        if isinstance(item, ast.MetadataCalls):
+            in_realm = tuple(ref for ref in item.calls if not ref.realm)
+            if not in_realm:
+                continue
+            item = item if len(in_realm) == len(item.calls) else ast.replace(item, calls=in_realm)
+        elif isinstance(item, ast.MetadataRetry) and item.catch is not None and item.catch.realm:
+            item = ast.replace(item, catch=None)
+        kept.append(item)
+    return decl if kept == list(metadata) else ast.replace(decl, metadata=tuple(kept))
 
 
 def without_positions(node: Any) -> Any:

@@ -74,7 +74,9 @@ class OutgoingCalls:
             )
         body = _encode_request(module, verb, request)
         if realm:
-            return self._realm_calls.call(context.request_id, module, verb, realm, body, response_type)
+            return self._realm_calls.call(
+                context.request_id, module, verb, realm, body, response_type, caller=_caller(context)
+            )
         endpoint = self._begin(module)
         try:
             client = self._thread_client(endpoint)
@@ -92,7 +94,14 @@ class OutgoingCalls:
         body = _encode_request(module, verb, request)
         if realm:
             return await asyncio.to_thread(
-                self._realm_calls.call, context.request_id, module, verb, realm, body, response_type
+                self._realm_calls.call,
+                context.request_id,
+                module,
+                verb,
+                realm,
+                body,
+                response_type,
+                caller=_caller(context),
             )
         endpoint = self._begin(module)
         try:
@@ -149,6 +158,11 @@ class OutgoingCalls:
             except OSError as exc:
                 raise CallFailed("not_live", f"cannot reach {endpoint}: {exc}") from None
         return client
+
+
+def _caller(context: CallContext) -> str:
+    """The calling verb as timeline events name it (`data["caller"]`)."""
+    return f"{context.module}.{context.verb}"
 
 
 def _encode_request(module: str, verb: str, request: Any) -> bytes:

@@ -282,3 +282,63 @@ def test_values_are_validated_against_declared_types(project: Project) -> None:
     assert ftl_command(root, "secret", "set", "echo.port", '"eighty"').returncode == 1
     assert ftl_command(root, "secret", "set", "echo.port", "80").returncode == 0
     assert ftl_command(root, "secret", "set", "echo.port", '"x"', "--no-validate").returncode == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# `<realm>-realm-endpoint`: where calls to a pinned realm go, not a module's config
+
+BANK_PIN = textwrap.dedent(
+    """
+    [realms.egress.bank]
+    git-repo = "../bank"
+    git-branch = "main"
+    git-commit = "0123456789abcdef0123456789abcdef01234567"
+    git-path = "ftl-public-schema.ftl"
+    """
+)
+
+
+@pytest.mark.e2e
+def test_a_realm_endpoint_is_set_without_a_misleading_note(project: Project) -> None:
+    root = project.root
+    (root / "echo" / "echo").mkdir(parents=True)
+    (root / "echo" / "ftl.toml").write_text('module = "echo"\n')
+    (root / "echo" / "echo" / "__init__.py").write_text(MODULE_CODE)
+    with project.path.open("a") as file:
+        file.write(BANK_PIN)
+    done = ftl_command(root, "config", "set", "bank-realm-endpoint", '"http://127.0.0.1:9999"')
+    assert (done.returncode, done.stdout, done.stderr) == (0, "set config bank-realm-endpoint\n", "")
+    assert 'bank-realm-endpoint = "http://127.0.0.1:9999"' in project.path.read_text()
+    overridden = ftl_command(
+        root,
+        "config",
+        "set",
+        "bank-realm-endpoint",
+        '"http://127.0.0.1:9998"',
+        FTL_REALM_ENDPOINT_BANK="http://elsewhere:1",
+    )
+    assert overridden.returncode == 0, overridden.stderr
+    assert "note: FTL_REALM_ENDPOINT_BANK is set and takes precedence" in overridden.stdout
+
+
+@pytest.mark.e2e
+def test_an_endpoint_for_a_realm_that_is_not_pinned_says_so(project: Project) -> None:
+    done = ftl_command(project.root, "config", "set", "bank-realm-endpoint", '"https://bank.example.com"')
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("note: no realm named 'bank' is pinned (pinned: none)")
+    assert "no module declares" not in done.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("value", ["8892", '"127.0.0.1:8892"', '"ftp://host/"', '"http://"'])
+def test_a_realm_endpoint_must_be_an_http_url(project: Project, value: str) -> None:
+    before = project.path.read_bytes()
+    done = ftl_command(project.root, "config", "set", "bank-realm-endpoint", value)
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        "ftl: error: bank-realm-endpoint is where calls to realm 'bank' go: it must be an http:// or "
+        "https:// URL"
+    )
+    assert project.path.read_bytes() == before
+    unchecked = ftl_command(project.root, "config", "set", "bank-realm-endpoint", value, "--no-validate")
+    assert unchecked.returncode == 0, unchecked.stderr

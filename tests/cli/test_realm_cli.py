@@ -121,7 +121,7 @@ def test_an_invalid_public_schema_is_reported_at_its_place(shop: Path, bank: Pat
     before = shop.read_bytes()
     code, _, err = ftl("realm", "add", "--git-repo", str(bank))
     assert code == 1
-    assert re.match(rf"{commit[:12]}:ftl-public-schema\.ftl:3:\d+: ", err)
+    assert re.match(rf"bank@{commit[:12]}:ftl-public-schema\.ftl:3:\d+: ", err)
     assert shop.read_bytes() == before
 
 
@@ -184,3 +184,26 @@ def test_no_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FTL_PROJECT_FILE", raising=False)
     code, _, err = ftl("realm", "list")
     assert code == 1 and err.startswith("ftl: error: no ftl-project.toml found")
+
+
+def test_a_realm_exporting_nothing_to_realms_is_refused_with_how_to_export(shop: Path, bank: Path) -> None:
+    private = BANK_V1.replace("export realm", "export")
+    commit = _commit(bank, **{"ftl-public-schema.ftl": private})
+    before = shop.read_bytes()
+    code, out, err = ftl("realm", "add", "--git-repo", str(bank))
+    assert (code, out) == (1, "")
+    assert err.startswith(
+        f"ftl: error: bank@{commit[:12]}:ftl-public-schema.ftl exports nothing to other realms"
+    )
+    assert '@ftl.verb(export="realm")' in err and "Traceback" not in err
+    assert shop.read_bytes() == before
+
+
+def test_add_with_path_and_name_never_reads_the_remote_project_file(shop: Path, bank: Path) -> None:
+    _commit(bank, **{"ftl-project.toml": "realm = \n"})
+    code, out, err = ftl(
+        "realm", "add", "--git-repo", str(bank), "--git-path", "ftl-public-schema.ftl", "--name", "money"
+    )
+    assert (code, err) == (0, ""), err
+    assert out.startswith("Pinned realm money at ")
+    assert "[realms.egress.money]" in shop.read_text()

@@ -1,6 +1,8 @@
 """`ftl schema get`: from the sources, and from a running backplane's admin API."""
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -112,3 +114,103 @@ def test_an_unreachable_backplane(tmp_path: Path) -> None:
     result = ftl("schema", "get", "--endpoint", f"http://127.0.0.1:{port}", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith(f"ftl: error: no backplane at http://127.0.0.1:{port}")
+
+
+# --- --public in a realm that pins another one -----------------------------------------------------
+
+BANK_PUBLIC = """realm bank {
+  module balance {
+    export realm data Receipt {
+      balance Int
+    }
+
+    export realm verb withdraw(Int) balance.Receipt
+  }
+}
+"""
+
+SHOP_MODULE = """from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ftl
+from ftl_modules.bank import balance
+
+
+@dataclass
+class Paid:
+    ok: bool
+
+
+@dataclass
+class Shown:
+    receipt: balance.Receipt
+
+
+@ftl.verb(export="realm")
+def pay(amount: int) -> Paid:
+    balance.withdraw(amount)
+    return Paid(ok=True)
+"""
+
+SHOWN_VERB = """
+
+@ftl.verb(export="realm")
+def show(amount: int) -> Shown:
+    return Shown(receipt=balance.withdraw(amount))
+"""
+
+
+def _git(cwd: Path, *args: str) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(cwd),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+    }
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=env)
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    """A `shop` realm whose `checkout` module pins and calls the `bank` realm."""
+    bank = tmp_path / "bank"
+    bank.mkdir()
+    (bank / "ftl-project.toml").write_text('realm = "bank"\n')
+    (bank / "ftl-public-schema.ftl").write_text(BANK_PUBLIC)
+    _git(bank, "init", "-q", "-b", "main")
+    _git(bank, "add", "-A")
+    _git(bank, "commit", "-q", "-m", "bank")
+    root = tmp_path / "shop"
+    (root / "modules" / "checkout" / "checkout").mkdir(parents=True)
+    (root / "ftl-project.toml").write_text('realm = "shop"\nmodule-dirs = ["modules"]\n')
+    (root / "modules" / "checkout" / "ftl.toml").write_text('module = "checkout"\n')
+    (root / "modules" / "checkout" / "checkout" / "__init__.py").write_text(SHOP_MODULE)
+    added = ftl("realm", "add", "--git-repo", str(bank), cwd=root)
+    assert added.returncode == 0, added.stderr
+    return root
+
+
+def test_public_leaves_out_calls_into_other_realms(shop: Path) -> None:
+    result = ftl("schema", "get", "--public", cwd=shop)
+    assert result.returncode == 0, result.stderr
+    assert "export realm verb pay(Int) checkout.Paid\n" in result.stdout
+    assert "@bank" not in result.stdout and "+calls" not in result.stdout
+
+
+def test_public_exposing_another_realms_type_is_a_positioned_error(shop: Path) -> None:
+    source = shop / "modules" / "checkout" / "checkout" / "__init__.py"
+    source.write_text(SHOP_MODULE + SHOWN_VERB)
+    result = ftl("schema", "get", "--public", cwd=shop)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert "Traceback" not in result.stderr
+    line = SHOP_MODULE.splitlines().index("    receipt: balance.Receipt") + 1
+    where = os.path.join("modules", "checkout", "checkout", "__init__.py")
+    assert re.search(
+        rf"^{re.escape(where)}:{line}:\d+: checkout\.Shown exposes balance\.Receipt@bank of realm 'bank'",
+        result.stderr,
+        re.MULTILINE,
+    ), result.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -337,3 +338,51 @@ def test_a_breaking_change_in_the_bank_is_caught_by_update_and_build(realms: tup
     )
 
     assert ftl(shop, "realm", "update", "--check").returncode == 0
+
+
+PAY_VERB = '''
+
+@dataclass
+class Paid:
+    ok: bool
+
+
+@ftl.verb(export="realm")
+def pay(req: CheckoutRequest) -> Paid:
+    """Offered to other realms; that it calls the bank is its own business."""
+    balance.withdraw(balance.WithdrawRequest(account=req.account, amount=req.total))
+    return Paid(ok=True)
+'''
+
+
+def test_the_shop_exports_a_verb_that_calls_the_bank(realms: tuple[Path, Path]) -> None:
+    _, shop = realms
+    source = shop / "modules" / "checkout" / "checkout" / "__init__.py"
+    write(source, SHOP_MODULE + PAY_VERB)
+    exported = ftl(shop, "schema", "export")
+    assert exported.returncode == 0, exported.stderr
+    public = (shop / "ftl-public-schema.ftl").read_text()
+    assert "export realm verb pay(checkout.CheckoutRequest) checkout.Paid" in public
+    assert "@bank" not in public and "+calls" not in public
+    shown = ftl(shop, "schema", "get", "--public")
+    assert (shown.returncode, shown.stdout) == (0, public), shown.stderr
+
+
+def test_a_cache_entry_that_is_not_a_directory_is_fetched_again(
+    realms: tuple[Path, Path], tmp_path: Path
+) -> None:
+    bank, shop = realms
+    entry = shop / ".ftl" / "realms" / "bank" / git(bank, "rev-parse", "HEAD")
+    outside = tmp_path / "outside"
+    write(outside / "keep.txt", "mine")
+    for damage in ("file", "symlink"):
+        shutil.rmtree(entry)
+        if damage == "file":
+            entry.write_text("x\n")
+        else:
+            entry.symlink_to(outside, target_is_directory=True)
+        built = ftl(shop, "build")
+        assert built.returncode == 0, (damage, built.stderr)
+        assert entry.is_dir() and not entry.is_symlink(), damage
+        assert "export realm verb withdraw" in (entry / "public-schema.ftl").read_text()
+    assert [p.name for p in outside.iterdir()] == ["keep.txt"]

@@ -115,7 +115,7 @@ def test_public_schema_that_does_not_parse(shop: Path, bank: GitRepo, unchanged:
         add_realm(shop, bank.url)
     [diagnostic] = caught.value.diagnostics
     assert diagnostic.pos is not None
-    assert (diagnostic.pos.filename, diagnostic.pos.line) == (f"{commit[:12]}:ftl-public-schema.ftl", 3)
+    assert (diagnostic.pos.filename, diagnostic.pos.line) == (f"bank@{commit[:12]}:ftl-public-schema.ftl", 3)
 
 
 def test_public_schema_that_is_not_text(shop: Path, bank: GitRepo, unchanged: None) -> None:
@@ -124,7 +124,7 @@ def test_public_schema_that_is_not_text(shop: Path, bank: GitRepo, unchanged: No
     with pytest.raises(FtlError) as caught:
         add_realm(shop, bank.url)
     assert str(caught.value) == (
-        f"{commit[:12]}:ftl-public-schema.ftl is not UTF-8 text (byte 0xff at offset 17)"
+        f"bank@{commit[:12]}:ftl-public-schema.ftl is not UTF-8 text (byte 0xff at offset 17)"
     )
 
 
@@ -134,7 +134,8 @@ def test_public_schema_that_does_not_validate(shop: Path, bank: GitRepo, unchang
     with pytest.raises(FtlError) as caught:
         add_realm(shop, bank.url)
     assert any("Missing" in d.message for d in caught.value.diagnostics)
-    assert all(d.pos and d.pos.filename.endswith(":ftl-public-schema.ftl") for d in caught.value.diagnostics)
+    label = f"bank@{bank.head()[:12]}:ftl-public-schema.ftl"
+    assert all(d.pos and d.pos.filename == label for d in caught.value.diagnostics)
 
 
 def test_public_schema_holding_two_realms(shop: Path, bank: GitRepo, unchanged: None) -> None:

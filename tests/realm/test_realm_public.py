@@ -4,7 +4,8 @@ import pytest
 
 from ftl.errors import FtlError
 from ftl.realm import check_no_third_realm_leak, public_schema
-from ftl.schema import ast, parse_schema
+from ftl.realm.external import validate_public_realm
+from ftl.schema import ast, parse_schema, print_schema
 
 SHOP = """realm shop {
   // Orders.
@@ -138,3 +139,67 @@ def test_check_no_third_realm_leak_on_a_fetched_schema() -> None:
     [realm] = parse_schema("realm bank { module b { export realm verb v(x.Y@z) Unit } }", "p.ftl").realms
     [leak] = check_no_third_realm_leak(realm)
     assert leak.pos is not None and leak.pos.filename == "p.ftl"
+
+
+CALLS_ANOTHER_REALM = """realm shop {
+  module checkout {
+    export realm data Paid {
+      ok Bool
+    }
+    export realm verb pay(Unit) checkout.Paid
+      +calls balance.withdraw@bank, checkout.log
+    export realm verb settle(Unit) Unit
+      +calls balance.withdraw@bank
+    verb log(Unit) Unit
+  }
+}
+external realm bank {
+  module balance {
+    export realm verb withdraw(Unit) Unit
+    export realm verb refund(Unit) Unit
+  }
+}
+"""
+
+
+def test_calls_into_other_realms_are_dropped_and_in_realm_calls_kept() -> None:
+    public = public_schema(parse_schema(CALLS_ANOTHER_REALM, "shop.ftl"), "shop")
+    text = print_schema(public)
+    assert "@bank" not in text
+    assert "      +calls checkout.log\n" in text
+    [module] = public.realms[0].modules
+    settle = module.decl("settle")
+    assert isinstance(settle, ast.Verb) and settle.metadata == ()
+    assert _names(public) == {
+        "checkout": [("data", "Paid"), ("verb", "log"), ("verb", "pay"), ("verb", "settle")]
+    }
+
+
+def test_a_retry_catch_verb_in_another_realm_is_dropped_but_the_retry_kept() -> None:
+    text = CALLS_ANOTHER_REALM.replace(
+        "      +calls balance.withdraw@bank\n",
+        "      +calls balance.withdraw@bank\n      +retry 3 1s catch balance.refund@bank\n",
+    )
+    printed = print_schema(public_schema(parse_schema(text), "shop"))
+    assert "@bank" not in printed
+    assert "    export realm verb settle(Unit) Unit\n      +retry 3 1s\n" in printed
+
+
+def test_a_public_schema_without_other_realms_calls_reads_back_and_validates() -> None:
+    text = print_schema(public_schema(parse_schema(CALLS_ANOTHER_REALM), "shop"))
+    [realm] = parse_schema(text).realms
+    assert check_no_third_realm_leak(realm) == []
+    _, diagnostics = validate_public_realm(realm)
+    assert diagnostics == []
+    assert print_schema(public_schema(parse_schema(text), "shop")) == text
+
+
+def test_another_realms_type_stays_refused_even_beside_a_dropped_call() -> None:
+    text = CALLS_ANOTHER_REALM.replace(
+        "      ok Bool\n", "      ok Bool\n      receipt balance.Receipt@bank\n"
+    )
+    with pytest.raises(FtlError) as caught:
+        public_schema(parse_schema(text, "shop.ftl"), "shop")
+    [diagnostic] = caught.value.diagnostics
+    assert "checkout.Paid exposes balance.Receipt@bank" in diagnostic.message
+    assert diagnostic.pos is not None and diagnostic.pos.line == 5
