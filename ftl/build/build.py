@@ -69,7 +69,8 @@ def build_project(
         write_realm_stubs(root, realm)
 
     extracted: dict[str, ast.Module] = {}
-    for name in order:
+    # Without a pinned realm's stubs, its users would only fail with a misleading ModuleNotFoundError.
+    for name in order if not realm_problems else ():
         info = by_name[name]
         try:
             loaded = load_module_file(info.module_file, stubs=stubs_dir(root), isolated=True)
@@ -78,7 +79,7 @@ def build_project(
             continue
         extracted[name] = loaded.schema
         write_module_stub(root, loaded.schema)
-    if not modules:
+    if not modules and not realm_problems:
         remove_stale_stubs(root, by_name, [r.name for r in external])
 
     result = BuildResult(None, {n: by_name[n] for n in sorted(selected)}, [], extracted)
@@ -101,7 +102,11 @@ def build_project(
         return result
     result.schema = schema
     if export_public_schema or (export_public_schema is None and not modules):
-        result.public_schema_written = _export_public_schema(project, schema)
+        try:
+            result.public_schema_written = _export_public_schema(project, schema)
+        except FtlError as exc:  # an export exposing another realm's type, an unreadable file
+            result.schema = None
+            result.diagnostics = sorted_unique(exc.diagnostics)
     return result
 
 
@@ -131,5 +136,3 @@ def _export_public_schema(project: Project, schema: ast.Schema) -> bool:
     if not has_exports and not (project.root / project.public_schema).exists():
         return False
     return write_public_schema(project, schema)
-
-

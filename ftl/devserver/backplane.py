@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequen
 from dataclasses import dataclass
 from pathlib import Path
 
-from ftl.devserver.changeset import DeploymentState
+from ftl.devserver.changeset import ChangesetState, DeploymentState
 from ftl.devserver.deployer import Deployer, DeployResult
 from ftl.devserver.events import (
     ChangesetCommitted,
@@ -42,7 +42,7 @@ from ftl.devserver.events import (
     ExternalRealmUnpinned,
 )
 from ftl.devserver.routes import CallError, CallResult, Router, project_routes, runner_routes
-from ftl.devserver.schema_service import InvalidEvent, SchemaEvent, SchemaService, SchemaState
+from ftl.devserver.schema_service import Changeset, InvalidEvent, SchemaEvent, SchemaService, SchemaState
 from ftl.devserver.supervisor import RunnerProcess, Supervisor
 from ftl.devserver.timeline import Timeline, TimelineEvent
 from ftl.errors import Diagnostic, FtlError
@@ -58,6 +58,7 @@ __all__ = [
     "CallResult",
     "DeployResult",
     "DeploymentInfo",
+    "FailedDeploy",
 ]
 
 RUNNER_CRASHED = "crashed"
@@ -72,6 +73,17 @@ class DeploymentInfo:
     endpoint: str
     started_at: float
     version: int
+
+
+@dataclass(frozen=True, slots=True)
+class FailedDeploy:
+    """A module's newest deploy attempt, when it failed after (or without) its serving version."""
+
+    changeset: str
+    modules: tuple[str, ...]  # every module of that changeset
+    reason: str
+    diagnostics: tuple[str, ...]
+    at: float
 
 
 class Backplane:
@@ -180,6 +192,27 @@ class Backplane:
     @property
     def state(self) -> SchemaState:
         return self._service.state
+
+    def failed_deploys(self) -> dict[str, FailedDeploy]:
+        """Per module, its newest changeset when that one failed (the previous version, if any,
+        still serves)."""
+        state = self._service.state
+        newest: dict[str, Changeset] = {}
+        for changeset in state.changesets.values():
+            for name in (*changeset.modules, *changeset.attempted):
+                if name not in newest or changeset.created_at >= newest[name].created_at:
+                    newest[name] = changeset
+        return {
+            name: FailedDeploy(
+                changeset.key,
+                tuple(sorted({*changeset.modules, *changeset.attempted})),
+                changeset.reason,
+                tuple(str(d) for d in changeset.diagnostics),
+                changeset.updated_at,
+            )
+            for name, changeset in newest.items()
+            if changeset.state == ChangesetState.FAILED
+        }
 
     def deployments(self) -> list[DeploymentInfo]:
         result = []
@@ -328,6 +361,16 @@ class Backplane:
                     f"changeset {event.changeset} failed: {event.reason}",
                     {"diagnostics": details},
                 )
+                for name in sorted({*changeset.modules, *changeset.attempted}):
+                    live = state.live.get(name)
+                    keeps = f"v{state.deployments[live].version} still serving" if live else "not serving"
+                    self._note(
+                        "deployment",
+                        "error",
+                        f"{name} deploy failed ({keeps}): {event.reason}",
+                        module=name,
+                        data={"changeset": event.changeset, "diagnostics": details},
+                    )
             case ExternalRealmPinned():
                 self._note("changeset", "info", f"external realm {event.realm.name} pinned")
             case ExternalRealmUnpinned():
@@ -363,7 +406,7 @@ class Backplane:
             TimelineEvent(
                 kind=r.kind,
                 time=r.time,
-                module=module,
+                module=_event_module(module, r),
                 verb=r.verb,
                 request_id=r.request_id,
                 duration_ms=r.duration_ms,
@@ -420,3 +463,12 @@ def _routing_schema(state: SchemaState, key: str) -> ast.Module:
         if candidate is not None:
             return candidate
     return deployment.schema
+
+
+def _event_module(runner_module: str, record: EventRecord) -> str:
+    """The module a runner's event belongs to: the runner's own, except for a call it made to
+    another realm (`data["realm"]` set), which is filed under the callee's module."""
+    module = record.data.get("module")
+    if record.kind == "call" and record.data.get("realm") and isinstance(module, str) and module:
+        return module
+    return runner_module

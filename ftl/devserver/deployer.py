@@ -106,6 +106,7 @@ class Deployer:
         self._lock = asyncio.Lock()
         self._drains: set[asyncio.Task[None]] = set()
         self._written: list[str] = []  # modules whose client this changeset wrote
+        self._attempted: tuple[str, ...] = ()  # modules this changeset is for, as far as known
 
     @property
     def realm(self) -> str:
@@ -142,11 +143,13 @@ class Deployer:
         self, module_dirs: list[Path], removals: tuple[str, ...], build: bool, realms: tuple[ast.Realm, ...]
     ) -> DeployResult:
         changeset = new_changeset_key()
+        self._attempted = tuple(d.name for d in module_dirs)
         try:
             modules = [read_module_file(d) for d in module_dirs]
         except FtlError as exc:
             return self._rejected(changeset, "a module directory is not a module", exc.diagnostics)
         names = [m.name for m in modules]
+        self._attempted = tuple(names)
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             return self._rejected(changeset, f"module {duplicates[0]} is listed twice", [])
@@ -301,7 +304,8 @@ class Deployer:
         """A changeset that failed before it had deployments: recorded, then failed at once."""
         problems = sorted_unique(list(diagnostics)) or [Diagnostic(reason)]
         self._restore_stubs()
-        self._service.apply(ChangesetCreated(changeset, (), (), time.time()))
+        attempted = tuple(sorted(set(self._attempted)))
+        self._service.apply(ChangesetCreated(changeset, (), (), time.time(), attempted=attempted))
         self._service.apply(ChangesetFailed(changeset, reason, tuple(problems), time.time()))
         return DeployResult(changeset, ChangesetState.FAILED, [], problems)
 

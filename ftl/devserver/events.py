@@ -35,6 +35,8 @@ class ChangesetCreated:
     removals: tuple[str, ...] = ()
     time: float = 0.0
     realms: tuple[ast.Realm, ...] = ()
+    # The modules a changeset rejected before it had deployments (a failed build) was for.
+    attempted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,7 @@ class Changeset:
     realms: tuple[ast.Realm, ...] = ()  # external realms it pins when committed
     diagnostics: tuple[Diagnostic, ...] = ()
     reason: str = ""
+    attempted: tuple[str, ...] = ()  # what a changeset rejected before it had deployments was for
     # The merged schema it would make live, validated against live generation `base`.
     candidate: ast.Schema | None = None
     base: int = 0
@@ -248,6 +249,7 @@ def _created(state: SchemaState, event: ChangesetCreated) -> SchemaState:
         candidate=None if diagnostics else candidate,
         base=state.generation,
         realms=event.realms,
+        attempted=event.attempted,
     )
     return replace(
         state,

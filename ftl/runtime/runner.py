@@ -130,7 +130,7 @@ async def _run(spec: RunnerSpec, events: EventQueue) -> int:
     if lost.done():
         return 0
     server = CallServer(loaded.name, bind_verbs(loaded, spec.config, spec.secrets), events)
-    outgoing = OutgoingCalls(loaded.name, RealmCalls(spec.realm, spec.realm_endpoints))
+    outgoing = OutgoingCalls(loaded.name, RealmCalls(spec.realm, spec.realm_endpoints, events=events))
     control = Control(connection, server, outgoing, events)
     listener = await loop.create_server(server.connection, spec.host, 0)
     port = listener.sockets[0].getsockname()[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftl.devserver.backplane import DeploymentInfo
+from ftl.devserver.backplane import DeploymentInfo, FailedDeploy
 from ftl.project import Project, RealmPin
 from ftl.schema import ast, parse_schema, validate_schema
 
@@ -83,12 +83,16 @@ class FakeBackplane:
     deployment_list: list[DeploymentInfo] = field(default_factory=list)
     project: Project | None = None
     realm: str = "shop"
+    failures: dict[str, FailedDeploy] = field(default_factory=dict)
 
     def schema(self) -> ast.Schema:
         return self.schema_value
 
     def deployments(self) -> list[DeploymentInfo]:
         return self.deployment_list
+
+    def failed_deploys(self) -> dict[str, FailedDeploy]:
+        return self.failures
 
 
 def shop_project() -> Project:

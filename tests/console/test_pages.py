@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from ftl.devserver.backplane import DeploymentInfo
+from ftl.devserver.backplane import DeploymentInfo, FailedDeploy
 from ftl.devserver.console import Console, console_routes
 from ftl.devserver.console.formatting import hms
 from ftl.devserver.timeline import Timeline, TimelineEvent
@@ -80,6 +80,37 @@ def test_modules_page_lists_each_module_with_its_serving_deployment(client: Test
     assert "not deployed" in shipping
     # External realms' modules are on /realms, not here.
     assert 'data-module="bank"' not in text
+
+
+def test_a_failed_deploy_shows_on_its_module_with_the_errors(
+    backplane: FakeBackplane, client: TestClient
+) -> None:
+    backplane.failures["orders"] = FailedDeploy(
+        "chs-0123456789ab",
+        ("orders", "payments"),
+        "the build failed",
+        ("orders/orders/__init__.py:3:5: invalid syntax <here>",),
+        STARTED + 30,
+    )
+    text = client.get("/").text
+    orders = text[text.index('data-module="orders"') : text.index('data-module="payments"')]
+    assert 'class="state state-live"' in orders  # the previous version still serves
+    assert 'class="state state-deploy-failed"' in orders
+    assert "the build failed" in orders and "chs-0123456789ab: orders, payments" in orders
+    assert "orders/orders/__init__.py:3:5: invalid syntax &lt;here&gt;" in orders
+    payments = text[text.index('data-module="payments"') : text.index('data-module="shipping"')]
+    assert "deploy failed" not in payments
+
+
+def test_a_module_that_never_deployed_but_failed_is_listed(
+    backplane: FakeBackplane, client: TestClient
+) -> None:
+    backplane.failures["brand_new"] = FailedDeploy(
+        "chs-0123456789ab", ("brand_new",), "the build failed", (), NOW
+    )
+    text = client.get("/").text
+    row = text[text.index('data-module="brand_new"') : text.index('data-module="orders"')]
+    assert "not deployed" in row and "deploy failed" in row
 
 
 def test_modules_partial_is_only_the_table(client: TestClient) -> None:

@@ -345,6 +345,17 @@ async def test_a_changeset_that_breaks_a_dependent_fails_and_the_old_version_ser
     assert result.diagnostics
     assert [d.key for d in backplane.deployments()] == before
     assert (await call(backplane, "greeter.greet", {"name": "z"})).error is None
+    failure = backplane.failed_deploys()["echo"]
+    assert failure.changeset == result.changeset
+    assert failure.diagnostics == tuple(str(d) for d in result.diagnostics)
+    assert "greeter" not in backplane.failed_deploys()
+    [noted] = [e for e in backplane.timeline.query(kind="deployment", module="echo") if e.level == "error"][
+        :1
+    ]  # newest first
+    assert noted.message.startswith("echo deploy failed (v") and "still serving" in noted.message
+
+    assert (await backplane.deploy([echo])).state == "COMMITTED"
+    assert "echo" not in backplane.failed_deploys()  # the newest attempt went live
 
 
 async def test_a_module_that_does_not_import_fails_with_its_position(
@@ -358,6 +369,7 @@ async def test_a_module_that_does_not_import_fails_with_its_position(
     assert result.state == "FAILED"
     [problem] = result.diagnostics
     assert "ZeroDivisionError" in problem.message
+    assert backplane.failed_deploys()["broken"].reason
     assert problem.pos is not None and problem.pos.line == 3
 
 

@@ -22,6 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ftl.devserver.console.trace import build_trace
+from ftl.devserver.timeline import event_from_json
+
 pytestmark = pytest.mark.e2e
 
 FTL = [sys.executable, "-m", "ftl"]
@@ -290,6 +293,13 @@ def test_a_shop_verb_calls_the_bank_across_two_backplanes(
     request_id = events[0]["request_id"]
     shop_events = httpx.get(f"{shop_dev.admin_url}/api/timeline", params={"request_id": request_id}).json()
     assert any(e.get("verb") == "checkout" for e in shop_events)
+    # The shop records its side of the call, nested in its trace under the verb that made it.
+    [made] = [e for e in shop_events if e["kind"] == "call" and e["verb"] == "withdraw@bank"]
+    assert (made["module"], made["level"], made["data"]["caller"]) == ("balance", "info", "checkout.checkout")
+    assert made["duration_ms"] is not None
+    trace = build_trace(request_id, [event_from_json(e) for e in shop_events])
+    depths = {node.name: depth for depth, node in trace.rows()}
+    assert depths["balance.withdraw@bank"] == depths["checkout.checkout"] + 1, trace.rows()
 
     # Only `export realm` verbs are served to other realms; the rest is 404.
     hidden = httpx.post(
@@ -386,3 +396,28 @@ def test_a_cache_entry_that_is_not_a_directory_is_fetched_again(
         assert entry.is_dir() and not entry.is_symlink(), damage
         assert "export realm verb withdraw" in (entry / "public-schema.ftl").read_text()
     assert [p.name for p in outside.iterdir()] == ["keep.txt"]
+
+
+def test_build_reports_an_export_exposing_the_banks_type_at_its_place(realms: tuple[Path, Path]) -> None:
+    _, shop = realms
+    source = shop / "modules" / "checkout" / "checkout" / "__init__.py"
+    write(source, SHOP_MODULE.replace("@ftl.verb(export=True)", '@ftl.verb(export="realm")'))
+    for command in (("build",), ("schema", "get", "--public")):
+        done = ftl(shop, *command)
+        assert (done.returncode, done.stdout) == (1, ""), command
+        assert "Traceback" not in done.stderr
+        where = re.escape(os.path.join("modules", "checkout", "checkout", "__init__.py"))
+        exposes = r"checkout\.CheckoutResponse exposes balance\.Receipt@bank"
+        pattern = rf"^{where}:{RECEIPT_FIELD_LINE}:\d+: {exposes}"
+        assert re.search(pattern, done.stderr, re.MULTILINE), (command, done.stderr)
+
+
+def test_a_failing_realm_fetch_is_the_only_error_of_a_fresh_build(realms: tuple[Path, Path]) -> None:
+    bank, shop = realms
+    project_file = shop / "ftl-project.toml"
+    project_file.write_text(project_file.read_text().replace(git(bank, "rev-parse", "HEAD"), "main"))
+    shutil.rmtree(shop / ".ftl")
+    built = ftl(shop, "build")
+    assert built.returncode == 1
+    assert "ModuleNotFoundError" not in built.stderr
+    assert "git-commit 'main' is not a full git commit id" in built.stderr

@@ -54,6 +54,7 @@ class ConsoleBackend(Protocol):
 
     def schema(self) -> ast.Schema: ...
     def deployments(self) -> Sequence[views.Deployment]: ...
+    def failed_deploys(self) -> Mapping[str, views.FailedDeploy]: ...
 
 
 def _environment() -> Environment:
@@ -112,7 +113,9 @@ class Console:
     # -- modules ----------------------------------------------------------------------------------
 
     async def modules(self, request: Request) -> Response:
-        rows = views.module_rows(self.backend.schema(), self.backend.deployments())
+        rows = views.module_rows(
+            self.backend.schema(), self.backend.deployments(), self.backend.failed_deploys()
+        )
         template = "_modules_table.html" if request.query_params.get("partial") else "modules.html"
         return self._page(request, template, {"title": "Modules", "rows": rows})
 

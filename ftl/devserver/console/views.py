@@ -7,7 +7,7 @@ page lists (which modules, which declarations, how an event is summarised) is te
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -71,6 +71,21 @@ class Deployment(Protocol):
     def version(self) -> int: ...
 
 
+class FailedDeploy(Protocol):
+    """A module's newest deploy attempt that failed (the backplane's `FailedDeploy`)."""
+
+    @property
+    def changeset(self) -> str: ...
+    @property
+    def modules(self) -> tuple[str, ...]: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def diagnostics(self) -> tuple[str, ...]: ...
+    @property
+    def at(self) -> float: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ModuleRow:
     name: str
@@ -78,6 +93,7 @@ class ModuleRow:
     comment: str  # the first line of the module's doc comment
     in_schema: bool
     deployments: tuple[Deployment, ...]  # newest version first
+    failure: FailedDeploy | None = None  # its newest deploy failed; the version above still serves
 
     @property
     def current(self) -> Deployment | None:
@@ -96,14 +112,17 @@ def own_modules(schema: ast.Schema) -> list[ast.Module]:
     return [m for realm in schema.internal_realms() for m in realm.modules if not m.builtin]
 
 
-def module_rows(schema: ast.Schema, deployments: Iterable[Deployment]) -> list[ModuleRow]:
-    """One row per module that is in the live schema or has a deployment, by name."""
+def module_rows(
+    schema: ast.Schema, deployments: Iterable[Deployment], failures: Mapping[str, FailedDeploy] | None = None
+) -> list[ModuleRow]:
+    """One row per module that is in the live schema, has a deployment or failed to deploy, by name."""
+    failures = failures or {}
     by_module: dict[str, list[Deployment]] = {}
     for deployment in deployments:
         by_module.setdefault(deployment.module, []).append(deployment)
     modules = {m.name: m for m in own_modules(schema)}
     rows = []
-    for name in sorted(set(modules) | set(by_module)):
+    for name in sorted(set(modules) | set(by_module) | set(failures)):
         module = modules.get(name)
         found = sorted(by_module.get(name, []), key=lambda d: d.version, reverse=True)
         rows.append(
@@ -113,6 +132,7 @@ def module_rows(schema: ast.Schema, deployments: Iterable[Deployment]) -> list[M
                 comment=module.comments[0] if module and module.comments else "",
                 in_schema=module is not None,
                 deployments=tuple(found),
+                failure=failures.get(name),
             )
         )
     return rows

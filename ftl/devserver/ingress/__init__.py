@@ -1,9 +1,9 @@
 """HTTP ingress: routes projected from `+ingress` metadata, request binding, response rendering.
 
-    routing.py   the route table (literal segments win over parameters; 404 / 405)
-    binding.py   HTTP request → `builtin.HttpRequest` JSON; `builtin.HttpResponse` JSON → HTTP
-    shapes.py    schema types resolved to the shapes binding cares about
-    app.py       the ASGI app (body limit, 503 / 500 mapping, the cross-realm path, timeline)
+routing.py   the route table (literal segments win over parameters; 404 / 405)
+binding.py   HTTP request → `builtin.HttpRequest` JSON; `builtin.HttpResponse` JSON → HTTP
+shapes.py    schema types resolved to the shapes binding cares about
+app.py       the ASGI app (body limit, 503 / 500 mapping, the cross-realm path, timeline)
 """
 
 from ftl.devserver.ingress.app import DEFAULT_MAX_BODY_BYTES, REALM_PREFIX, IngressApp, IngressBackend
