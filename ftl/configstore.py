@@ -28,9 +28,9 @@ import tomlkit
 import tomlkit.exceptions
 from tomlkit.items import Table
 
-from ftl._sdk.names import lower_camel, snake_case
 from ftl.errors import FtlError
 from ftl.files import write_atomic
+from ftl.names import lower_camel, snake_case
 from ftl.project import Project
 from ftl.schema import ast
 from ftl.schema.jsonvalidate import INT64_MAX, INT64_MIN, validate_json

@@ -18,8 +18,8 @@ from pathlib import Path
 import jinja2
 
 import ftl
-from ftl._sdk.names import GO_KEYWORDS, module_name_problem, snake_case
 from ftl.errors import FtlError
+from ftl.names import GO_KEYWORDS, module_name_problem, snake_case
 from ftl.project import PROJECT_FILE_NAME, Project, realm_name_for
 
 _REALM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -32,7 +32,7 @@ from typing import Any, TypeVar, overload
 from ftl._sdk.calls import FtlCallError, VerbClient, using_transport
 from ftl._sdk.decorators import verb_spec
 from ftl._sdk.markers import Config, injections_of
-from ftl._sdk.names import lower_camel
+from ftl.names import lower_camel
 from ftl.project import Project, find_project_file, load_project
 
 __all__ = ["Call", "FakeTransport", "Published", "VerbContext", "call", "call_async", "setup_project"]

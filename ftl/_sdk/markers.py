@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ftl._sdk.names import lower_camel
+from ftl.names import lower_camel
 
 
 @dataclass(frozen=True, slots=True)

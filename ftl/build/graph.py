@@ -11,9 +11,9 @@ import ast as pyast
 import heapq
 from collections.abc import Iterable, Mapping
 
-from ftl._sdk.names import STUBS_PACKAGE
 from ftl.build.discover import ModuleInfo
 from ftl.errors import Diagnostic, Position
+from ftl.names import STUBS_PACKAGE
 from ftl.runtime.extract.source import load_source
 from ftl.schema import ast
 

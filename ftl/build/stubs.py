@@ -15,8 +15,8 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from ftl._sdk.names import STUBS_PACKAGE, python_name
 from ftl.files import write_text_atomic
+from ftl.names import STUBS_PACKAGE, python_name
 from ftl.runtime.extract.stub_names import UNEXPORTED_ATTRIBUTE
 from ftl.schema import ast
 

@@ -38,12 +38,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ftl._sdk.names import lower_camel
 from ftl.devserver.ingress import IngressBackend
 from ftl.devserver.routes import CallError
 from ftl.devserver.sse import timeline_events
 from ftl.devserver.timeline import Timeline, event_to_json
 from ftl.errors import FtlError
+from ftl.names import lower_camel
 from ftl.project import Project
 from ftl.schema import ast, print_schema, to_json
 from ftl.schema.jsonvalidate import normalize_json

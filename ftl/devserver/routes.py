@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from ftl._sdk.names import snake_case
 from ftl.devserver.schema_service import SchemaState
 from ftl.devserver.timeline import Timeline, TimelineEvent
+from ftl.names import snake_case
 from ftl.runtime._call_errors import decode_failure
 from ftl.runtime.context import CALLER_HEADER, new_request_id
 from ftl.runtime.protocol import ClientPool, ConnectionLost, ErrorKind, Routes, error_kind

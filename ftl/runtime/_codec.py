@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from ftl._sdk.decorators import is_sum_type_base
-from ftl._sdk.names import lower_camel
+from ftl.names import lower_camel
 from ftl.schema.jsonvalidate import (
     INT64_MAX,
     INT64_MIN,

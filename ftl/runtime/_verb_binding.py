@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from ftl._sdk.markers import Config
-from ftl._sdk.names import lower_camel
+from ftl.names import lower_camel
 from ftl.runtime._codec import Mismatch, UnsupportedType, codec_for
 from ftl.runtime.encoding import DecodeError, EncodeError, decode, encode, from_json_value
 from ftl.runtime.loader import LoadedModule, VerbHandle

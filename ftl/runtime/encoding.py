@@ -30,7 +30,7 @@ from typing import Any
 
 import msgspec
 
-from ftl._sdk.names import lower_camel
+from ftl.names import lower_camel
 from ftl.runtime._codec import Mismatch, UnsupportedType, codec_for
 
 __all__ = [

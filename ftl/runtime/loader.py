@@ -24,8 +24,8 @@ from pathlib import Path
 from types import CodeType, ModuleType
 
 from ftl._sdk import registry
-from ftl._sdk.names import STUBS_PACKAGE
 from ftl.errors import Diagnostic, FtlError, Position
+from ftl.names import STUBS_PACKAGE
 from ftl.runtime.extract import ModuleFile, VerbHandle, extract_package, read_module_file
 from ftl.runtime.extract.source import load_source, pinned_sources, recheck_sources
 from ftl.runtime.extract.stub_names import is_stub_module, missing_name_problem

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ftl._sdk.names import lower_camel
+from ftl.names import lower_camel
 from ftl.runtime.encoding import DecodeError, decode, encode, from_json_value
 from ftl.schema import ast
 from ftl.schema.jsonvalidate import INT64_MAX, INT64_MIN, validate_json

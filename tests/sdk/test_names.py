@@ -1,6 +1,6 @@
 import pytest
 
-from ftl._sdk.names import lower_camel, module_name_problem, python_name, snake_case, wire_name_problem
+from ftl.names import lower_camel, module_name_problem, python_name, snake_case, wire_name_problem
 
 
 @pytest.mark.parametrize(

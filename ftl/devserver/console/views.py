@@ -13,10 +13,10 @@ from typing import Any, Final, Protocol
 
 from markupsafe import Markup
 
-from ftl._sdk.names import lower_camel
 from ftl.devserver.console.formatting import pretty_json
 from ftl.devserver.console.highlight import LinkRef, highlight_schema
 from ftl.devserver.timeline import TimelineEvent
+from ftl.names import lower_camel
 from ftl.project import RealmPin
 from ftl.schema import ast, print_decl, print_module, print_type
 

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from types import ModuleType
 
 from ftl._sdk.decorators import is_sum_type_base
-from ftl._sdk.names import PRIMITIVE_NAMES, lower_camel, wire_name_problem
 from ftl.errors import Diagnostic, Position
+from ftl.names import PRIMITIVE_NAMES, lower_camel, wire_name_problem
 from ftl.runtime.extract.resolver import TypeResolver, Where, stub_origin
 from ftl.runtime.extract.source import place, source_of, source_of_module
 from ftl.runtime.extract.typenodes import (

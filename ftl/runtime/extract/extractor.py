@@ -15,9 +15,9 @@ from types import ModuleType
 
 from ftl._sdk import registry
 from ftl._sdk.decorators import verb_spec
-from ftl._sdk.names import is_identifier
 from ftl._sdk.topics import Topic
 from ftl.errors import Diagnostic, FtlError, Position
+from ftl.names import is_identifier
 from ftl.runtime.extract.decls import ModuleDecls, Settings, doc_lines
 from ftl.runtime.extract.resolver import Where
 from ftl.runtime.extract.source import place, source_of_module

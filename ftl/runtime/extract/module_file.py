@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ftl._sdk.names import module_name_problem
 from ftl.errors import Diagnostic, FtlError, Position
 from ftl.files import display_path
+from ftl.names import module_name_problem
 
 MODULE_FILE = "ftl.toml"
 DEFAULT_WATCH = ("**/*.py", MODULE_FILE)

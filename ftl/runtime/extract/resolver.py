@@ -26,8 +26,8 @@ from typing import Protocol
 from ftl._sdk.builtin import BUILTIN_TYPES
 from ftl._sdk.decorators import is_sum_type_base
 from ftl._sdk.markers import Config, Secret
-from ftl._sdk.names import STUBS_PACKAGE
 from ftl.errors import Position
+from ftl.names import STUBS_PACKAGE
 from ftl.runtime.extract.typenodes import (
     AliasName,
     ObjectNode,

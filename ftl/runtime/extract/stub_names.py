@@ -13,8 +13,8 @@ import difflib
 import types
 
 from ftl._sdk.calls import VerbClient
-from ftl._sdk.names import STUBS_PACKAGE, snake_case
 from ftl._sdk.topics import Topic
+from ftl.names import STUBS_PACKAGE, snake_case
 
 __all__ = ["UNEXPORTED_ATTRIBUTE", "is_stub_module", "missing_name_problem"]
 

@@ -29,9 +29,9 @@ from ftl._sdk.decorators import (
     verb_spec,
 )
 from ftl._sdk.markers import Config, Injection, Secret
-from ftl._sdk.names import is_identifier, lower_camel, wire_name_problem
 from ftl._sdk.topics import Topic
 from ftl.errors import Position
+from ftl.names import is_identifier, lower_camel, wire_name_problem
 from ftl.runtime.extract.decls import ModuleDecls, Settings, doc_lines
 from ftl.runtime.extract.resolver import Where, stub_origin
 from ftl.runtime.extract.source import SourceFile, source_of
