@@ -7,7 +7,7 @@ Each concept lives in a module of its own:
 
     _control.py        the control connection: route tables in, acknowledgements and events out, stop;
                        the lifeline that ends the runner with the backplane, whatever the loop is doing
-    _serving.py        incoming verb calls: sync verbs in worker threads, async ones on the loop
+    _serving.py        incoming verb calls: sync verbs on the threads that read them, async ones on the loop
     _verb_binding.py   config and secret values injected into each verb
     _outgoing.py       calls the module makes, checked (`+calls`, depth) and sent peer to peer
     _realm_calls.py    calls to verbs of external realms, over HTTP
