@@ -12,8 +12,10 @@ def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Write `data` to a temporary file beside `path`, then rename it over `path`.
 
     Without `mode` the new file keeps the old file's permission bits, so editing never widens or
-    narrows access.
+    narrows access. A symlink is written through: its target changes, the link stays a link.
     """
+    if path.is_symlink():
+        path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     if mode is None:
         try:
