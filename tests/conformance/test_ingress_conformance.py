@@ -39,6 +39,9 @@ def _request(method: str, path: str, *, query: Any = None, body: Any = None) -> 
     }
 
 
+# An answer with the verb's status and nothing else: no body, so no Content-Type.
+_STATUS_ALONE: dict[str, Any] = {"status": 200, "headers": {}, "body": "", "absent_headers": ["Content-Type"]}
+
 # Case id -> what we answer instead of upstream's `expect` (whole, or one part of the verb's request).
 OVERRIDES: dict[str, dict[str, Any]] = {
     # A known path with another method is 405, as HTTP says (upstream: 404). Decided for this project.
@@ -69,6 +72,9 @@ OVERRIDES: dict[str, dict[str, Any]] = {
         "verb": "test.getPath",
         "verb_request": {**_request("GET", "/getPath/bob"), "pathParameters": {"username": "bob"}},
     },
+    # Neither body nor error is the status alone, like the SDK's `HttpResponse(status=204)` (upstream: 500).
+    "rx-neither-body-nor-error": _STATUS_ALONE,
+    "rx-null-body-and-error": _STATUS_ALONE,
 }
 
 # Case id -> why it is not run.

@@ -163,3 +163,82 @@ async def test_realm_calls_pass_the_verb_error_message(
     response = await client.post("/_ftl/realm/users/lookup", json={"id": 7})
     assert response.status_code == 500
     assert response.json() == {"error": {"kind": "verb_error", "message": "insufficient funds"}}
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (b'{"status": 400, "error": 5}', "error must be a string, got 5"),
+        (b'{"body": {"id": 1, "name": "a"}, "error": "x"}', "both body and error are set"),
+        (b'{"status": 100, "body": {}}', "status must be a final HTTP status (200 to 999), got 100"),
+        (b"secret-table-name", "response is not JSON"),
+    ],
+)
+async def test_a_response_that_cannot_be_rendered_is_a_bare_500_and_the_timeline_says_why(
+    client: httpx.AsyncClient, backplane: FakeBackplane, timeline: Timeline, answer: bytes, reason: str
+) -> None:
+    backplane.answer = answer
+    response = await client.get("/users/me")
+    assert (response.status_code, response.text) == (500, "Internal Server Error\n")
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    [event] = timeline.query(kind="ingress")
+    assert event.level == "error" and event.request_id == response.headers["x-ftl-request-id"]
+    assert event.message.startswith(f"GET /users/me 500: response could not be rendered: {reason}")
+    assert event.data["error_kind"] == "bad_response"
+    assert event.data["error"].startswith(f"response could not be rendered: {reason}")
+
+
+async def test_a_verb_failure_is_told_in_the_ingress_event_message(
+    client: httpx.AsyncClient, backplane: FakeBackplane, timeline: Timeline
+) -> None:
+    backplane.error = CallError("verb_error", "KeyError: 'user'")
+    await client.get("/users/me")
+    [event] = timeline.query(kind="ingress")
+    assert event.message == "GET /users/me 500: verb_error: KeyError: 'user'"
+    assert event.data["error_kind"] == "verb_error"
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_204_and_304_go_out_without_body_content_type_or_length(
+    client: httpx.AsyncClient, backplane: FakeBackplane, timeline: Timeline, status: int
+) -> None:
+    backplane.answer = b'{"status": %d, "body": {"id": 1, "name": "ada"}}' % status
+    response = await client.get("/users/me")
+    assert (response.status_code, response.content) == (status, b"")
+    assert "content-type" not in response.headers and "content-length" not in response.headers
+    assert response.headers["x-ftl-request-id"]
+    [event] = timeline.query(kind="ingress")
+    assert (event.level, event.data["status"]) == ("info", status)
+
+
+async def test_a_response_with_neither_body_nor_error_is_its_status_and_headers(
+    client: httpx.AsyncClient, backplane: FakeBackplane
+) -> None:
+    backplane.answer = b'{"status": 302, "headers": {"Location": ["/users/1"]}, "body": null, "error": null}'
+    response = await client.get("/users/me")
+    assert (response.status_code, response.content) == (302, b"")
+    assert response.headers["location"] == "/users/1" and response.headers["content-length"] == "0"
+    assert "content-type" not in response.headers
+
+
+async def test_head_is_answered_like_get_without_the_body(
+    client: httpx.AsyncClient, backplane: FakeBackplane, timeline: Timeline
+) -> None:
+    got = await client.get("/users/7")
+    head = await client.head("/users/7")
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == str(len(got.content)) == got.headers["content-length"]
+    assert head.headers["content-type"] == got.headers["content-type"]
+    [_, (module, verb, body, _, _)] = backplane.calls
+    assert (module, verb) == ("users", "get") and b'"method":"HEAD"' in body
+    newest = timeline.query(kind="ingress")[0]
+    assert newest.data == {"method": "HEAD", "path": "/users/7", "status": 200}
+
+
+async def test_head_without_a_get_route_is_405_or_404_without_a_body(client: httpx.AsyncClient) -> None:
+    post_only = await client.head("/users")
+    assert (post_only.status_code, post_only.content) == (405, b"")
+    assert post_only.headers["allow"] == "POST"
+    assert post_only.headers["content-length"] == str(len("405 method not allowed\n"))
+    missing = await client.head("/nowhere/at/all")
+    assert (missing.status_code, missing.content) == (404, b"")

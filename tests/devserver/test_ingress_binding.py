@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from ingress_schemas import schema
 
-from ftl.devserver.ingress import BindError, Route, build_route_table
+from ftl.devserver.ingress import BindError, RenderError, Route, build_route_table
 from ftl.devserver.ingress.binding import canonical_header_name, float_text, json_text, request_headers
 
 
@@ -132,19 +132,67 @@ def test_unit_bodies_have_no_content_type_and_bytes_are_decoded() -> None:
 
 
 @pytest.mark.parametrize(
-    "response",
+    ("verb", "response", "reason"),
     [
-        {"body": {"id": 1, "name": "a"}, "error": "x"},
-        {"status": 200},
-        {"status": "ok", "body": {}},
-        b"not json",
-        b"[]",
+        ("me", {"body": {"id": 1}, "error": "x"}, "both body and error are set; set one of them"),
+        ("me", {"status": "ok", "body": {}}, 'status must be a final HTTP status (200 to 999), got "ok"'),
+        ("me", {"status": 101, "body": {}}, "status must be a final HTTP status (200 to 999), got 101"),
+        ("me", b"not json", "response is not JSON: "),
+        ("me", b"[]", "response must be a JSON object, got []"),
+        ("me", {"status": 400, "error": 5}, "error must be a string, got 5"),
+        ("anyId", {"body": "%%%"}, 'body is not valid base64: "%%%"'),
+        ("me", {"body": {}, "headers": {"X-A": [1]}}, "header 'X-A' must be a list of strings, got [1]"),
+        ("me", {"body": {}, "headers": {"bad name": ["x"]}}, "header name 'bad name' is not a valid HTTP"),
+        ("me", {"body": {}, "headers": {"X-A": ["a\r\nB: 1"]}}, "header 'X-A' has a control character"),
     ],
 )
-def test_unrenderable_responses_are_a_bare_500(response: Any) -> None:
+def test_unrenderable_responses_say_why(verb: str, response: Any, reason: str) -> None:
+    with pytest.raises(RenderError) as info:
+        _render(verb, response)
+    assert str(info.value).startswith(reason)
+
+
+def test_long_values_are_cut_short_in_reasons() -> None:
+    with pytest.raises(RenderError) as info:
+        _render("me", {"status": 400, "error": ["x" * 500]})
+    assert str(info.value).startswith('error must be a string, got ["xxx') and str(info.value).endswith("...")
+    assert len(str(info.value)) < 120
+
+
+@pytest.mark.parametrize("response", [{"status": 200}, {"status": 200, "body": None, "error": None}, {}])
+def test_neither_body_nor_error_is_an_empty_answer_with_the_status(response: Any) -> None:
     status, headers, body = _render("me", response)
-    assert (status, body) == (500, b"Internal Server Error\n")
-    assert headers["content-type"] == ["text/plain; charset=utf-8"]
+    assert (status, headers, body) == (200, {}, b"")
+
+
+def test_a_redirect_is_its_status_and_headers() -> None:
+    status, headers, body = _render("me", {"status": 302, "headers": {"Location": ["/users/1"]}})
+    assert (status, headers, body) == (302, {"location": ["/users/1"]}, b"")
+
+
+@pytest.mark.parametrize("status", [204, 304])
+@pytest.mark.parametrize(
+    "parts",
+    [
+        {},
+        {"body": {"id": 1, "name": "a"}},
+        {"error": "gone"},
+        {"body": {"id": 1, "name": "a"}, "headers": {"Content-Type": ["text/x"], "ETag": ['"v1"']}},
+    ],
+)
+def test_204_and_304_never_carry_a_body_or_a_content_type(status: int, parts: dict[str, Any]) -> None:
+    rendered_status, headers, body = _render("me", {"status": status, **parts})
+    assert (rendered_status, body) == (status, b"")
+    assert "content-type" not in headers and "content-length" not in headers
+    if "headers" in parts:
+        assert headers == {"etag": ['"v1"']}
+
+
+def test_the_verb_cannot_set_framing_headers_and_values_lose_surrounding_blanks() -> None:
+    sent = {"Content-Length": ["99"], "transfer-encoding": ["chunked"], "X-A": [" v 1\t"]}
+    status, headers, body = _render("me", {"status": 400, "error": "a", "headers": sent})
+    assert (status, body) == (400, b"a")
+    assert headers == {"x-a": ["v 1"], "content-type": ["text/plain; charset=utf-8"]}
 
 
 @pytest.mark.parametrize(

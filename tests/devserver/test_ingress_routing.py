@@ -56,6 +56,17 @@ def test_unknown_paths_are_none_and_other_methods_are_method_not_allowed() -> No
     assert table.match("DELETE", "/users") == MethodNotAllowed(("POST",))
 
 
+def test_head_is_answered_by_the_get_route_of_the_path() -> None:
+    table = _table()
+    assert _verb(table.match("HEAD", "/users/me")) == "users.me"  # a literal path
+    found = table.match("HEAD", "/users/42")
+    assert _verb(found) == "users.get" and isinstance(found, Match) and found.params == {"id": "42"}
+    assert _verb(table.match("HEAD", "/a/b/c")) == "users.shallow"
+    assert _verb(table.match("HEAD", "/a/x/d")) == "users.deep"
+    assert table.match("HEAD", "/users") == MethodNotAllowed(("POST",))  # no GET to stand in
+    assert table.match("HEAD", "/nope/nope") is None
+
+
 def test_trailing_slashes_are_ignored_and_empty_segments_do_not_bind() -> None:
     table = _table()
     assert _verb(table.match("GET", "/users/7/")) == "users.get"

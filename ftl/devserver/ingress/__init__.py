@@ -7,7 +7,7 @@ app.py       the ASGI app (body limit, 503 / 500 mapping, the cross-realm path, 
 """
 
 from ftl.devserver.ingress.app import DEFAULT_MAX_BODY_BYTES, REALM_PREFIX, IngressApp, IngressBackend
-from ftl.devserver.ingress.binding import BindError, HttpReply, RequestBinder, ResponseRenderer
+from ftl.devserver.ingress.binding import BindError, HttpReply, RenderError, RequestBinder, ResponseRenderer
 from ftl.devserver.ingress.routing import Match, MethodNotAllowed, Route, RouteTable, build_route_table
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "IngressBackend",
     "Match",
     "MethodNotAllowed",
+    "RenderError",
     "RequestBinder",
     "ResponseRenderer",
     "Route",

@@ -6,9 +6,10 @@ compiled when the route table is rebuilt, which happens lazily on the first requ
 backplane reports a schema change, so the switch is atomic from the point of view of a request.
 
 Status codes: 400 bad input (with the reason), 404 unknown path, 405 known path with another
-method, 413 body over the limit, 503 verb not live, 500 for verb failures (no internals: those go
-to the timeline). `/_ftl/realm/{module}/{verb}` is the cross-realm entry point, open only to
-`export realm` verbs; its errors are JSON `{"error": {"kind", "message"}}`.
+method, 413 body over the limit, 503 verb not live, 500 for verb failures and for responses that
+cannot be rendered (no internals: the reason goes to the ingress event on the timeline). HEAD is
+answered like GET without the body. `/_ftl/realm/{module}/{verb}` is the cross-realm entry point,
+open only to `export realm` verbs; its errors are JSON `{"error": {"kind", "message"}}`.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ import msgspec
 
 from ftl.devserver.ingress.binding import (
     APPLICATION_JSON,
+    BODYLESS_STATUSES,
     INTERNAL_ERROR,
     BindError,
     HttpReply,
+    RenderError,
     text_reply,
 )
 from ftl.devserver.ingress.routing import Match, MethodNotAllowed, RouteTable, build_route_table
@@ -34,6 +37,7 @@ from ftl.schema import ast
 from ftl.schema.jsonvalidate import normalize_json
 
 DEFAULT_MAX_BODY_BYTES: Final = 10 * 1024 * 1024
+RENDER_FAILED: Final = "response could not be rendered"
 REALM_PREFIX: Final = "/_ftl/realm/"
 READINESS_PATH: Final = "/_readiness"
 REQUEST_ID_HEADER: Final = "X-Ftl-Request-Id"
@@ -43,6 +47,8 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+# Why a request failed, for its ingress event: (kind, what happened); None when it did not.
+Failure = tuple[str, str] | None
 
 _encode = msgspec.json.encode
 # Request ids as `new_request_id` makes them ("req-" and 16 hex digits), but without a system call
@@ -159,7 +165,7 @@ class IngressApp:
         path: str = scope["path"]
         request_id = ""
         module = verb = ""
-        error = ""
+        error: Failure = None
         try:
             if path == READINESS_PATH:
                 reply = HttpReply(200, [], b"")
@@ -181,11 +187,13 @@ class IngressApp:
         except _ClientGone:
             return
         request_id = request_id or new_request_id()
-        await _send(send, reply, request_id)
+        await _send(send, reply, request_id, method == "HEAD")
         if self.timeline is not None:
             self._record(started, method, path, module, verb, request_id, reply.status, error)
 
-    async def _ingress_call(self, scope: Scope, receive: Receive, found: Match) -> tuple[HttpReply, str, str]:
+    async def _ingress_call(
+        self, scope: Scope, receive: Receive, found: Match
+    ) -> tuple[HttpReply, str, Failure]:
         route = found.route
         body = await self._read_body(scope, receive)
         try:
@@ -198,16 +206,19 @@ class IngressApp:
                 body,
             )
         except BindError as problem:
-            return text_reply(400, str(problem)), "", ""
+            return text_reply(400, str(problem)), "", None
         request_id = new_request_id()
         try:
             payload = _encode(request)
             result = await self.backend.call(route.module, route.verb, payload, request_id=request_id)
         except Exception as problem:  # a bug on the backplane side must still answer the client
-            return INTERNAL_ERROR, request_id, f"internal: {problem!r}"
+            return INTERNAL_ERROR, request_id, ("internal", f"internal: {problem!r}")
         failure = result.error
         if failure is None:
-            return route.renderer.render(result.body or b""), result.request_id, ""
+            try:
+                return route.renderer.render(result.body or b""), result.request_id, None
+            except RenderError as problem:
+                return INTERNAL_ERROR, result.request_id, ("bad_response", f"{RENDER_FAILED}: {problem}")
         status = _STATUS_BY_KIND.get(failure.kind, 500)
         if status == 503:
             reply = text_reply(503, f"503 verb {route.module}.{route.verb} is not live")
@@ -217,28 +228,28 @@ class IngressApp:
             reply = text_reply(403, "403 forbidden")
         else:
             reply = INTERNAL_ERROR
-        return reply, result.request_id, f"{failure.kind}: {failure.message}"
+        return reply, result.request_id, (failure.kind, f"{failure.kind}: {failure.message}")
 
     async def _realm_call(
         self, scope: Scope, receive: Receive, method: str, module: str, verb_name: str
-    ) -> tuple[HttpReply, str, str]:
+    ) -> tuple[HttpReply, str, Failure]:
         verb = self.table.realm_verb(module, verb_name)
         if verb is None or "/" in verb_name:
             message = f"no verb {module}.{verb_name} exported to other realms"
-            return _realm_error(404, "not_found", message), "", ""
+            return _realm_error(404, "not_found", message), "", None
         if method != "POST":
             reply = _realm_error(405, "bad_request", "cross-realm calls use POST")
             reply.headers.append((b"allow", b"POST"))
-            return reply, "", ""
+            return reply, "", None
         headers = _header_map(scope["headers"])
         body = await self._read_body(scope, receive)
         try:
             decoded = msgspec.json.decode(body or b"{}")
         except msgspec.DecodeError:
-            return _realm_error(400, "bad_request", "request body is not valid JSON"), "", ""
+            return _realm_error(400, "bad_request", "request body is not valid JSON"), "", None
         request, problems = normalize_json(decoded, verb.request, self.backend.schema(), "req")
         if problems:
-            return _realm_error(400, "bad_request", "\n".join(problems)), "", ""
+            return _realm_error(400, "bad_request", "\n".join(problems)), "", None
         caller_realm = headers.get(CALLER_REALM_HEADER.lower(), "")
         forwarded = {CALLER_REALM_HEADER: caller_realm} if caller_realm else None
         request_id = headers.get(REQUEST_ID_HEADER.lower()) or new_request_id()
@@ -247,14 +258,16 @@ class IngressApp:
                 module, verb_name, _encode(request), request_id=request_id, headers=forwarded
             )
         except Exception as problem:  # a bug on the backplane side must still answer the caller
-            return _realm_error(500, "internal", "internal error"), request_id, f"internal: {problem!r}"
+            failed = ("internal", f"internal: {problem!r}")
+            return _realm_error(500, "internal", "internal error"), request_id, failed
         failure = result.error
         if failure is None:
             reply = HttpReply(200, [(b"content-type", APPLICATION_JSON)], result.body or b"{}")
-            return reply, result.request_id, ""
+            return reply, result.request_id, None
         status = _REALM_STATUS_BY_KIND.get(failure.kind, 500)
         # Realm callers are FTL runtimes that raise the verb's error on their side: they get its message.
-        return _realm_error(status, failure.kind, failure.message), result.request_id, failure.message
+        reply = _realm_error(status, failure.kind, failure.message)
+        return reply, result.request_id, (failure.kind, failure.message)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         limit = self.max_body_bytes
@@ -293,12 +306,17 @@ class IngressApp:
         verb: str,
         request_id: str,
         status: int,
-        error: str,
+        error: Failure,
     ) -> None:
         assert self.timeline is not None
         data: dict[str, Any] = {"method": method, "path": path, "status": status}
-        if error:
-            data["error"] = error
+        message = f"{method} {path} {status}"
+        level = "error" if status >= 500 else "info"
+        if error is not None:
+            data["error_kind"], data["error"] = error
+            if level == "error":
+                # `ftl logs` and the console show the message: a failure says why there.
+                message = f"{message}: {error[1]}"
         self.timeline.add(
             TimelineEvent(
                 kind="ingress",
@@ -307,8 +325,8 @@ class IngressApp:
                 verb=verb,
                 request_id=request_id,
                 duration_ms=(time.perf_counter() - started) * 1000,
-                level="error" if status >= 500 else "info",
-                message=f"{method} {path} {status}",
+                level=level,
+                message=message,
                 data=data,
             )
         )
@@ -323,14 +341,20 @@ def _header_map(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in raw}
 
 
-async def _send(send: Send, reply: HttpReply, request_id: str) -> None:
-    headers = [
-        *reply.headers,
-        (b"content-length", str(len(reply.body)).encode()),
-        (b"x-ftl-request-id", request_id.encode()),
-    ]
+async def _send(send: Send, reply: HttpReply, request_id: str, head: bool) -> None:
+    if reply.status in BODYLESS_STATUSES:
+        headers = [*reply.headers, (b"x-ftl-request-id", request_id.encode())]
+        body = b""
+    else:
+        # A HEAD answer states the length the GET body would have (RFC 9110 9.3.2) and sends none.
+        headers = [
+            *reply.headers,
+            (b"content-length", str(len(reply.body)).encode()),
+            (b"x-ftl-request-id", request_id.encode()),
+        ]
+        body = b"" if head else reply.body
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-    await send({"type": "http.response.body", "body": reply.body})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

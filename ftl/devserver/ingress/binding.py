@@ -3,7 +3,8 @@
 `RequestBinder.bind` turns the parts of an HTTP request into the JSON the verb receives
 (`{"method", "path", "pathParameters", "query", "headers", "body"}` with schema field names) or
 raises `BindError` with the reason for a 400. `ResponseRenderer.render` turns the verb's
-`HttpResponse` JSON into a status, headers and body. Both are built when the route table changes:
+`HttpResponse` JSON into a status, headers and body, or raises `RenderError` with the reason it
+cannot be sent (the ingress answers 500 and records why). Both are built when the route table changes:
 the shapes of `Body`, `Path` and `Query` are resolved then, so a request only runs the closures
 chosen for its route, and the FTL-JSON validator runs only for parts that need it.
 
@@ -11,7 +12,9 @@ The rules are upstream FTL's ingress rules (../shared/conformance/ingress.json),
 README lists as likely bugs: bodies are read for every method, `@json` is decoded once, Bool path
 and query values follow `strconv.ParseBool` (garbage is a 400), Time query values bind, and a
 header name the verb sends in lower case is sent once, canonicalised. A route whose query type is
-Unit ignores the query string (upstream answers 400), as HTTP clients and proxies expect.
+Unit ignores the query string (upstream answers 400), as HTTP clients and proxies expect. A
+response with neither body nor error is the status and headers alone, as `HttpResponse(status=204)`
+and redirects are written in Python (upstream answers 500), and 204 and 304 never carry a body.
 Messages name what failed by its path from the verb's request: `req.body.items[2].qty ...`.
 """
 
@@ -489,9 +492,18 @@ class HttpReply:
 
 INTERNAL_ERROR: Final = HttpReply(500, [(b"content-type", TEXT_PLAIN)], b"Internal Server Error\n")
 
+# Statuses that never carry a body (RFC 9110 15.3.5, 15.4.5): no body, Content-Type or Content-Length.
+BODYLESS_STATUSES: Final = frozenset({204, 304})
+# Informational (1xx) statuses are not final answers: a verb cannot end a request with one.
+_FINAL_STATUSES: Final = range(200, 1000)
+# The ingress frames the body itself; a verb's own framing headers could only contradict it.
+_FRAMING_HEADERS: Final = frozenset({"content-length", "transfer-encoding"})
+_HEADER_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_SHOWN_CHARS: Final = 80
+
 
 class RenderError(Exception):
-    pass
+    """The verb's `HttpResponse` cannot be sent; the message says why (for the timeline, not the client)."""
 
 
 def text_reply(status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> HttpReply:
@@ -512,42 +524,68 @@ class ResponseRenderer:
         self._error = _part_renderer(schema, index, module, error_type)
 
     def render(self, data: bytes) -> HttpReply:
-        """The HTTP answer; a response that cannot be rendered is a 500 without details."""
+        """The HTTP answer, or RenderError saying why the response cannot be sent."""
         try:
             response = _json_decode(data)
-            if type(response) is not dict:
-                raise RenderError("response is not an object")
-            return self._render(response)
-        except (RenderError, msgspec.DecodeError):
-            return INTERNAL_ERROR
+        except msgspec.DecodeError as problem:
+            raise RenderError(f"response is not JSON: {problem}") from None
+        if type(response) is not dict:
+            raise RenderError(f"response must be a JSON object, got {shown(response)}")
+        return self._render(response)
 
     def _render(self, response: dict[str, Any]) -> HttpReply:
         status = response.get("status") or 200
         if type(status) is float and status.is_integer():
             status = int(status)
-        if type(status) is not int or not 100 <= status <= 999:
-            raise RenderError(f"bad status {status!r}")
+        if type(status) is not int or status not in _FINAL_STATUSES:
+            raise RenderError(f"status must be a final HTTP status (200 to 999), got {shown(status)}")
         body, error = response.get("body"), response.get("error")
-        if (body is None) == (error is None):
-            raise RenderError("exactly one of body and error must be set")
-        content, content_type = self._body(body) if error is None else self._error(error)
+        if body is not None and error is not None:
+            raise RenderError("both body and error are set; set one of them")
         headers = _response_headers(response.get("headers"))
+        if status in BODYLESS_STATUSES:
+            return HttpReply(status, [h for h in headers if h[0] != b"content-type"], b"")
+        if body is None and error is None:
+            # Nothing to send but the status and headers: a 201 without content, a redirect.
+            return HttpReply(status, headers, b"")
+        try:
+            content, content_type = self._body(body) if error is None else self._error(error)
+        except RenderError as problem:
+            raise RenderError(f"{'body' if error is None else 'error'} {problem}") from None
         if content_type is not None and b"content-type" not in (name for name, _ in headers):
             headers.append((b"content-type", content_type))
         return HttpReply(status, headers, content)
+
+
+def shown(value: Any) -> str:
+    """A JSON value as a message shows it: its JSON text, cut short."""
+    try:
+        text = _json_encode(value).decode()
+    except (TypeError, ValueError, OverflowError):
+        text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
 
 
 def _response_headers(value: Any) -> list[tuple[bytes, bytes]]:
     if value is None:
         return []
     if type(value) is not dict:
-        raise RenderError("headers must be an object")
+        raise RenderError(f"headers must be an object of lists of strings, got {shown(value)}")
     merged: dict[str, list[str]] = {}
     for name, values in value.items():
         items = [values] if type(values) is str else values
         if type(items) is not list or any(type(v) is not str for v in items):
-            raise RenderError(f"header {name!r} must be a list of strings")
-        merged.setdefault(canonical_header_name(name), []).extend(items)
+            raise RenderError(f"header {name!r} must be a list of strings, got {shown(values)}")
+        if not _TOKEN.fullmatch(name):
+            raise RenderError(f"header name {name!r} is not a valid HTTP header name")
+        if name.lower() in _FRAMING_HEADERS:
+            continue
+        kept = merged.setdefault(canonical_header_name(name), [])
+        for item in items:
+            if _HEADER_VALUE_FORBIDDEN.search(item):
+                raise RenderError(f"header {name!r} has a control character in its value {item!r}")
+            # Whitespace around a value is not part of it (RFC 9110 5.5), and HTTP/1.1 cannot send it.
+            kept.append(item.strip(" \t"))
     try:
         return [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, vs in merged.items() for v in vs]
     except UnicodeEncodeError:
@@ -579,7 +617,7 @@ def json_text(value: Any) -> bytes:
     try:
         text = _json_encode(value, order="sorted")
     except (TypeError, ValueError, OverflowError):
-        raise RenderError("body is not JSON") from None
+        raise RenderError("is not JSON-encodable") from None
     if b"<" in text or b">" in text or b"&" in text:
         text = text.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
     return text
@@ -591,7 +629,7 @@ def _render_unit(_: Any) -> _Rendered:
 
 def _render_string(value: Any) -> _Rendered:
     if type(value) is not str:
-        raise RenderError("body must be a string")
+        raise RenderError(f"must be a string, got {shown(value)}")
     return value.encode("utf-8"), TEXT_PLAIN
 
 
@@ -599,13 +637,13 @@ def _render_int(value: Any) -> _Rendered:
     if type(value) is float and value.is_integer():
         value = int(value)
     if type(value) is not int:
-        raise RenderError("body must be an integer")
+        raise RenderError(f"must be an integer, got {shown(value)}")
     return str(value).encode(), TEXT_PLAIN
 
 
 def _render_float(value: Any) -> _Rendered:
     if type(value) not in (int, float):
-        raise RenderError("body must be a number")
+        raise RenderError(f"must be a number, got {shown(value)}")
     return float_text(float(value)).encode(), TEXT_PLAIN
 
 
@@ -620,17 +658,17 @@ def float_text(value: float) -> str:
 
 def _render_bool(value: Any) -> _Rendered:
     if type(value) is not bool:
-        raise RenderError("body must be a boolean")
+        raise RenderError(f"must be a boolean, got {shown(value)}")
     return (b"true" if value else b"false"), TEXT_PLAIN
 
 
 def _render_bytes(value: Any) -> _Rendered:
     if type(value) is not str:
-        raise RenderError("body must be base64 text")
+        raise RenderError(f"must be base64 text, got {shown(value)}")
     try:
         return base64.b64decode(value, validate=True), OCTET_STREAM
     except (binascii.Error, ValueError):
-        raise RenderError("body is not valid base64") from None
+        raise RenderError(f"is not valid base64: {shown(value)}") from None
 
 
 _SCALAR_RENDERERS: dict[Shape, Callable[[Any], _Rendered]] = {

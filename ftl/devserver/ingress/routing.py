@@ -3,8 +3,8 @@
 Routes live in a segment trie. A lookup tries literal segments before parameters at every level
 (so `/users/me` wins over `/users/{id}`), and backtracks when a branch has no route. A path that
 matches some route but none for the request's method answers 405 with the allowed methods; a path
-that matches nothing is a 404. Each route carries its binder and renderer, compiled here once per
-schema change.
+that matches nothing is a 404. HEAD falls back to the GET route of a path. Each route carries its
+binder and renderer, compiled here once per schema change.
 """
 
 from __future__ import annotations
@@ -77,7 +77,9 @@ class RouteTable:
         self._realm_verbs = {(module, verb.name): verb for module, verb in realm_verbs}
 
     def match(self, method: str, path: str) -> Match | MethodNotAllowed | None:
-        """The route for this request, the methods this path allows, or None (404)."""
+        """The route for this request, the methods this path allows, or None (404).
+
+        HEAD is answered by the GET route when there is no HEAD route of its own (RFC 9110 9.3.2)."""
         segments = split_path(path)
         static = self._static.get("/".join(segments))
         if static is not None:
@@ -90,6 +92,8 @@ class RouteTable:
             route, values = found
             return Match(route, dict(zip(route.params, values, strict=True)))
         if allowed:
+            if method == "HEAD" and "GET" in allowed:
+                return self.match("GET", path)
             return MethodNotAllowed(tuple(sorted(allowed)))
         return None
 
