@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
@@ -242,3 +244,25 @@ async def test_head_without_a_get_route_is_405_or_404_without_a_body(client: htt
     assert post_only.headers["content-length"] == str(len("405 method not allowed\n"))
     missing = await client.head("/nowhere/at/all")
     assert (missing.status_code, missing.content) == (404, b"")
+
+
+async def test_a_call_cut_short_by_shutdown_is_a_clear_503(timeline: Timeline) -> None:
+    class StoppingBackplane(FakeBackplane):
+        async def call(self, *args: Any, **kwargs: Any) -> CallResult:
+            raise asyncio.CancelledError  # what uvicorn does to requests still running at shutdown
+
+    app = IngressApp(StoppingBackplane(schema()), timeline)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/users/me", "query_string": b"", "headers": []}
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 503
+    assert sent[1]["body"] == b"503 the server is shutting down\n"
+    [event] = timeline.query(kind="ingress")
+    assert event.data["error_kind"] == "shutting_down"

@@ -14,6 +14,7 @@ open only to `export realm` verbs; its errors are JSON `{"error": {"kind", "mess
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import time
@@ -186,6 +187,10 @@ class IngressApp:
             reply = text_reply(413, f"413 request body is larger than {self.max_body_bytes} bytes")
         except _ClientGone:
             return
+        except asyncio.CancelledError:
+            # The server stops (Ctrl-C) before the call finished: a clear answer, not a traceback.
+            reply = text_reply(503, "503 the server is shutting down")
+            error = ("shutting_down", "the server stopped before the call finished")
         request_id = request_id or new_request_id()
         await _send(send, reply, request_id, method == "HEAD")
         if self.timeline is not None:
