@@ -66,12 +66,14 @@ def is_identifier(name: str) -> bool:
 def module_name_problem(name: str) -> str | None:
     """Why `name` is not a valid module name (schema rules), or None."""
     if not is_identifier(name):
-        return (
-            f"module name {name!r} is invalid: use letters, digits and underscores, "
-            "starting with a letter"
-        )
+        return f"module name {name!r} is invalid: use letters, digits and underscores, starting with a letter"
     if name in GO_KEYWORDS:
         return f"module name {name!r} is a reserved word of the schema language: choose another name"
     if name == "builtin":
         return 'the "builtin" module is reserved'
+    if keyword.iskeyword(name):
+        return (
+            f"module name {name!r} is a Python keyword: choose another name "
+            f"(Python code could not import its client, `{STUBS_PACKAGE}.{name}`)"
+        )
     return None

@@ -202,7 +202,14 @@ def _import_error(exc: BaseException, module: ModuleFile, python_module: str) ->
 
 
 def _missing_stub_name(exc: BaseException) -> str | None:
-    """What `from ftl_modules.other import refund` failed on, when the stub has no `refund`."""
+    """What `from ftl_modules.other import refund` (or `other.refund` run at import time, as in a
+    decorator's argument) failed on, when the stub has no `refund`."""
+    if isinstance(exc, AttributeError):
+        stub = getattr(exc, "obj", None)
+        if isinstance(exc.name, str) and is_stub_module(stub):
+            assert isinstance(stub, ModuleType)
+            return missing_name_problem(stub, exc.name)
+        return None
     if not isinstance(exc, ImportError) or isinstance(exc, ModuleNotFoundError):
         return None
     stub = sys.modules.get(exc.name or "")

@@ -54,3 +54,23 @@ def test_a_missing_module_dir_is_an_error_in_the_project_file(make_project: Make
     assert diagnostic.pos is not None and diagnostic.pos.filename.endswith("ftl-project.toml")
     assert (diagnostic.pos.line, diagnostic.pos.column) == (2, 16)  # at the entry itself
     assert "module-dirs entry 'modules' is not a directory" in diagnostic.message
+
+
+def test_a_hand_written_module_name_that_is_a_python_keyword_is_refused_at_its_place(
+    make_project: MakeProject,
+) -> None:
+    project = make_project({"clock": None})
+    klass = project.root / "modules" / "klass"
+    (klass / "klass").mkdir(parents=True)
+    (klass / "klass" / "__init__.py").write_text("")
+    (klass / "ftl.toml").write_text('module = "class"\npackage = "klass"\n')
+    modules, diagnostics = scan_modules(project)
+    assert [m.name for m in modules] == ["clock"]
+    [diagnostic] = diagnostics
+    assert diagnostic.pos is not None
+    assert (Path(diagnostic.pos.filename).parent.name, diagnostic.pos.line, diagnostic.pos.column) == (
+        "klass",
+        1,
+        10,
+    )
+    assert diagnostic.message.startswith("module name 'class' is a Python keyword: choose another name")

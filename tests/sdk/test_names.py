@@ -46,6 +46,17 @@ def test_names_without_a_clean_wire_form(name: str) -> None:
     assert problem is not None and "snake_case" in problem
 
 
-@pytest.mark.parametrize(("name", "ok"), [("echo", True), ("map", False), ("builtin", False), ("a-b", False)])
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [("echo", True), ("map", False), ("builtin", False), ("a-b", False), ("class", False), ("match", True)],
+)
 def test_module_names_follow_schema_rules(name: str, ok: bool) -> None:
     assert (module_name_problem(name) is None) is ok
+
+
+def test_a_python_keyword_is_no_module_name() -> None:
+    # `ftl_modules/class.py` would be generated, but no Python code could import it.
+    assert module_name_problem("class") == (
+        "module name 'class' is a Python keyword: choose another name "
+        "(Python code could not import its client, `ftl_modules.class`)"
+    )

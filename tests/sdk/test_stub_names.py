@@ -52,17 +52,17 @@ def verb_calling(line: str) -> str:
     [
         (
             "billing.refund(billing.Charge(amount=1))",
-            "module billing has no verb refund; did you mean refund_order?",
+            "module billing has no verb refund; did you mean billing.refund_order?",
         ),
         (
             "billing.refundOrder(billing.Charge(amount=1))",
-            "module billing has no verb refundOrder; did you mean refund_order?",
+            "module billing has no verb refundOrder; did you mean billing.refund_order?",
         ),
         (
             "billing.chrage(billing.Charge(amount=1))",
-            "module billing has no verb chrage; did you mean charge?",
+            "module billing has no verb chrage; did you mean billing.charge?",
         ),
-        ("billing.Charj(amount=1)", "module billing has no type Charj; did you mean Charge?"),
+        ("billing.Charj(amount=1)", "module billing has no type Charj; did you mean billing.Charge?"),
         (
             "billing.settle(billing.Charge(amount=1))",
             "module billing has no verb settle (its exported verbs: charge, refund_order)",
@@ -122,4 +122,65 @@ module billing {
     assert errors(source, stubs=root) == [
         "shop/__init__.py:7:5: verb charge of module billing of realm bank is not exported: mark it "
         '`@ftl.verb(export="realm")` to use it from other realms'
+    ]
+
+
+ORDERS = parse_module("""\
+module orders {
+  export data OrderPlaced { id Int }
+  export topic orders orders.OrderPlaced
+  topic audits orders.OrderPlaced
+  export verb place(orders.OrderPlaced) Unit
+}
+""")
+
+TOPIC_HINT = (
+    "module orders has no verb or topic orders_topic; did you mean orders.orders? (a stub names each topic "
+    "by its schema name, not by the variable its module assigned it to: its topics are orders)"
+)
+
+
+@pytest.fixture
+def orders_stub(stubs: Stubs) -> Path:
+    return stubs("orders", render_stub(ORDERS))
+
+
+def test_subscribing_to_a_topic_by_its_variable_name_is_an_error_at_the_decorator(
+    errors: Errors, orders_stub: Path
+) -> None:
+    # The decorator's argument runs at import time: the AttributeError becomes the hint.
+    source = (
+        "import ftl\nfrom ftl_modules import orders\n\n\n"
+        "@ftl.subscribe(orders.orders_topic)\ndef on_order(event: orders.OrderPlaced) -> None:\n    pass\n"
+    )
+    assert errors(source, stubs=orders_stub) == [f"shop/__init__.py:5:16: {TOPIC_HINT}"]
+
+
+def test_a_topic_name_the_stub_lacks_in_a_verb_body(errors: Errors, orders_stub: Path) -> None:
+    source = (
+        "import ftl\nfrom ftl_modules import orders\n\n\n"
+        "@ftl.verb\ndef relay(event: orders.OrderPlaced) -> None:\n    print(orders.orders_topic)\n"
+    )
+    assert errors(source, stubs=orders_stub) == [f"shop/__init__.py:7:11: {TOPIC_HINT}"]
+
+
+def test_a_name_far_from_anything_lists_the_topics_too(errors: Errors, orders_stub: Path) -> None:
+    source = (
+        "import ftl\nfrom ftl_modules import orders\n\n\n"
+        "@ftl.subscribe(orders.shipments)\ndef on_order(event: orders.OrderPlaced) -> None:\n    pass\n"
+    )
+    assert errors(source, stubs=orders_stub) == [
+        "shop/__init__.py:5:16: module orders has no verb or topic shipments "
+        "(its exported verbs: place; its topics: orders)"
+    ]
+
+
+def test_an_unexported_topic_says_so(errors: Errors, orders_stub: Path) -> None:
+    source = (
+        "import ftl\nfrom ftl_modules import orders\n\n\n"
+        "@ftl.subscribe(orders.audits)\ndef on_audit(event: orders.OrderPlaced) -> None:\n    pass\n"
+    )
+    assert errors(source, stubs=orders_stub) == [
+        "shop/__init__.py:5:16: topic audits of module orders is not exported: declare it with "
+        "`ftl.topic(..., export=True)` to use it from other modules"
     ]

@@ -209,6 +209,12 @@ class ModuleDecls:
             params.append(parameter.__name__)
         fields: list[ast.Field] = []
         wire_names: dict[str, str] = {}
+        for pseudo_field in _init_vars(cls):
+            self.error(
+                f"field {pseudo_field.name} of {cls.__name__} is an InitVar, which the wire cannot carry: "
+                "make it an ordinary field, or compute what it sets up in the verb",
+                self._field_pos(cls, pseudo_field.name, where)[0],
+            )
         for data_field in dataclasses.fields(cls):
             field = self._field(cls, data_field, tuple(params), where)
             if field is None:
@@ -233,14 +239,20 @@ class ModuleDecls:
     def _field(
         self, cls: type, data_field: dataclasses.Field[typing.Any], params: tuple[str, ...], where: Position
     ) -> ast.Field | None:
-        owner = next((c for c in cls.__mro__ if data_field.name in inspect.get_annotations(c)), cls)
+        pos, owner, statement = self._field_pos(cls, data_field.name, where)
         source = source_of(owner)
         classdef = source.find_class(owner) if source else None
-        statement = class_member(classdef, data_field.name)
-        pos = source.pos(statement) if source and statement else where
         problem = wire_name_problem(data_field.name)
         if problem:
             self.error(f"field {problem}", pos)
+            return None
+        if not data_field.init:
+            self.error(
+                f"field {data_field.name} of {cls.__name__} is not set by the constructor (init=False), "
+                "so no caller could send it: FTL data is exactly its constructor's fields. Compute it "
+                "with a @property, or keep it in a separate type that is not FTL data",
+                pos,
+            )
             return None
         scope = Scope(sys.modules[owner.__module__], source, params)
         node: TypeNode
@@ -251,8 +263,21 @@ class ModuleDecls:
         field_type = self.resolver.resolve(node, scope, Where())
         if field_type is None:
             return None
+        default = _default_problem(cls, data_field, field_type, statement)
+        if default is not None:
+            self.error(default, pos)
+            return None
         comments = attribute_docs(classdef.body).get(data_field.name, ()) if classdef else ()
         return ast.Field(lower_camel(data_field.name), field_type, comments=comments, pos=pos)
+
+    def _field_pos(
+        self, cls: type, name: str, where: Position
+    ) -> tuple[Position, type, pyast.AnnAssign | pyast.Assign | None]:
+        """Where field `name` of `cls` is declared (in whichever class of its MRO declares it)."""
+        owner = next((c for c in cls.__mro__ if name in inspect.get_annotations(c)), cls)
+        source = source_of(owner)
+        statement = class_member(source.find_class(owner) if source else None, name)
+        return (source.pos(statement) if source and statement else where), owner, statement
 
     def _value_enum(self, cls: type) -> ast.Decl | None:
         where = class_pos(cls)
@@ -337,6 +362,45 @@ class ModuleDecls:
                 continue
             variants.append(ast.EnumVariant(ref.name, ast.TypeValue(ref, pos=member.pos), pos=member.pos))
         return ast.Enum(name, tuple(variants), pos=where) if variants else None
+
+
+def _init_vars(cls: type) -> list[dataclasses.Field[typing.Any]]:
+    """The `InitVar` pseudo-fields of a dataclass, which `dataclasses.fields` leaves out."""
+    declared: dict[str, dataclasses.Field[typing.Any]] = getattr(cls, "__dataclass_fields__", {})
+    init_var = getattr(dataclasses, "_FIELD_INITVAR", None)  # the marker dataclasses itself uses
+    if init_var is None:
+        return []
+    return [f for f in declared.values() if getattr(f, "_field_type", None) is init_var]
+
+
+def _default_problem(
+    cls: type,
+    data_field: dataclasses.Field[typing.Any],
+    field_type: ast.Type,
+    statement: pyast.AnnAssign | pyast.Assign | None,
+) -> str | None:
+    """Why the field's default cannot stand, or None: only an optional field may have one, `None`
+    (absent on the wire means None), because every sender sends every other field."""
+    if data_field.default_factory is not dataclasses.MISSING:
+        factory = data_field.default_factory
+        shown = f"field(default_factory={getattr(factory, '__qualname__', None) or repr(factory)})"
+    elif data_field.default is not dataclasses.MISSING:
+        if data_field.default is None and isinstance(field_type, ast.Optional):
+            return None
+        shown = repr(data_field.default)
+    else:
+        return None
+    annotation = print_type(field_type)
+    if isinstance(statement, pyast.AnnAssign):
+        written = statement.annotation
+        quoted = written.value if isinstance(written, pyast.Constant) else None
+        annotation = quoted if isinstance(quoted, str) else pyast.unparse(written)
+    optional = annotation if isinstance(field_type, ast.Optional) else f"{annotation} | None"
+    return (
+        f"field {data_field.name} of {cls.__name__} has a default ({shown}), but FTL fields have no "
+        "defaults: every caller sends them. Make it optional "
+        f"(`{data_field.name}: {optional} = None`) and apply the default in the verb"
+    )
 
 
 def _is_none_node(node: TypeNode) -> bool:

@@ -43,12 +43,24 @@ def missing_name_problem(stub: types.ModuleType, name: str) -> str:
     if name in unexported:
         return _not_exported(unexported[name], name, where, bool(realm))
     offered = _offered(stub)
-    problem = f"{where} has no {'type' if name[:1].isupper() else 'verb'} {name}"
-    close = [f"{c} (not exported)" if c in unexported else c for c in _closest(name, [*offered, *unexported])]
+    topics = sorted(n for n, value in offered.items() if isinstance(value, Topic))
+    is_type = name[:1].isupper()
+    problem = f"{where} has no {'type' if is_type else 'verb or topic' if topics else 'verb'} {name}"
+    close = _closest(name, [*offered, *unexported])
     if close:
-        return f"{problem}; did you mean {' or '.join(close)}?"
+        shown = [f"{module}.{c} (not exported)" if c in unexported else f"{module}.{c}" for c in close]
+        hint = f"{problem}; did you mean {' or '.join(shown)}?"
+        if any(isinstance(offered.get(c), Topic) or unexported.get(c) == "topic" for c in close):
+            hint += (
+                " (a stub names each topic by its schema name, not by the variable its module assigned "
+                f"it to: its topics are {', '.join(topics) or 'none exported'})"
+            )
+        return hint
     verbs = sorted(n for n, value in offered.items() if isinstance(value, VerbClient))
-    return f"{problem} (its exported verbs: {', '.join(verbs) or 'none'})"
+    listed = f"its exported verbs: {', '.join(verbs) or 'none'}"
+    if topics and not is_type:
+        listed += f"; its topics: {', '.join(topics)}"
+    return f"{problem} ({listed})"
 
 
 def _not_exported(kind: str, name: str, where: str, other_realm: bool) -> str:

@@ -370,7 +370,29 @@ class VerbExtractor:
                 signature.response.pos,
             )
             ok = False
+        if ok and not self._path_parameters_have_a_type(name, ingress.path, signature.request):
+            ok = False
         return ast.MetadataIngress(method, path, pos=pos) if ok else None
+
+    def _path_parameters_have_a_type(self, verb: str, path: str, request: ast.Type) -> bool:
+        """Whether the path's parameters reach the verb: with no path type they would be dropped."""
+        assert isinstance(request, ast.Ref)
+        parameters = _PATH_PARAMETER.findall(path)
+        path_type = request.type_args[1] if len(request.type_args) == 3 else None
+        if not parameters or not isinstance(path_type, ast.Unit):
+            return True
+        named = ", ".join(parameters)
+        class_name = f"{verb[:1].upper()}{verb[1:]}Path"
+        fields = "; ".join(f"{p}: str" for p in parameters)
+        self.error(
+            f"ingress path {path} has the parameter{'s' if len(parameters) > 1 else ''} {named}, but the "
+            "path type of ftl.HttpRequest is None, so the verb would never see "
+            f"{'them' if len(parameters) > 1 else 'it'}: declare a path dataclass with the "
+            f"field{'s' if len(parameters) > 1 else ''} {named} (`@dataclass class {class_name}: {fields}`) "
+            f"and take `ftl.HttpRequest[Body, {class_name}, Query]`",
+            path_type.pos,
+        )
+        return False
 
     def _ingress_path(self, path: object, pos: Position) -> tuple[ast.IngressPathComponent, ...] | None:
         if not isinstance(path, str) or not path.startswith("/"):
