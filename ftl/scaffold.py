@@ -145,11 +145,11 @@ def _name_problem(name: str) -> str | None:
         )
     if name in GO_KEYWORDS:
         return f"module name {name!r} is invalid: it is a reserved word of the schema language"
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        return f"module name {name!r} is a Python keyword"
     problem = module_name_problem(name)
     if problem:
         return problem
+    if keyword.issoftkeyword(name):  # importable, but confusing as a module name: refused for new ones
+        return f"module name {name!r} is a Python soft keyword: choose another name"
     hidden = hidden_package(name)
     if hidden:
         return f"module name {name!r} would hide {hidden}"
