@@ -50,7 +50,8 @@ class Topic(Generic[Event]):
         return f"<ftl topic {owner}{self.name}>"
 
     def publish(self, event: Event) -> None:
-        """Publish one event (through the runtime; in tests, recorded by `ftl.testing`)."""
+        """Publish one event: a runner sends it to the backplane, which delivers it to every
+        subscriber; in tests, `ftl.testing` records it."""
         publish_event(self.module, self.name, event, self.event)
 
 

@@ -13,6 +13,10 @@ and re-pins its external realms: a new realm version the live modules do not fit
 live with the first changeset whose modules were built against it (`external_realms()` is what
 to build against).
 
+Cron jobs (`cron.py`) and pub/sub (`pubsub.py`) follow the live modules too: after each commit
+the scheduler and the subscriptions are updated, and what runners publish (`publish` frames) is
+delivered from here, in memory.
+
 Runner crashes and restarts are timeline events of kind "deployment" whose `data["runner"]` says
 which (`RUNNER_CRASHED`: down, with `data["stderr"]`; `RUNNER_RESTARTED`: serving again), next to
 `data["deployment"]` and `data["pid"]`.
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ftl.devserver.changeset import ChangesetState, DeploymentState
+from ftl.devserver.cron import CronScheduler, cron_jobs
 from ftl.devserver.deployer import Deployer, DeployResult
 from ftl.devserver.events import (
     ChangesetCommitted,
@@ -41,13 +46,14 @@ from ftl.devserver.events import (
     ExternalRealmPinned,
     ExternalRealmUnpinned,
 )
+from ftl.devserver.pubsub import PubSub, topic_of_caller
 from ftl.devserver.routes import CallError, CallResult, Router, project_routes, runner_routes
 from ftl.devserver.schema_service import Changeset, InvalidEvent, SchemaEvent, SchemaService, SchemaState
 from ftl.devserver.supervisor import RunnerProcess, Supervisor
 from ftl.devserver.timeline import Timeline, TimelineEvent
 from ftl.errors import Diagnostic, FtlError
 from ftl.project import Project
-from ftl.runtime.protocol import EventRecord, Routes
+from ftl.runtime.protocol import EventRecord, Publish, Routes
 from ftl.schema import ast
 
 __all__ = [
@@ -99,6 +105,7 @@ class Backplane:
             on_events=self._runner_events,
             on_endpoint=self._runner_endpoint,
             on_report=self._runner_report,
+            on_publish=self._runner_publish,
             host=host,
             cwd=project.root if project is not None else None,
         )
@@ -114,7 +121,11 @@ class Backplane:
         self._waiting_unpins: set[str] = set()  # realms no longer pinned that live modules still use
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
+        self._cron = CronScheduler(self._call_as, timeline)
+        self._cron_task: asyncio.Task[None] | None = None
+        self._pubsub = PubSub(self._call_as, timeline)
         self._service.on_change(self._project_routes)
+        self._service.on_change(self._project_schedules)
         self._service.on_change(self._record_schema_event)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -123,6 +134,7 @@ class Backplane:
         """Open the control port, warm the runner zygote, pin the project's external realms."""
         await self._supervisor.start()
         self._started = True
+        self._cron_task = asyncio.get_running_loop().create_task(self._cron.run())
         if self.project is not None and self.project.realms:
             await self._pin_external_realms(self.project)
 
@@ -141,6 +153,10 @@ class Backplane:
     async def stop(self) -> None:
         """Stop every runner (and the zygote); after this no process started here is left."""
         self._started = False
+        if self._cron_task is not None:
+            self._cron_task.cancel()
+            await asyncio.gather(self._cron_task, return_exceptions=True)
+        await self._pubsub.stop()
         await self._deployer.cancel_drains()
         for task in list(self._tasks):
             task.cancel()
@@ -265,6 +281,16 @@ class Backplane:
         if isinstance(event, ChangesetCommitted | ChangesetDrained | DeploymentRuntimeUpdated):
             self._route_version += 1
             self._router.update(project_routes(state, self._route_version))
+
+    def _project_schedules(self, event: Event, state: SchemaState) -> None:
+        """Cron jobs and subscriptions follow the live modules (a subscriber back up resumes)."""
+        if isinstance(event, ChangesetCommitted | DeploymentRuntimeUpdated) and self._started:
+            modules = _live_modules(state)
+            self._cron.update(cron_jobs(modules))
+            self._pubsub.update(modules)
+
+    async def _call_as(self, module: str, verb: str, body: bytes, request_id: str, caller: str) -> CallResult:
+        return await self._router.call(module, verb, body, request_id=request_id, caller=caller)
 
     async def _publish_routes(self, only: Collection[str] | None = None) -> None:
         """Push each runner (or those in `only`) its slice of the route table; wait until applied."""
@@ -412,9 +438,16 @@ class Backplane:
                 duration_ms=r.duration_ms,
                 level=r.level,
                 message=r.message,
-                data=r.data,
+                data=_event_data(r),
             )
             for r in records
+        )
+
+    def _runner_publish(self, runner: RunnerProcess, message: Publish) -> None:
+        if message.module != runner.module:
+            return  # the runner only sends its own module's topics: this is not one
+        self._pubsub.publish(
+            message.module, message.topic, message.body, request_id=message.request_id, caller=message.caller
         )
 
     def _runner_endpoint(self, runner: RunnerProcess) -> None:
@@ -463,6 +496,18 @@ def _routing_schema(state: SchemaState, key: str) -> ast.Module:
         if candidate is not None:
             return candidate
     return deployment.schema
+
+
+def _live_modules(state: SchemaState) -> list[ast.Module]:
+    realm = state.schema.realm(state.realm)
+    return [m for m in realm.modules if state.live_deployment(m.name) is not None] if realm else []
+
+
+def _event_data(record: EventRecord) -> dict[str, object]:
+    """A call's data, with `topic` added when it delivered a topic's event (see `ftl.devserver.pubsub`)."""
+    caller = record.data.get("caller") if record.kind == "call" else None
+    topic = topic_of_caller(caller) if isinstance(caller, str) else ""
+    return {**record.data, "topic": topic} if topic else record.data
 
 
 def _event_module(runner_module: str, record: EventRecord) -> str:

@@ -39,6 +39,7 @@ from ftl.runtime.protocol import (
     Events,
     LoadFailed,
     Message,
+    Publish,
     Register,
     Routes,
     RoutesApplied,
@@ -96,10 +97,12 @@ class Supervisor:
         on_events: Callable[[RunnerProcess, list[EventRecord]], None],
         on_endpoint: Callable[[RunnerProcess], None],
         on_report: Callable[[RunnerProcess, str, str, str], None],
+        on_publish: Callable[[RunnerProcess, Publish], None] | None = None,
         host: str = "127.0.0.1",
         cwd: Path | None = None,
     ) -> None:
         self._on_events = on_events
+        self._on_publish = on_publish
         self._on_endpoint = on_endpoint  # a runner's endpoint changed (down: "", or up again)
         self._on_report = on_report  # (runner, level, message, stderr tail)
         self._host = host
@@ -194,6 +197,9 @@ class Supervisor:
             self._first_message(connection, message)
         elif isinstance(message, Events):
             self._on_events(runner, message.events)
+        elif isinstance(message, Publish):
+            if self._on_publish is not None:
+                self._on_publish(runner, message)
         elif isinstance(message, RoutesApplied):
             for version in [v for v in runner.routes_waiting if v <= message.version]:
                 _resolve(runner.routes_waiting.pop(version))

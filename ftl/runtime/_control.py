@@ -1,8 +1,8 @@
 """The runner's end of its control connection to the backplane, and its lifeline.
 
-In: `routes` (a new route table for outgoing calls) and `stop`. Out: `routes_applied` and the
-timeline's `events`. When the connection closes, the runner exits, so a backplane that dies never
-leaves runners behind.
+In: `routes` (a new route table for outgoing calls) and `stop`. Out: `routes_applied`, the
+timeline's `events` and the events user code `publish`es (`sender_for_any_thread`). When the
+connection closes, the runner exits, so a backplane that dies never leaves runners behind.
 
 The event loop only notices a closed connection when it gets to run, which user code can hold
 off for good: an import that never returns, an async verb that blocks. So a runner started by
@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ftl.runtime._event_queue import EventQueue
@@ -78,6 +78,22 @@ class Control:
         task = self._loop.create_task(coroutine)
         self._tasks.add(task)  # the loop only keeps a weak reference to a task
         task.add_done_callback(self._tasks.discard)
+
+
+def sender_for_any_thread(connection: Connection) -> Callable[[Message], None]:
+    """A `send` on `connection` that any thread may call (a sync verb runs on a worker thread);
+    frames sent from one thread keep their order. Call it on the connection's event loop."""
+    loop = asyncio.get_running_loop()
+    loop_thread = threading.get_ident()
+
+    def send(message: Message) -> None:
+        if threading.get_ident() == loop_thread:
+            connection.send(message)
+            return
+        with contextlib.suppress(RuntimeError):  # a closed loop: the runner is exiting
+            loop.call_soon_threadsafe(connection.send, message)
+
+    return send
 
 
 def exit_with_backplane(lifeline: int) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ftl.runtime import context as call_context
@@ -23,6 +24,8 @@ from ftl.runtime.protocol import (
     BlockingCallClient,
     ClientPool,
     ConnectionLost,
+    Message,
+    Publish,
     Reply,
     Routes,
     error_kind,
@@ -35,9 +38,12 @@ class OutgoingCalls:
     Create it on the runner's event loop.
     """
 
-    def __init__(self, module: str, realm_calls: RealmCalls) -> None:
+    def __init__(
+        self, module: str, realm_calls: RealmCalls, send_control: Callable[[Message], None] | None = None
+    ) -> None:
         self.module = module
         self._realm_calls = realm_calls
+        self._send_control = send_control  # any thread may call it
         self._loop_thread = threading.get_ident()
         self._routes = Routes(0, {}, {})
         self._allowed: dict[str, frozenset[str]] = {}
@@ -112,6 +118,24 @@ class OutgoingCalls:
         finally:
             self._in_flight.end(endpoint)
         return _result(module, verb, reply, response_type)
+
+    def publish(self, module: str, topic: str, event: Any, event_type: Any) -> None:
+        """Send `event` to the backplane's log of `module.topic`, which must be this module's."""
+        if module != self.module:
+            raise CallFailed(
+                "denied",
+                f"{self.module} may not publish to {module}.{topic}: "
+                "a module publishes only to its own topics",
+            )
+        try:
+            body = encode(event, event_type, root="event")
+        except (EncodeError, TypeError) as exc:
+            raise CallFailed("bad_request", f"event for {module}.{topic}: {exc}") from None
+        if self._send_control is None:
+            raise CallFailed("not_live", f"cannot publish to {module}.{topic}: the runner has no backplane")
+        context = call_context.current()
+        request_id, caller = (context.request_id, _caller(context)) if context is not None else ("", "")
+        self._send_control(Publish(module, topic, body, request_id, caller))
 
     def _check(self, module: str, verb: str, realm: str | None) -> CallContext:
         """The calling verb's context, if it may call the target now; else CallFailed."""

@@ -131,11 +131,25 @@ class Events(msgspec.Struct, tag="events", array_like=True, frozen=True):
     events: list[EventRecord]
 
 
+class Publish(msgspec.Struct, tag="publish", array_like=True, frozen=True):
+    """Runner → backplane: one event published to `module.topic`, a topic of the runner's module.
+
+    Sent without an answer, in the order the runner's code published. `body` is the event in
+    FTL-JSON; `request_id` and `caller` (`module.verb`) name the call that published, if any.
+    """
+
+    module: str
+    topic: str
+    body: bytes
+    request_id: str = ""
+    caller: str = ""
+
+
 class Stop(msgspec.Struct, tag="stop", array_like=True, frozen=True):
     """Backplane → runner: flush what you have and exit."""
 
 
-Message = Call | Reply | Register | LoadFailed | Routes | RoutesApplied | Events | Stop
+Message = Call | Reply | Register | LoadFailed | Routes | RoutesApplied | Events | Publish | Stop
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Message)

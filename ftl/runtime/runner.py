@@ -5,11 +5,13 @@ deployment key, extracted schema and the port it listens on, then serves verb ca
 backplane and from other runners until the backplane says Stop or the control connection closes.
 Each concept lives in a module of its own:
 
-    _control.py        the control connection: route tables in, acknowledgements and events out, stop;
+    _control.py        the control connection: route tables in, acknowledgements, events and published
+                       topic events out, stop;
                        the lifeline that ends the runner with the backplane, whatever the loop is doing
     _serving.py        incoming verb calls: sync verbs on the threads that read them, async ones on the loop
     _verb_binding.py   config and secret values injected into each verb
-    _outgoing.py       calls the module makes, checked (`+calls`, depth) and sent peer to peer
+    _outgoing.py       calls the module makes, checked (`+calls`, depth) and sent peer to peer; and
+                       `topic.publish(...)`, sent to the backplane
     _realm_calls.py    calls to verbs of external realms, over HTTP
     _call_errors.py    `CallFailed`, what a verb sees when one of its calls fails
     _in_flight.py      counting calls in flight, to wait until they are done
@@ -35,7 +37,7 @@ import msgspec
 
 from ftl._sdk.calls import set_call_transport
 from ftl.errors import FtlError
-from ftl.runtime._control import Control, exit_with_backplane
+from ftl.runtime._control import Control, exit_with_backplane, sender_for_any_thread
 from ftl.runtime._event_queue import EventQueue
 from ftl.runtime._load_failure import import_failure, wire_diagnostics
 from ftl.runtime._log_capture import capture_output
@@ -130,7 +132,8 @@ async def _run(spec: RunnerSpec, events: EventQueue) -> int:
     if lost.done():
         return 0
     server = CallServer(loaded.name, bind_verbs(loaded, spec.config, spec.secrets), events)
-    outgoing = OutgoingCalls(loaded.name, RealmCalls(spec.realm, spec.realm_endpoints, events=events))
+    realm_calls = RealmCalls(spec.realm, spec.realm_endpoints, events=events)
+    outgoing = OutgoingCalls(loaded.name, realm_calls, sender_for_any_thread(connection))
     control = Control(connection, server, outgoing, events)
     listener = await loop.create_server(server.connection, spec.host, 0)
     port = listener.sockets[0].getsockname()[1]
