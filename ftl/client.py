@@ -4,6 +4,9 @@
     with AdminClient(resolve_endpoint(None)) as admin:
         outcome = admin.call("users.get_user", {"id": 7})
 
+`resolve_endpoint` finds the backplane: `--endpoint`, $FTL_ENDPOINT, the project's running server
+(which writes its admin URL to `.ftl/endpoint`), or the default address.
+
 Every failure is an `FtlError` with a message fit for the user: no backplane listening is
 `BackplaneUnavailable` ("no backplane at URL (start one with ftl dev or ftl serve)").
 """
@@ -13,16 +16,19 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 import httpx
 
 from ftl.devserver.timeline import TimelineEvent, event_from_json
 from ftl.errors import Diagnostic, FtlError, Position
+from ftl.project import PROJECT_FILE_NAME
 
 if TYPE_CHECKING:
     from ftl.schema import ast
@@ -31,10 +37,85 @@ DEFAULT_ENDPOINT: Final = "http://127.0.0.1:8892"
 ENDPOINT_ENV: Final = "FTL_ENDPOINT"
 
 
-def resolve_endpoint(flag: str | None, environ: Mapping[str, str] = os.environ) -> str:
-    """`--endpoint`, else $FTL_ENDPOINT, else the default admin address."""
-    endpoint = (flag or environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT).strip().rstrip("/")
+ENDPOINT_FILE: Final = Path(".ftl") / "endpoint"  # in the project root, while ftl dev/serve runs there
+LIVENESS_TIMEOUT_S: Final = 0.5
+
+
+def resolve_endpoint(
+    flag: str | None, environ: Mapping[str, str] = os.environ, *, start: Path | None = None
+) -> str:
+    """`--endpoint`, else $FTL_ENDPOINT, else where the project's running `ftl dev` or `ftl serve`
+    listens (its `.ftl/endpoint`, the project found from `start`, default the current directory),
+    else the default admin address."""
+    endpoint = flag or environ.get(ENDPOINT_ENV) or advertised_endpoint(start, environ) or DEFAULT_ENDPOINT
+    endpoint = endpoint.strip().rstrip("/")
     return endpoint if "://" in endpoint else f"http://{endpoint}"
+
+
+def endpoint_file_text(admin_url: str, pid: int) -> str:
+    """What a server writes to `.ftl/endpoint`: its admin URL and the process that serves it."""
+    return json.dumps({"admin_url": admin_url, "pid": pid}) + "\n"
+
+
+def read_endpoint_file(path: Path) -> tuple[str, int] | None:
+    """(admin URL, pid) from an endpoint file; None if there is none or it is not one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    url, pid = data.get("admin_url"), data.get("pid")
+    if not isinstance(url, str) or not url or type(pid) is not int:
+        return None
+    return url, pid
+
+
+def advertised_endpoint(start: Path | None = None, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The admin URL in the project's `.ftl/endpoint`, unless it is stale (its process is gone or
+    nothing answers there any more): a server killed outright leaves its file behind."""
+    root = _project_root(start, environ)
+    found = read_endpoint_file(root / ENDPOINT_FILE) if root is not None else None
+    if found is None:
+        return None
+    url, pid = found
+    return url if _process_exists(pid) and _answers(url) else None
+
+
+def _project_root(start: Path | None, environ: Mapping[str, str]) -> Path | None:
+    """The directory of the project file, found as every command finds it (but never an error)."""
+    named = environ.get("FTL_PROJECT_FILE")
+    if named:
+        path = Path(named)
+        return path.resolve().parent if path.is_file() else None
+    here = (start or Path.cwd()).resolve()
+    return next((d for d in (here, *here.parents) if (d / PROJECT_FILE_NAME).is_file()), None)
+
+
+def _process_exists(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: it exists
+    return True
+
+
+def _answers(url: str) -> bool:
+    """Whether anything accepts connections at `url`'s host and port."""
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        address = (parts.hostname or "127.0.0.1", parts.port or 80)
+    except ValueError:
+        return False
+    try:
+        with socket.create_connection(address, timeout=LIVENESS_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
 
 
 class BackplaneUnavailable(FtlError):

@@ -14,26 +14,39 @@
 
 A call the verb makes through a generated client goes to the fake registered for it (keys are
 `"module.verb"`, in either spelling, or the client itself); a call with no fake fails clearly.
+
+Values cross FTL-JSON as they do in a running module: the request, the response, what fakes are
+sent and return, published events and config/secret values are encoded and decoded with the
+runner's codec, so a naive datetime, a dict where a dataclass belongs or an Int that is a string
+fails here as it would there: `ftl.FtlCallError` (with the runner's `kind`) and the same message.
+A request (or config value) may also be given in its JSON form, as `ftl call` takes it
+(`{"userId": 7}`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import inspect
 import sys
+import typing
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Annotated, Any, TypeVar, overload
 
 from ftl._sdk.calls import FtlCallError, VerbClient, using_transport
 from ftl._sdk.decorators import verb_spec
 from ftl._sdk.markers import Config, injections_of
+from ftl.errors import FtlError
 from ftl.names import lower_camel
-from ftl.project import Project, find_project_file, load_project
+from ftl.project import PROJECT_FILE_NAME, Project, find_project_file, load_project
+from ftl.runtime._call_errors import CallFailed
+from ftl.runtime._verb_binding import REQUEST_ROOT
+from ftl.runtime.encoding import DecodeError, EncodeError, decode, encode, from_json_value
 
 __all__ = ["Call", "FakeTransport", "Published", "VerbContext", "call", "call_async", "setup_project"]
 
@@ -100,22 +113,57 @@ class FakeTransport:
         return fake
 
     def call(self, module: str, verb: str, request: Any, response_type: Any, realm: str | None) -> Any:
-        result = self._fake(module, verb, request, realm)(request)
+        sent = _sent_request(module, verb, request)
+        result = self._fake(module, verb, sent, realm)(sent)
         if inspect.isawaitable(result):
             _close(result)
             raise TestingError(
                 f"the fake for {_key(module, verb, realm)} is async, but the verb calls it synchronously"
             )
-        return result
+        return _fake_response(module, verb, result, response_type)
 
     async def call_async(
         self, module: str, verb: str, request: Any, response_type: Any, realm: str | None
     ) -> Any:
-        result = self._fake(module, verb, request, realm)(request)
-        return await result if inspect.isawaitable(result) else result
+        sent = _sent_request(module, verb, request)
+        result = self._fake(module, verb, sent, realm)(sent)
+        if inspect.isawaitable(result):
+            result = await result
+        return _fake_response(module, verb, result, response_type)
 
     def publish(self, module: str, topic: str, event: Any, event_type: Any) -> None:
-        self.published.append(Published(module, topic, event))
+        try:
+            sent = decode(encode(event, event_type, root="event"), event_type, root="event")
+        except (EncodeError, DecodeError, TypeError) as exc:
+            raise CallFailed("bad_request", f"event for {module}.{topic}: {exc}") from None
+        self.published.append(Published(module, topic, sent))
+
+
+# What the runner does to a call between verbs, in one process: the caller encodes the request by
+# its own type, the callee encodes its response by its declared type, the caller decodes that.
+
+
+def _sent_request(module: str, verb: str, request: Any) -> Any:
+    kind = type(request)
+    try:
+        body = encode(request, kind, root="request")
+        # The callee decodes by its declared type; a generic one's arguments are not known here.
+        return request if getattr(kind, "__parameters__", ()) else decode(body, kind, root="request")
+    except (EncodeError, DecodeError, TypeError) as exc:
+        raise CallFailed("bad_request", f"request for {module}.{verb}: {exc}") from None
+
+
+def _fake_response(module: str, verb: str, result: Any, response_type: Any) -> Any:
+    try:
+        body = encode(result, response_type)
+    except (EncodeError, TypeError) as exc:
+        raise CallFailed(
+            "internal", f"the fake for {module}.{verb} returned a value that does not fit its response: {exc}"
+        ) from None
+    try:
+        return decode(body, response_type, root="response")
+    except DecodeError as exc:
+        raise CallFailed("internal", f"{module}.{verb} answered with an unexpected response: {exc}") from None
 
 
 def _close(awaitable: Awaitable[Any]) -> None:
@@ -159,15 +207,16 @@ class VerbContext:
         self._stack.close()
 
     def arguments(self, verb: Callable[..., Any], request: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """The positional and keyword arguments to call `verb` with."""
+        """The positional and keyword arguments to call `verb` with, as the runner would pass them
+        (each decoded from FTL-JSON)."""
         name = getattr(verb, "__name__", repr(verb))
         if verb_spec(verb) is None:
             raise TestingError(
                 f"{name} is not a verb: decorate it with @ftl.verb (or @ftl.ingress, @ftl.cron, ...)"
             )
-        injections = injections_of(verb)
+        wire = _wire_of(verb)
         keyword: dict[str, Any] = {}
-        for parameter, injection in injections.items():
+        for parameter, injection in injections_of(verb).items():
             kind, values = (
                 ("config", self.config) if isinstance(injection, Config) else ("secret", self.secrets)
             )
@@ -175,12 +224,9 @@ class VerbContext:
                 argument = "secrets" if kind == "secret" else "config"
                 wanted = f"{argument}={{{injection.name!r}: ...}}"
                 raise TestingError(f"verb {name} needs {kind} {injection.name!r}: pass {wanted}")
-            keyword[parameter] = values[injection.name]
-        takes_request = any(
-            p.name not in injections and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-            for p in inspect.signature(verb).parameters.values()
-        )
-        return ((request,) if takes_request else ()), keyword
+            keyword[parameter] = wire.setting(kind, injection.name, values[injection.name], parameter)
+        received = wire.request(request)
+        return ((received,) if wire.takes_request else ()), keyword
 
 
 @overload
@@ -219,11 +265,11 @@ def call(
     with context:
         result = verb(*args, **kwargs)
         if not inspect.isawaitable(result):
-            return result
+            return _wire_of(verb).response(result)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(_awaited(result))
+            return _wire_of(verb).response(asyncio.run(_awaited(result)))
         _close(result)
         raise TestingError("an event loop is already running here: use `await ftl.testing.call_async(...)`")
 
@@ -241,11 +287,141 @@ async def call_async(
     args, kwargs = context.arguments(verb, request)
     with context:
         result = verb(*args, **kwargs)
-        return await result if inspect.isawaitable(result) else result
+        if inspect.isawaitable(result):
+            result = await result
+        return _wire_of(verb).response(result)
 
 
 async def _awaited(awaitable: Awaitable[R]) -> R:
     return await awaitable
+
+
+# ---------------------------------------------------------------------------------------------
+# The verb under test, as the runner sees it
+
+_UNCHECKED: Any = object()  # the type of a value with no type hint: it is passed as it is
+_JSON_DATA = (dict, list, str, int, float, bool, type(None))
+
+
+@dataclass(frozen=True)
+class _Wire:
+    """A verb's FTL-JSON types, found as extraction finds them, and what the runner does with them."""
+
+    target: str  # `module.verb`, as the runner names it
+    takes_request: bool
+    request_type: Any
+    response_type: Any
+    declared: Mapping[str, Any]  # the type of each injected parameter
+
+    def request(self, request: Any) -> Any:
+        """The request as the verb receives it: the typed value, or its JSON form, decoded."""
+        if self.request_type is _UNCHECKED:
+            return request
+        try:
+            return _decoded(request, self.request_type, REQUEST_ROOT)
+        except EncodeError as exc:
+            raise CallFailed("bad_request", f"request for {self.target}: {exc}") from None
+        except DecodeError as exc:  # the runner's answer to a request that does not fit
+            raise CallFailed("bad_request", str(exc)) from None
+
+    def response(self, result: Any) -> Any:
+        """The verb's result as its caller receives it."""
+        if self.response_type is _UNCHECKED:
+            return result
+        try:
+            body = encode(result, self.response_type)
+        except (EncodeError, TypeError) as exc:
+            raise CallFailed(
+                "internal", f"{self.target} returned a value that does not fit its response: {exc}"
+            ) from None
+        try:
+            return decode(body, self.response_type, root="response")
+        except DecodeError as exc:
+            raise CallFailed(
+                "internal", f"{self.target} answered with an unexpected response: {exc}"
+            ) from None
+
+    def setting(self, kind: str, name: str, value: Any, parameter: str) -> Any:
+        """A config or secret value as the runner injects it (it stores them as JSON)."""
+        declared = self.declared.get(parameter, _UNCHECKED)
+        if declared is _UNCHECKED:
+            return value
+        try:
+            return _decoded(value, declared, name)
+        except (EncodeError, DecodeError) as exc:
+            module = self.target.partition(".")[0]
+            raise TestingError(f"{kind} `{name}` of module {module} has the wrong type: {exc}") from None
+
+
+def _decoded(value: Any, py_type: Any, root: str) -> Any:
+    """`value` sent as `py_type` and received: a typed value round-trips through FTL-JSON bytes;
+    plain data that is not one (`{"userId": 7}`) is taken as the JSON form and decoded."""
+    try:
+        body = encode(value, py_type, root=root)
+    except (EncodeError, TypeError):
+        if not isinstance(value, _JSON_DATA):
+            raise
+        return from_json_value(value, py_type, root=root)
+    return decode(body, py_type, root=root)
+
+
+@functools.lru_cache(maxsize=1024)
+def _wire_of(verb: Callable[..., Any]) -> _Wire:
+    target = inspect.unwrap(verb)
+    name = lower_camel(getattr(target, "__name__", "verb"))
+    try:
+        hints = typing.get_type_hints(target, include_extras=True)
+        parameters = inspect.signature(target).parameters.values()
+    except Exception as exc:
+        raise TestingError(
+            f"cannot evaluate the type hints of verb {name}: {type(exc).__name__}: {exc}"
+        ) from None
+    injected = injections_of(verb)
+    request = next(
+        (
+            p
+            for p in parameters
+            if p.name not in injected and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ),
+        None,
+    )
+    # Without a request parameter the runner still decodes the request: as Unit.
+    request_type = type(None) if request is None else _python_type(hints.get(request.name, _UNCHECKED))
+    try:
+        source = inspect.getsourcefile(target) or ""
+    except TypeError:  # not defined in a file
+        source = ""
+    module = _module_name(source, str(getattr(target, "__module__", "")).partition(".")[0])
+    return _Wire(
+        target=f"{module}.{name}",
+        takes_request=request is not None,
+        request_type=request_type,
+        response_type=_python_type(hints.get("return", _UNCHECKED)),
+        declared={p: _python_type(hints.get(p, _UNCHECKED)) for p in injected},
+    )
+
+
+def _python_type(hint: Any) -> Any:
+    if hint is _UNCHECKED:
+        return hint
+    if typing.get_origin(hint) is Annotated:
+        hint = typing.get_args(hint)[0]
+    return type(None) if hint is None else hint
+
+
+@functools.lru_cache(maxsize=256)
+def _module_name(source: str, package: str) -> str:
+    """The FTL module a source file belongs to (the `module` of the ftl.toml above it), else `package`."""
+    from ftl.runtime.extract import MODULE_FILE, read_module_file
+
+    for directory in Path(source).resolve().parents if source else ():
+        if (directory / MODULE_FILE).is_file():
+            with contextlib.suppress(FtlError, OSError):
+                return read_module_file(directory).name
+            break
+        if (directory / PROJECT_FILE_NAME).is_file():
+            break
+    return package
 
 
 def setup_project(start: Path | None = None) -> Project:

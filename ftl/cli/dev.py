@@ -76,7 +76,7 @@ def dev(
     plain: bool = PLAIN_OPTION,
 ) -> None:
     """Build and deploy every module, then watch the sources and hot-redeploy what changes."""
-    from ftl.devserver.server import ServeOptions
+    from ftl.devserver.server import EndpointAdvert, ServeOptions
 
     set_plain(plain)
     try:
@@ -88,12 +88,14 @@ def dev(
     # NO_COLOR only takes the colour away; --plain or a pipe also take the live block away.
     view = LiveView(status) if sys.stdout.isatty() and not plain else PlainView()
     started = time.perf_counter()
+    advert = EndpointAdvert(project.root)
 
     def ready(urls: ServerUrls) -> None:
+        advert.publish(urls.admin_url)  # before the URLs are shown: whoever reads them can `ftl call`
         view.startup(project.realm, urls, console=not no_console, seconds=time.perf_counter() - started)
 
     try:
-        with view:
+        with view, advert:
             asyncio.run(
                 run_dev(project, view.show, ready, options=options, status=status, console=not no_console)
             )

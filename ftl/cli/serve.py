@@ -1,13 +1,15 @@
 """`ftl serve`, `ftl call`, `ftl ps`, `ftl logs` and `ftl deploy`: the backplane from the command line.
 
 `serve` runs a backplane in this process (no build, no watch); the others talk to a running one
-through its admin API (`--endpoint`, else $FTL_ENDPOINT, else http://127.0.0.1:8892).
+through its admin API (`--endpoint`, else $FTL_ENDPOINT, else the address the project's running
+`ftl dev`/`ftl serve` wrote to `.ftl/endpoint`, else http://127.0.0.1:8892).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import re
 import sys
@@ -42,7 +44,8 @@ from ftl.project import Project, find_project_file, load_project
 ENDPOINT_OPTION = typer.Option(
     None,
     "--endpoint",
-    help="Admin API of the backplane (default: $FTL_ENDPOINT, else http://127.0.0.1:8892).",
+    help="Admin API of the backplane (default: $FTL_ENDPOINT, else the project's running ftl dev/serve, "
+    "else http://127.0.0.1:8892).",
 )
 PROJECT_FILE_OPTION = typer.Option(
     None, "--project-file", help="The ftl-project.toml to use (default: found like git finds its repo)."
@@ -78,7 +81,7 @@ def serve(
 ) -> None:
     """Run the backplane (no build, no watch) until Ctrl-C; deploy into it with `ftl deploy`."""
     from ftl.devserver.admin import ServerUrls
-    from ftl.devserver.server import DevServer, ServeOptions, serve_until_signalled
+    from ftl.devserver.server import DevServer, EndpointAdvert, ServeOptions, serve_until_signalled
 
     set_plain(plain)
     try:
@@ -92,10 +95,14 @@ def serve(
             project, realm=realm_name, options=options, admin_extra_routes=server_console_routes
         )
 
+        advert = EndpointAdvert(project.root if project is not None else None)
+
         def ready(urls: ServerUrls) -> None:
+            advert.publish(urls.admin_url)
             _print_urls(realm_name, urls)
 
-        asyncio.run(serve_until_signalled(server, ready))
+        with advert:
+            asyncio.run(serve_until_signalled(server, ready))
     except FtlError as error:
         fail_with(error)
     console_err.print("stopped")
@@ -194,9 +201,29 @@ def _request_body(text: str | None) -> Any:
     if text == "-":
         text = sys.stdin.read()
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as problem:
+        return json.loads(
+            text, parse_constant=_not_a_json_number, parse_float=_finite_float, parse_int=_integer
+        )
+    except (ValueError, RecursionError) as problem:  # JSONDecodeError is a ValueError
         fail(f"the request is not valid JSON: {problem}")
+
+
+def _not_a_json_number(text: str) -> float:
+    raise ValueError(f"{text} is not a JSON number (JSON has no NaN or Infinity)")
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:  # Python's limit on digits: far beyond any Int
+        raise ValueError(f"an integer of {len(text.lstrip('-'))} digits is too large") from None
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is too large for a JSON number (a 64-bit float)")
+    return number
 
 
 def call_failure_message(outcome: CallOutcome, verb: str = "") -> str:
@@ -311,7 +338,7 @@ def logs(
     kind: str = typer.Option(
         "log", "--kind", help=f"Event kind: {', '.join(KINDS)}, or all.", callback=_check_kind
     ),
-    limit: int = typer.Option(100, "-n", "--limit", help="How many past events to show."),
+    limit: int = typer.Option(100, "-n", "--limit", min=0, help="How many past events to show (0: none)."),
     endpoint: str | None = ENDPOINT_OPTION,
     as_json: bool = JSON_OPTION,
     plain: bool = PLAIN_OPTION,

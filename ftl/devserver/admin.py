@@ -49,6 +49,7 @@ from ftl.schema import ast, print_schema, to_json
 from ftl.schema.jsonvalidate import normalize_json
 
 MAX_TIMELINE_PAGE: Final = 1000
+DEFAULT_TIMELINE_PAGE: Final = 100
 JSON_MEDIA_TYPE: Final = "application/json"
 
 # HTTP status for each CallError kind.
@@ -302,17 +303,17 @@ class AdminApi:
         try:
             filters = _timeline_filters(request.query_params)
             before_id = _optional_int(request.query_params.get("before_id"), "before_id")
-            limit = _optional_int(request.query_params.get("limit"), "limit") or 100
+            limit = _optional_count(request.query_params.get("limit"), "limit")
         except ValueError as problem:
             return error_response(400, "bad_request", str(problem))
-        limit = min(max(limit, 1), MAX_TIMELINE_PAGE)
+        limit = DEFAULT_TIMELINE_PAGE if limit is None else min(limit, MAX_TIMELINE_PAGE)
         events = self.timeline.query(**filters, before_id=before_id, limit=limit)
         return JSONResponse([event_to_json(e) for e in events])
 
     async def timeline_stream(self, request: Request) -> Response:
         try:
             filters = _timeline_filters(request.query_params)
-            backlog = _optional_int(request.query_params.get("backlog"), "backlog") or 0
+            backlog = _optional_count(request.query_params.get("backlog"), "backlog") or 0
         except ValueError as problem:
             return error_response(400, "bad_request", str(problem))
         for unsupported in ("since", "until"):
@@ -417,6 +418,14 @@ def _optional_int(text: str | None, name: str) -> int | None:
         return int(text)
     except ValueError:
         raise ValueError(f"{name} must be an integer, not {text!r}") from None
+
+
+def _optional_count(text: str | None, name: str) -> int | None:
+    """A number of events: absent, or an integer from 0 up (0 asks for none)."""
+    count = _optional_int(text, name)
+    if count is not None and count < 0:
+        raise ValueError(f"{name} must be 0 or more, not {count}")
+    return count
 
 
 def _optional_float(text: str | None, name: str) -> float | None:

@@ -8,6 +8,9 @@
 Sockets are bound before uvicorn starts so that port 0 resolves to a known URL at once. The
 uvicorn servers never install signal handlers of their own: `serve_until_signalled` owns SIGINT and
 SIGTERM, so Ctrl-C always runs the full shutdown and leaves no runner behind.
+
+`EndpointAdvert` writes the admin URL to the project's `.ftl/endpoint` while `ftl dev` or `ftl serve`
+runs, so that `ftl call`, `ps` and `logs` find the server whatever port it bound.
 """
 
 from __future__ import annotations
@@ -19,17 +22,20 @@ import signal
 import socket
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.routing import BaseRoute
 
+from ftl.client import ENDPOINT_FILE, endpoint_file_text
 from ftl.devserver.admin import ServerUrls, create_admin_app
 from ftl.devserver.backplane import Backplane
 from ftl.devserver.ingress import DEFAULT_MAX_BODY_BYTES, IngressApp
 from ftl.devserver.timeline import Timeline
 from ftl.errors import FtlError
+from ftl.files import write_atomic
 from ftl.project import Project
 
 DEFAULT_INGRESS_BIND: Final = "http://127.0.0.1:8891"
@@ -216,6 +222,45 @@ class DevServer:
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
+
+
+class EndpointAdvert:
+    """Tells the project's clients (`ftl call`, `ps`, `logs`) where this server's admin API is.
+
+    `publish` writes the URL and this process's id to `<project>/.ftl/endpoint` (atomically);
+    leaving the block removes the file, unless another server has written its own since. A file
+    left by a server killed outright is stale, and clients ignore it.
+
+        with EndpointAdvert(project.root) as advert:
+            ...  # once listening: advert.publish(urls.admin_url)
+    """
+
+    def __init__(self, project_root: Path | None) -> None:
+        self.path = project_root / ENDPOINT_FILE if project_root is not None else None
+        self._text = ""
+
+    def __enter__(self) -> EndpointAdvert:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.withdraw()
+
+    def publish(self, admin_url: str) -> None:
+        if self.path is None:
+            return
+        self._text = endpoint_file_text(admin_url, os.getpid())
+        try:
+            write_atomic(self.path, self._text.encode("utf-8"))
+        except OSError:
+            self._text = ""  # a read-only project still serves; clients then need --endpoint
+
+    def withdraw(self) -> None:
+        if self.path is None or not self._text:
+            return
+        with contextlib.suppress(OSError):
+            if self.path.read_text(encoding="utf-8") == self._text:
+                self.path.unlink()
+        self._text = ""
 
 
 @contextlib.contextmanager

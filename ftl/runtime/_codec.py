@@ -27,10 +27,12 @@ from ftl.names import lower_camel
 from ftl.schema.jsonvalidate import (
     INT64_MAX,
     INT64_MIN,
+    INT_OUT_OF_RANGE,
     json_bool,
     json_bytes,
     json_float,
     json_int,
+    json_int_mismatch,
     json_time,
 )
 
@@ -105,13 +107,15 @@ def _decode_int(value: Any) -> int:
         return value
     number = json_int(value)
     if number is None:
-        raise _expected("Int", value)
+        raise Mismatch(json_int_mismatch(value))
     return number
 
 
 def _encode_int(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX:
-        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if INT64_MIN <= value <= INT64_MAX:
+            return int(value)
+        raise Mismatch(INT_OUT_OF_RANGE)
     raise _expected("Int", value)
 
 

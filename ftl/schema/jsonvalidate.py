@@ -39,6 +39,7 @@ __all__ = [
     "json_bytes",
     "json_float",
     "json_int",
+    "json_int_mismatch",
     "json_kind",
     "json_time",
     "json_type_name",
@@ -48,6 +49,8 @@ __all__ = [
 
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1
+INT_OUT_OF_RANGE: Final = "integer out of range for Int (64-bit)"
+_INT64_DIGITS: Final = len(str(INT64_MAX))
 
 # ---------------------------------------------------------------------------------------------
 # Scalars: each returns the Python value, or None when the JSON value does not fit.
@@ -69,17 +72,29 @@ _RFC3339 = re.compile(
 
 def json_int(value: Any) -> int | None:
     """An Int: a JSON integer, a whole float (`10.0`), or a decimal string (`"+42"`), in int64 range."""
+    number = _whole_number(value)
+    return number if number is not None and INT64_MIN <= number <= INT64_MAX else None
+
+
+def json_int_mismatch(value: Any) -> str:
+    """Why `json_int` rejected `value`: a whole number too big for an Int, or not a whole number."""
+    if _whole_number(value) is not None:
+        return INT_OUT_OF_RANGE
+    return f"expected Int, got {json_type_name(value)}"
+
+
+def _whole_number(value: Any) -> int | None:
+    """The whole number `value` spells as an Int would (any size), or None if it spells none."""
     if type(value) is int:
-        number = value
-    elif type(value) is float:
-        if not value.is_integer():
-            return None
-        number = int(value)
-    elif type(value) is str and _INT_TEXT.fullmatch(value):
-        number = int(value)
-    else:
-        return None
-    return number if INT64_MIN <= number <= INT64_MAX else None
+        return value
+    if type(value) is float:
+        return int(value) if value.is_integer() else None
+    if type(value) is str and _INT_TEXT.fullmatch(value):
+        if len(value.lstrip("+-").lstrip("0")) > _INT64_DIGITS:
+            # Out of range whatever its digits; a stand-in, as Python refuses very long digit strings.
+            return (INT64_MIN if value.startswith("-") else INT64_MAX) * 2
+        return int(value)
+    return None
 
 
 def json_float(value: Any) -> float | None:
@@ -324,7 +339,8 @@ class _Checker:
         match type_:
             case ast.Int():
                 if json_int(value) is None:
-                    self.wrong_type(path, "Int", value)
+                    message = json_int_mismatch(value)
+                    self.fail(f"{path}: {message}" if path else message)
             case ast.Float():
                 if json_float(value) is None:
                     self.wrong_type(path, "Float", value)

@@ -149,14 +149,19 @@ def running_dev(root: Path, *extra: str) -> Iterator[Dev]:
         dev.wait_line(r"^ready: 1 module serving")
         yield dev
     finally:
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen[str]) -> None:
+    """SIGTERM the process group (a clean stop), SIGKILL it if it does not stop in time."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")
@@ -301,3 +306,111 @@ def test_optional_arguments_are_bracketed_once_in_help(tmp_path: Path) -> None:
     assert "ftl call [OPTIONS] {MODULE.VERB} [JSON]" in usages["call"]
     assert "ftl deploy [OPTIONS] [DIR]..." in usages["deploy"]
     assert not any("[[" in usage for usage in usages.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input, `-n 0`, and finding the project's own backplane
+
+
+@pytest.mark.parametrize(
+    ("request_text", "problem"),
+    [
+        ("NaN", "NaN is not a JSON number (JSON has no NaN or Infinity)"),
+        ('{"x": [Infinity]}', "Infinity is not a JSON number (JSON has no NaN or Infinity)"),
+        ("1e999", "1e999 is too large for a JSON number (a 64-bit float)"),
+        ("9" * 5000, "an integer of 5000 digits is too large"),
+    ],
+)
+def test_a_request_that_is_not_json_is_bad_input(tmp_path: Path, request_text: str, problem: str) -> None:
+    result = ftl(tmp_path, "call", "beta.flt", request_text, endpoint=f"http://127.0.0.1:{closed_port()}")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"ftl: error: the request is not valid JSON: {problem}\n"
+
+
+def test_logs_with_limit_zero_print_no_past_events(dev: Dev) -> None:
+    assert ftl(dev.root, "call", "orders.echo", '{"name": "past"}', endpoint=dev.admin).returncode == 0
+    assert ftl(dev.root, "logs", "--kind", "all", endpoint=dev.admin).stdout != ""
+    none = ftl(dev.root, "logs", "-n", "0", "--kind", "all", endpoint=dev.admin)
+    assert (none.returncode, none.stdout, none.stderr) == (0, "", "")
+    negative = ftl(dev.root, "logs", "-n", "-1", endpoint=dev.admin)
+    assert negative.returncode == 2
+
+
+def test_following_logs_with_limit_zero_prints_only_new_events(dev: Dev) -> None:
+    assert ftl(dev.root, "call", "orders.echo", '{"name": "before"}', endpoint=dev.admin).returncode == 0
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "ftl", "logs", "-f", "-n", "0", "--kind", "call", "--json"],
+        cwd=dev.root,
+        env=clean_env(FTL_ENDPOINT=dev.admin),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    printed = Dev(dev.root, follower)
+    threading.Thread(target=printed.read, daemon=True).start()
+    made: set[str] = set()
+    try:
+        # Calls until the follower prints one: only then is it certainly subscribed.
+        deadline = time.monotonic() + WAIT_S
+        while not printed.lines:
+            assert time.monotonic() < deadline, "ftl logs -f printed nothing"
+            answer = httpx.post(
+                f"{dev.admin}/api/call", json={"verb": "orders.echo", "body": {"name": "new"}}, timeout=10
+            ).json()
+            made.add(answer["request_id"])
+            with printed._changed:
+                printed._changed.wait_for(lambda: bool(printed.lines), timeout=0.2)
+        first = json.loads(printed.lines[0])
+        assert first["request_id"] in made
+    finally:
+        stop_group(follower)
+
+
+def test_call_ps_and_logs_find_the_projects_dev_server_on_any_port(dev: Dev) -> None:
+    advertised = json.loads((dev.root / ".ftl" / "endpoint").read_text())
+    assert advertised["admin_url"] == dev.admin
+    for cwd in (dev.root, dev.root / "orders" / "orders"):
+        called = ftl(cwd, "call", "orders.echo", '{"name": "found"}')  # no --endpoint, no $FTL_ENDPOINT
+        assert called.returncode == 0, called.stderr
+        assert json.loads(called.stdout) == {"message": "Hello, found!"}
+    listed = ftl(dev.root, "ps", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [d["module"] for d in json.loads(listed.stdout)] == ["orders"]
+    assert ftl(dev.root, "logs", "orders", "--kind", "call").returncode == 0
+    elsewhere = ftl(dev.root, "call", "orders.echo", endpoint=f"http://127.0.0.1:{closed_port()}")
+    assert elsewhere.returncode == 1 and "no backplane at" in elsewhere.stderr  # $FTL_ENDPOINT still wins
+
+
+def test_the_endpoint_file_goes_when_the_dev_server_stops(tmp_path: Path) -> None:
+    root = write_project(tmp_path / "s")
+    with running_dev(root, "--no-console") as started:
+        assert json.loads((root / ".ftl" / "endpoint").read_text())["admin_url"] == started.admin
+    assert started.process.returncode == 0
+    assert not (root / ".ftl" / "endpoint").exists()
+
+
+def test_ftl_serve_advertises_its_endpoint_too(tmp_path: Path) -> None:
+    root = write_project(tmp_path / "s")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ftl", "serve", "--plain", *BIND_ANY_PORT],
+        cwd=root,
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    served = Dev(root, process)
+    threading.Thread(target=served.read, daemon=True).start()
+    try:
+        admin = served.wait_line(r"^admin (http://\S+)")[1]
+        assert json.loads((root / ".ftl" / "endpoint").read_text())["admin_url"] == admin
+        listed = ftl(root, "ps", "--json")
+        assert (listed.returncode, json.loads(listed.stdout or "null")) == (0, []), listed.stderr
+    finally:
+        stop_group(process)
+    assert process.returncode == 0
+    assert not (root / ".ftl" / "endpoint").exists()

@@ -284,6 +284,27 @@ def test_values_are_validated_against_declared_types(project: Project) -> None:
     assert ftl_command(root, "secret", "set", "echo.port", '"x"', "--no-validate").returncode == 0
 
 
+@pytest.mark.e2e
+def test_an_integer_beyond_int64_is_out_of_range(project: Project) -> None:
+    root = project.root
+    (root / "users" / "users").mkdir(parents=True)
+    (root / "users" / "ftl.toml").write_text('module = "users"\n')
+    (root / "users" / "users" / "__init__.py").write_text(
+        MODULE_CODE.replace('ftl.Config("greeting")', 'ftl.Config("maxId")').replace(
+            "greeting: Annotated[str", "greeting: Annotated[int"
+        )
+    )
+    before = project.path.read_bytes()
+    done = ftl_command(root, "config", "set", "users.maxId", "99999999999999999999999")
+    assert done.returncode == 1
+    assert done.stderr == (
+        "ftl: error: invalid value for config users.maxId: "
+        "users.maxId: integer out of range for Int (64-bit)\n"
+    )
+    assert project.path.read_bytes() == before
+    assert ftl_command(root, "config", "set", "users.maxId", "9223372036854775807").returncode == 0
+
+
 # ---------------------------------------------------------------------------------------------
 # `<realm>-realm-endpoint`: where calls to a pinned realm go, not a module's config
 

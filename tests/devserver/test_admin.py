@@ -234,6 +234,19 @@ async def test_timeline_filters_and_pages(client: httpx.AsyncClient, timeline: T
     assert (await client.get("/api/timeline", params={"limit": "many"})).status_code == 400
 
 
+async def test_a_limit_of_zero_asks_for_no_events(client: httpx.AsyncClient, timeline: Timeline) -> None:
+    for i in range(150):
+        timeline.add(TimelineEvent(kind="log", time=0, message=str(i)))
+    assert (await client.get("/api/timeline", params={"limit": 0})).json() == []
+    assert len((await client.get("/api/timeline")).json()) == 100  # no limit: the default page
+    assert len((await client.get("/api/timeline", params={"limit": 1})).json()) == 1
+    for name in ("limit", "backlog"):
+        path = "/api/timeline" if name == "limit" else "/api/timeline/stream"
+        refused = await client.get(path, params={name: -1})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["message"] == f"{name} must be 0 or more, not -1"
+
+
 async def test_the_event_stream_says_hello_then_sends_each_event(timeline: Timeline) -> None:
     filters = {"kind": "log", "module": None, "verb": None, "request_id": None}
     stream = event_stream(timeline, filters, backlog=0)

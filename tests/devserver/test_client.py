@@ -23,7 +23,10 @@ from ftl.client import AdminClient, AdminError, BackplaneUnavailable, CallOutcom
 from ftl.devserver.timeline import TimelineEvent, event_to_json
 
 
-def test_endpoint_discovery_flag_then_environment_then_default() -> None:
+def test_endpoint_discovery_flag_then_environment_then_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # outside any project: no server there to find
     assert resolve_endpoint(None, {}) == "http://127.0.0.1:8892"
     assert resolve_endpoint(None, {"FTL_ENDPOINT": "http://10.0.0.1:9/"}) == "http://10.0.0.1:9"
     assert resolve_endpoint("127.0.0.1:7", {"FTL_ENDPOINT": "http://x:1"}) == "http://127.0.0.1:7"

@@ -209,3 +209,16 @@ def test_index_is_per_schema() -> None:
     )
     assert validate_json(1, ref("m", "Name"), other) == []
     assert validate_json(1, ref("m", "Name"), SCHEMA) != []
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 1e30, "9223372036854775808", "9" * 5000])
+def test_a_whole_number_beyond_int64_is_out_of_range(value: Any) -> None:
+    assert check(value, ast.Int(), "maxId") == ["maxId: integer out of range for Int (64-bit)"]
+    assert check({"x": value, "y": 1}, ref("m", "Point")) == ["x: integer out of range for Int (64-bit)"]
+    assert check([value], ast.Array(ast.Int())) == ["[0]: integer out of range for Int (64-bit)"]
+
+
+def test_what_is_no_whole_number_is_still_the_wrong_type() -> None:
+    assert check(1.5, ast.Int(), "n") == ["n: expected Int, got Float"]
+    assert check(True, ast.Int(), "n") == ["n: expected Int, got Bool"]
+    assert check("1e3", ast.Int(), "n") == ["n: expected Int, got String"]
