@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -119,6 +120,17 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+class _ShutdownNoise(logging.Filter):
+    """Drops uvicorn's error line about requests still running at shutdown: open event streams
+    always are, and cut-short calls are answered 503 and recorded by the ingress."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Cancel %s running task(s)")
+
+
+_SHUTDOWN_NOISE = _ShutdownNoise()
+
+
 def _uvicorn(app: Any) -> _QuietServer:
     config = uvicorn.Config(
         app,
@@ -130,6 +142,7 @@ def _uvicorn(app: Any) -> _QuietServer:
         # Open event streams (`ftl logs -f`) never end by themselves: cut them off on shutdown.
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
+    logging.getLogger("uvicorn.error").addFilter(_SHUTDOWN_NOISE)  # after Config set logging up
     return _QuietServer(config)
 
 
