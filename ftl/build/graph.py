@@ -2,12 +2,15 @@
 
 Read from the source before anything is imported, because a module can only be imported once the
 stubs of the modules it uses exist; so modules are built in topological order, and a cycle is an
-error at the import that closes it.
+error at the import that closes it. `interface_fingerprint` tells, from the source too, whether an
+edit can have changed what a module's importers build against.
 """
 
 from __future__ import annotations
 
 import ast as pyast
+import copy
+import hashlib
 import heapq
 from collections.abc import Iterable, Mapping
 
@@ -31,6 +34,35 @@ def module_imports(module: ModuleInfo) -> dict[str, Position]:
             for name in _imported_stub_modules(node):
                 found.setdefault(name, source.pos(node))
     return found
+
+
+def interface_fingerprint(module: ModuleInfo) -> str | None:
+    """A digest of the module's package sources with every function's body left out (its docstring
+    kept), positions ignored. Two versions with one fingerprint differ only inside function bodies,
+    which no generated client shows (a verb's calls are not in it). None: a file does not parse."""
+    digest = hashlib.sha256()
+    package = module.directory / module.package
+    for path in sorted(package.rglob("*.py")):
+        source = load_source(path)
+        if source is None:
+            return None
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(pyast.dump(_BodiesLeftOut().visit(copy.deepcopy(source.tree))).encode() + b"\0")
+    return digest.hexdigest()
+
+
+class _BodiesLeftOut(pyast.NodeTransformer):
+    def visit_FunctionDef(self, node: pyast.FunctionDef) -> pyast.AST:
+        return self._signature(node)
+
+    def visit_AsyncFunctionDef(self, node: pyast.AsyncFunctionDef) -> pyast.AST:
+        return self._signature(node)
+
+    @staticmethod
+    def _signature(node: pyast.FunctionDef | pyast.AsyncFunctionDef) -> pyast.AST:
+        docstring = pyast.get_docstring(node, clean=False)
+        node.body = [pyast.Expr(pyast.Constant(docstring))] if docstring is not None else []
+        return node
 
 
 def _imported_stub_modules(node: pyast.AST) -> list[str]:

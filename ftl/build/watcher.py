@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
@@ -210,23 +211,27 @@ class Changes:
     `layout`: `ftl-project.toml`, an `ftl.toml`, or a directory under a module root changed, so
     modules may have been added, removed or renamed: discover them again.
     `secrets`: the secrets file (or the state directory holding it) changed: read the values again.
+    `arrived`: when the watcher received the batch's first events (unix seconds), if known.
     """
 
     modules: frozenset[str] = frozenset()
     layout: bool = False
     paths: tuple[Path, ...] = field(default=(), compare=False)
     secrets: bool = field(default=False, kw_only=True)
+    arrived: float | None = field(default=None, compare=False, kw_only=True)
 
     def __bool__(self) -> bool:
         return bool(self.modules) or self.layout or self.secrets
 
     def merge(self, other: Changes) -> Changes:
         paths = tuple(sorted(set(self.paths) | set(other.paths)))
+        stamps = [t for t in (self.arrived, other.arrived) if t is not None]
         return Changes(
             self.modules | other.modules,
             self.layout or other.layout,
             paths,
             secrets=self.secrets or other.secrets,
+            arrived=min(stamps) if stamps else None,
         )
 
 
@@ -260,6 +265,10 @@ def classify(events: Iterable[tuple[Change, str]], plan: WatchPlan) -> Changes:
             known = path in plan.flat_dirs or any(m.directory == path for m in plan.modules)
             if path.name == MODULE_FILE or known or (change != Change.deleted and path.is_dir()):
                 layout = relevant = True
+        elif _unplanned(path, plan):
+            # From a watch the plan has moved past (a directory renamed, or one that appeared
+            # while the plan was being made): the layout may have changed, so look again.
+            layout = relevant = True
         if relevant:
             paths.append(path)
     return Changes(frozenset(modules), layout, tuple(sorted(set(paths))), secrets=secrets)
@@ -271,6 +280,14 @@ def _redeploys(relative: PurePosixPath, globs: Sequence[str]) -> bool:
     if is_ignored(relative) or not matches_any(relative, globs):
         return False
     return not is_test_file(relative) or any("test" in glob for glob in globs)
+
+
+def _unplanned(path: Path, plan: WatchPlan) -> bool:
+    """Whether `path` lies under the project or a module root but in no place the plan watches."""
+    for root in (plan.root, *plan.module_roots):
+        if path != root and path.is_relative_to(root):
+            return not is_ignored(PurePosixPath(path.relative_to(root).as_posix()))
+    return False
 
 
 def _owner(path: Path, modules: Sequence[WatchedModule]) -> WatchedModule | None:
@@ -308,7 +325,7 @@ class ProjectWatcher:
         self._plan = plan
         self._debounce_ms = debounce_ms
         self._step_ms = step_ms
-        self._raw: asyncio.Queue[set[tuple[Change, str]]] = asyncio.Queue()
+        self._raw: asyncio.Queue[tuple[float, set[tuple[Change, str]]]] = asyncio.Queue()  # (arrived, events)
         self._pumps: dict[WatchSet, _Pump] = {}  # a watch that failed is dropped, so replan restarts it
 
     @property
@@ -337,7 +354,7 @@ class ProjectWatcher:
 
     async def _batches(self) -> AsyncIterator[Changes]:
         while True:
-            changes = classify(await self._raw.get(), self._plan)
+            changes = self._classify(*await self._raw.get())
             changes = changes.merge(self.drain())
             if changes:
                 yield changes
@@ -346,8 +363,11 @@ class ProjectWatcher:
         """Everything that arrived and was not read yet, classified, without waiting."""
         merged = Changes()
         while not self._raw.empty():
-            merged = merged.merge(classify(self._raw.get_nowait(), self._plan))
+            merged = merged.merge(self._classify(*self._raw.get_nowait()))
         return merged
+
+    def _classify(self, arrived: float, events: set[tuple[Change, str]]) -> Changes:
+        return replace(classify(events, self._plan), arrived=arrived)
 
     async def _watch(self, wanted: Sequence[WatchSet]) -> None:
         """Stop the watches no longer wanted, start the missing ones."""
@@ -383,7 +403,7 @@ class ProjectWatcher:
                 recursive=watch.recursive,
                 ignore_permission_denied=True,
             ):
-                self._raw.put_nowait(batch)
+                self._raw.put_nowait((time.time(), batch))
         except (OSError, RuntimeError):
             # A watched directory vanished under the OS watcher: report a change that makes the
             # consumer replan, which starts this watch afresh if its paths are still there.
@@ -391,4 +411,4 @@ class ProjectWatcher:
             if current is not None and current.stop is stop:
                 del self._pumps[watch]
             failed = watch.on_failure or self._plan.root / PROJECT_FILE
-            self._raw.put_nowait({(Change.modified, str(failed))})
+            self._raw.put_nowait((time.time(), {(Change.modified, str(failed))}))

@@ -3,7 +3,8 @@
 Start-up deploys modules in dependency order, each as its own changeset, independent ones in
 parallel, so one broken module never keeps the others from serving. After that, every debounced
 batch of changes becomes ONE changeset: the changed modules, the modules whose build depends on
-them (they import their generated clients), and any not-yet-deployed dependency they need.
+them (they import their generated clients), and any not-yet-deployed dependency they need;
+except that importers of a module whose interface the edit kept wait to see whether it did.
 
 User code is never imported here: each new runner extracts its module and reports its schema,
 the backplane validates the merged schema, and the loop writes the module's client stub from it
@@ -20,11 +21,18 @@ values changed, and nothing else: their schema is the same, so no importer needs
 loop keeps only a fingerprint of each module's values, never the values themselves, so nothing
 it reports can show one.
 
+An edit confined to function bodies (`interface_fingerprint` unchanged) most likely keeps the
+module's client as it is: the module is deployed without the serving modules importing it, and
+those follow in a changeset of their own only when the client its runner reported did change
+after all. If it goes wrong where they are, they are deployed with it, to show their own errors.
+
 A failed changeset leaves the old versions serving; its error is shown once per change, and the
 failed modules are retried when their files or their dependencies change. If a module that
 failed earlier (and was not edited since) is what sinks a changeset, the changeset is tried again
 without it, so an unrelated edit still goes live. A module failing while a module it imports is
-broken is shown as waiting for that one, not with follow-on errors of its own.
+broken is shown as waiting for that one, not with follow-on errors of its own. A module saved
+without errors of its own that a failing one kept from going live is shown as not deployed either
+(and no longer as broken, if it was).
 
 The backplane runs one changeset at a time, and a runner whose module hangs on import holds it
 until the start-up timeout. So a changeset still importing `SLOW_AFTER_S` after it began is
@@ -36,7 +44,9 @@ runners are importing (none of its deployments exists yet), which the deployer r
 A changeset that hangs until the runner start-up timeout fails with the runner's error.
 
 A project layout the loop cannot make sense of (two directories claiming one module, a
-`module-dirs` entry that is not a directory) is shown once; the modules that served keep serving.
+`module-dirs` entry that is not a directory, an `ftl.toml` that cannot be read) is shown once; the
+modules that served keep serving, and the modules importing them build against them. A renamed
+`realm` is not applied (it takes a restart); unknown keys are warned about once per set.
 
 Verb calls that raise are shown once each, with the frames of the traceback in user code.
 """
@@ -57,8 +67,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ftl.build.discover import ModuleInfo, scan_modules
-from ftl.build.graph import Graph, dependencies_of, dependents_of, module_imports
-from ftl.build.stubs import remove_stale_stubs, write_module_stub, write_realm_stubs
+from ftl.build.graph import Graph, dependencies_of, dependents_of, interface_fingerprint, module_imports
+from ftl.build.stubs import remove_stale_stubs, render_stub, write_module_stub, write_realm_stubs
 from ftl.build.watcher import IGNORED_DIRS, Changes, ProjectWatcher, WatchedModule, WatchPlan, make_plan
 from ftl.configstore import SECRETS_FILE, values_for
 from ftl.devserver.status import DevStatus, format_ms
@@ -74,14 +84,30 @@ if TYPE_CHECKING:
     from ftl.devserver.server import ServeOptions
 
 PROJECT_KEY = "<project>"  # where failures that belong to no module are remembered
+PROJECT_FILE_KEY = "<project file>"  # where failures to read ftl-project.toml are remembered
 REALMS_KEY = "<realms>"  # where failures to pin the project's external realms are remembered
 CONFIG_KEY = "<config>"  # where failures to read the project's config values are remembered
 SECRETS_KEY = "<secrets>"  # where failures to read the secrets file are remembered
 
 SLOW_AFTER_S = 5.0  # a changeset still importing after this long is announced (and may yield)
+# A save's mtime precedes the arrival of its event by the watcher's debounce at most (and a coarse
+# clock tick); an older mtime is a copied or moved file's, not the time of the change.
+MTIME_LEEWAY_S = 0.25
+RESCANS = 3  # layout scans redone after their watch is in place, until nothing moved meanwhile
 
 EventKind = Literal[
-    "ready", "deployed", "failed", "slow", "removed", "added", "crashed", "restarted", "log", "call"
+    "ready",
+    "deployed",
+    "failed",
+    "slow",
+    "removed",
+    "added",
+    "crashed",
+    "restarted",
+    "log",
+    "call",
+    "warning",
+    "notice",
 ]
 
 
@@ -115,8 +141,13 @@ def describe(event: DevEvent) -> list[str]:
             return [f"failed: {names}{note}", *lines] if names else lines
         case "slow":
             return [f"deploying {names}: {event.message}"]
-        case "call":
+        case "call" | "notice":
             return event.message.splitlines()
+        case "warning":
+            return [
+                f"{d.pos}: warning: {d.message}" if d.pos else f"warning: {d.message}"
+                for d in event.diagnostics
+            ]
         case "crashed":
             headline, *tail = event.message.splitlines()
             return [f"crashed: {headline}", *(f"  {line}" for line in tail)]
@@ -227,6 +258,12 @@ class DevLoop:
         self._secrets: dict[str, str] = {}  # a fingerprint of the secret values each module was given
         self._shown: dict[str, frozenset[Diagnostic]] = {}  # last failure shown, per module
         self._broken: set[str] = set()  # modules whose last deploy failed with errors of their own
+        self._held: set[str] = set()  # saved without errors, kept out by a failing module they went with
+        self._unreadable: set[str] = set()  # modules kept serving while their ftl.toml cannot be read
+        self._fingerprints: dict[str, str | None] = {}  # interface fingerprint of what serves
+        self._realm = project.realm  # the realm served: renaming it takes a restart
+        self._realm_asked = project.realm  # the realm the project file names, as last shown
+        self._warned = frozenset(project.warnings)  # shown by `ftl dev` as it started
         self._attempt: _Attempt | None = None  # the changeset being deployed
         self._deploying: tuple[frozenset[str], frozenset[str]] | None = None  # (targets, keys before)
         self._deferred: frozenset[str] = frozenset()  # left out of changesets until tried again
@@ -372,7 +409,7 @@ class DevLoop:
     async def apply(self, changes: Changes, *, carry: _Attempt | None = None) -> None:
         """Redeploy what `changes` touches (and remove deleted modules) as one changeset; with what
         `carry` (a changeset cancelled as out of date) was deploying."""
-        since = _saved_at(changes.paths) or self._clock()
+        since = _saved_at(changes.paths, changes.arrived, self._clock())
         changed = set(changes.modules) | (set(carry.changed) if carry else set())
         if changes.layout:
             changed |= await self._relayout()
@@ -434,12 +471,75 @@ class DevLoop:
         self, targets: set[str], *, changed: set[str], since: float, include_pending: bool
     ) -> bool:
         pending_before = set(self._pending)
-        for name in targets:
+        followers = self._followers(targets, changed)
+        first = targets - followers
+        clients = {name: self._live_client(name) for name in first} if followers else {}
+        for name in first:
             self.status.building(name)
-        diagnostics = await self._deploy(targets)
+        diagnostics = await self._deploy(first)
         if diagnostics is None:
-            self._succeeded(targets, since)
-            return True
+            self._succeeded(first, since)
+            reshaped = {name for name, client in clients.items() if self._live_client(name) != client}
+            users = followers & {user for name in reshaped for user in dependents_of(self._graph, name)}
+            if not users:
+                return True
+            # Its client changed after all: what imports it follows, on the one that now serves.
+            return await self._settle(users, None, changed, since, False, set(self._pending))
+        if followers and any(self._owner_of(d) not in first for d in diagnostics):
+            # Maybe the modules importing it do not fit its new interface: deploy them with it, so
+            # that the errors shown are the ones they meet building against it.
+            return await self._settle(targets, None, changed, since, include_pending, pending_before)
+        return await self._settle(first, diagnostics, changed, since, include_pending, pending_before)
+
+    def _followers(self, targets: set[str], changed: set[str]) -> set[str]:
+        """The modules of `targets` that are there only as importers of modules whose edit kept
+        their interface (as far as their sources tell): they serve their current sources, and
+        follow only if a client they import changes after all."""
+        serving = {d.module for d in self._backplane.deployments() if d.state in SERVING_STATES}
+        candidates = {name for name in targets - changed - self._pending if name in serving}
+        reshaped = {name for name in targets - candidates if not self._same_interface(name, changed)}
+        followers = set()
+        for name in candidates:
+            imported = dependencies_of(self._graph, [name]) - {name}
+            if imported & targets and not imported & reshaped:
+                followers.add(name)
+        return followers
+
+    def _same_interface(self, name: str, changed: set[str]) -> bool:
+        """Whether an edit of `name` left its sources' interface as it is in the version serving."""
+        if name not in changed:
+            return False
+        served = self._fingerprints.get(name)
+        return served is not None and served == self._fingerprint_of(name)
+
+    def _fingerprint_of(self, name: str) -> str | None:
+        info = self._modules.get(name)
+        return interface_fingerprint(info) if info is not None else None
+
+    def _live_client(self, name: str) -> str | None:
+        """The generated client of the version of `name` that serves (None: none serves)."""
+        realm = self._backplane.schema().realm(self.project.realm)
+        module = realm.module(name) if realm is not None else None
+        return render_stub(module) if module is not None else None
+
+    async def _settle(
+        self,
+        targets: set[str],
+        diagnostics: list[Diagnostic] | None,
+        changed: set[str],
+        since: float,
+        include_pending: bool,
+        pending_before: set[str],
+    ) -> bool:
+        """After `targets` failed with `diagnostics` (None: deploy them first), retry without the
+        modules that failed before and were not edited since, and show what failed."""
+        if diagnostics is None:
+            for name in targets:
+                self.status.building(name)
+            diagnostics = await self._deploy(targets)
+            if diagnostics is None:
+                self._succeeded(targets, since)
+                return True
         blame = self._blame(diagnostics, targets, changed)
         stale = {name for name in blame if name in pending_before and name not in changed}
         retry = (
@@ -453,9 +553,11 @@ class DevLoop:
                 self._succeeded(retry, since)
                 self._failed(targets - retry, blame, changed)
                 return False
-            blame = {n: d for n, d in blame.items() if n not in retry} | self._blame(
-                diagnostics, retry, changed
-            )
+            # Outside the retry, the first attempt's errors are the ones met building the new
+            # sources (the retry's only say that the versions serving do not fit them).
+            blame = self._blame(diagnostics, retry, changed) | {
+                n: d for n, d in blame.items() if n not in retry
+            }
         self._failed(targets | (set(blame) & set(self._modules)), blame, changed)
         return False
 
@@ -467,6 +569,7 @@ class DevLoop:
             serving = {d.module for d in self._backplane.deployments() if d.state in SERVING_STATES}
             removals = sorted(self._gone & serving)
             dirs = [self._modules[name].directory for name in sorted(targets)]
+            fingerprints = {name: self._fingerprint_of(name) for name in targets}
             before = frozenset(d.key for d in self._backplane.deployments())
             self._deploying = (frozenset(targets), before)
             notice = asyncio.get_running_loop().call_later(self._slow_after, self._announce_slow, targets)
@@ -479,6 +582,7 @@ class DevLoop:
                 self._deploying = None
         if outcome.state == FAILED_STATE:
             return list(outcome.diagnostics) or [Diagnostic("the changeset failed")]
+        self._fingerprints.update(fingerprints)
         self._write_stubs(targets)
         if self._gone:
             self._forget_removed()
@@ -512,6 +616,7 @@ class DevLoop:
             self.status.deployed(name, version=version, at=at, reload_ms=reload_ms)
             self._pending.discard(name)
             self._broken.discard(name)
+            self._held.discard(name)
             self._shown.pop(name, None)
         self._report(DevEvent("deployed", tuple(sorted(names)), duration_ms=reload_ms))
 
@@ -547,12 +652,20 @@ class DevLoop:
         to_show: list[Diagnostic] = []
         shown_for: list[str] = []
         waiting: list[tuple[str, str]] = []
-        broken = {name for name in names if blame.get(name)} | self._broken
+        culprits = sorted(name for name in names if blame.get(name))
+        # Saved and tried without errors of their own: whatever broke them before is fixed.
+        held = sorted(name for name in names if not blame.get(name) and name in changed | self._held)
+        self._broken -= set(held)
+        self._held = (self._held - names) | set(held if culprits else ())
+        broken = set(culprits) | self._broken
         for name in sorted(names):
             self._pending.add(name)
             diagnostics = blame.get(name)
             if not diagnostics:
-                self.status.unchanged(name)
+                if name in held and culprits:
+                    self.status.failed(name, f"not deployed: {', '.join(culprits)} failed")
+                else:
+                    self.status.unchanged(name)
                 continue
             blockers = self._blockers(name, broken)
             if blockers:
@@ -575,8 +688,11 @@ class DevLoop:
                 shown_for.append(name)
             self._shown[name] = key
         if to_show or waiting:
-            rows = [row for row in map(self.status.get, shown_for) if row is not None and row.serving]
-            note = ", ".join(f"{row.name} v{row.version}" for row in rows) + " still serving" if rows else ""
+            notes = [_still_serving(self.status, shown_for)]
+            if held and culprits:
+                serving = _still_serving(self.status, held)
+                notes.append(f"{', '.join(held)} not deployed either" + (f": {serving}" if serving else ""))
+            note = "; ".join(n for n in notes if n)
             shown = tuple(sorted_unique(to_show))
             self._report(DevEvent("failed", tuple(shown_for), shown, message=note, waiting=tuple(waiting)))
 
@@ -602,22 +718,20 @@ class DevLoop:
         """Reload the project file and find the modules again; returns the new, moved or renamed
         ones, those whose config changed and those importing a realm whose pin changed. Deleted
         modules are queued for removal."""
-        try:
-            project = load_project(self.project.path)
-        except FtlError as exc:
-            self._show_failure(PROJECT_KEY, exc.diagnostics)
+        project = self._reload_project()
+        if project is None:
             return set()
         repinned = {pin.name for pin in set(project.realms) ^ set(self.project.realms)}
         self.project = project
         self._show_failure(REALMS_KEY, await self._backplane.set_project(project))
-        infos, problems = scan_modules(project)
-        self._show_failure(PROJECT_KEY, problems)
         old = self._modules
-        new = {info.name: _resolved(info) for info in infos}
-        if problems:
-            # A layout that does not make sense takes nothing down: what served and is still
-            # there keeps serving until the problem is fixed.
-            new |= {name: info for name, info in old.items() if name not in new and _still_there(info)}
+        new, problems = await self._rescan(project, old)
+        self._show_failure(PROJECT_KEY, problems)
+        unreadable = {n for n, info in new.items() if n in old and not _readable(info)} if problems else set()
+        fixed = self._unreadable - unreadable
+        self._unreadable = unreadable
+        for name in sorted(unreadable):
+            self.status.failed(name, f"its {MODULE_FILE} cannot be read")
         for name in sorted(set(new) - set(old)):
             self._report(DevEvent("added", (name,)))
         deleted = set(old) - set(new)
@@ -626,9 +740,8 @@ class DevLoop:
         self._gone = (self._gone | deleted) - set(new)
         self._pending -= deleted
         self._broken -= deleted
+        self._held -= deleted
         self._set_modules(new.values())
-        if self._watcher is not None:
-            await self._watcher.replan(self._plan())
         config, self._config = self._config, self._config_values(project)
         reconfigured = {name for name in new if config.get(name) != self._config.get(name)}
         if repinned:
@@ -637,7 +750,57 @@ class DevLoop:
             remove_stale_stubs(project.root, self._modules, realms)
             users |= {name for name, info in self._modules.items() if repinned & set(_imported(info))}
         moved = {name for name, info in new.items() if old.get(name) != info}
-        return moved | reconfigured | (users & set(new))
+        return moved | reconfigured | (users & set(new)) | (fixed & set(new))
+
+    def _reload_project(self) -> Project | None:
+        """The project file read again, with the realm that serves (renaming it takes a restart);
+        None when it cannot be read. Shows what changed about it: an error, that it is fixed, a
+        renamed realm, new warnings."""
+        try:
+            project = load_project(self.project.path)
+        except FtlError as exc:
+            self._show_failure(PROJECT_FILE_KEY, exc.diagnostics)
+            return None
+        if self._shown.pop(PROJECT_FILE_KEY, None) is not None:
+            self._report(DevEvent("notice", message=f"{_shown_path(str(project.path))}: ok again"))
+        if project.realm != self._realm_asked:
+            self._realm_asked = project.realm
+            if project.realm != self._realm:
+                self._report(
+                    DevEvent(
+                        "notice",
+                        message=f"{_shown_path(str(project.path))}: realm {project.realm!r} takes effect when"
+                        f" `ftl dev` restarts (serving realm {self._realm!r} until then)",
+                    )
+                )
+        warnings = frozenset(project.warnings)
+        if warnings != self._warned:
+            self._warned = warnings
+            if warnings:
+                self._report(DevEvent("warning", diagnostics=tuple(_relative(list(warnings)))))
+        return replace(project, realm=self._realm)
+
+    async def _rescan(
+        self, project: Project, old: dict[str, ModuleInfo]
+    ) -> tuple[dict[str, ModuleInfo], list[Diagnostic]]:
+        """The modules on disk (with those that served and are still there when the layout does
+        not make sense), watched. A scan made before its watch was in place is made again until
+        nothing changed meanwhile: a directory that just appeared is watched only from then on."""
+        new, problems = _scan(project, old)
+        if self._watcher is None:
+            return new, problems
+        for _ in range(RESCANS):
+            before = _watched(self._watcher.plan)
+            plan = self._plan(new.values())
+            await self._watcher.replan(plan)
+            if _watched(plan) <= before:
+                return new, problems
+            again, problems = _scan(project, old)
+            if again == new:
+                return new, problems
+            new = again
+        await self._watcher.replan(self._plan(new.values()))
+        return new, problems
 
     def _config_values(self, project: Project) -> dict[str, dict[str, Any]]:
         """The config values each module's runner is given (`[config]` overlaid with its own table)."""
@@ -706,8 +869,9 @@ class DevLoop:
         for name in self._modules:
             self.status.discovered(name)
 
-    def _plan(self) -> WatchPlan:
-        watched = [WatchedModule(m.name, m.directory, m.watch) for m in self._modules.values()]
+    def _plan(self, modules: Iterable[ModuleInfo] | None = None) -> WatchPlan:
+        infos = self._modules.values() if modules is None else modules
+        watched = [WatchedModule(m.name, m.directory, m.watch) for m in infos]
         secrets = self.project.state_dir / SECRETS_FILE
         return make_plan(self.project.root, self.project.module_roots(), watched, secrets=secrets)
 
@@ -838,14 +1002,45 @@ async def _cancelled(task: asyncio.Future[Any]) -> bool:
     return task.cancelled()
 
 
+def _still_serving(status: DevStatus, names: Iterable[str]) -> str:
+    """`orders v2, billing v1 still serving`, for those of `names` that serve (else "")."""
+    rows = [row for row in map(status.get, names) if row is not None and row.serving]
+    return ", ".join(f"{row.name} v{row.version}" for row in rows) + " still serving" if rows else ""
+
+
 def _still_there(info: ModuleInfo) -> bool:
-    """Whether the module's directory still holds an ftl.toml that names it."""
+    """Whether the module's directory still holds an ftl.toml that names it (or one that cannot be
+    read, which is shown as an error of its own: the module is not deleted for it)."""
     if not (info.directory / MODULE_FILE).is_file():
         return False
     try:
         return read_module_file(info.directory).name == info.name
     except FtlError:
+        return True
+
+
+def _watched(plan: WatchPlan) -> set[tuple[Path, bool]]:
+    """Every directory the plan watches, and whether recursively."""
+    return {(p, True) for p in plan.recursive_paths()} | {(p, False) for p in plan.flat_paths()}
+
+
+def _readable(info: ModuleInfo) -> bool:
+    try:
+        read_module_file(info.directory)
+    except FtlError:
         return False
+    return True
+
+
+def _scan(project: Project, old: dict[str, ModuleInfo]) -> tuple[dict[str, ModuleInfo], list[Diagnostic]]:
+    """The project's modules by name, and the problems met finding them."""
+    infos, problems = scan_modules(project)
+    new = {info.name: _resolved(info) for info in infos}
+    if problems:
+        # A layout that does not make sense takes nothing down: what served and is still there
+        # keeps serving until the problem is fixed.
+        new |= {name: info for name, info in old.items() if name not in new and _still_there(info)}
+    return new, problems
 
 
 def _resolved(info: ModuleInfo) -> ModuleInfo:
@@ -878,13 +1073,23 @@ def _split_cycles(graph: Graph) -> tuple[list[str], list[str]]:
     return ordered, sorted(set(graph) - set(ordered))
 
 
-def _saved_at(paths: Iterable[Path]) -> float | None:
-    """When the newest changed file was written: reload time counts from the save, not the event."""
+def _saved_at(paths: Iterable[Path], arrived: float | None, now: float) -> float:
+    """When the newest changed file was written: reload time counts from the save, not the event.
+
+    An mtime older than the batch's events (a file copied with its times, a directory moved) or
+    in the future says nothing about the change: then it counts from the events' arrival.
+    """
     stamps = []
     for path in paths:
         with contextlib.suppress(OSError):
             stamps.append(path.stat().st_mtime)
-    return max(stamps) if stamps else None
+    fallback = arrived if arrived is not None else now
+    if not stamps:
+        return fallback
+    newest = max(stamps)
+    if newest > now or (arrived is not None and newest < arrived - MTIME_LEEWAY_S):
+        return fallback
+    return newest
 
 
 def _fingerprint(values: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -232,6 +233,31 @@ def test_classify_a_new_state_dir_as_a_secrets_change(tmp_path: Path) -> None:
     assert not classify({(Change.added, str(root / ".ftl"))}, _plan(root))
 
 
+def test_classify_a_path_the_plan_does_not_know_under_a_root_as_a_layout_change(tmp_path: Path) -> None:
+    # Reported by a watch the plan has moved past: a module dir renamed (its old watch follows
+    # the directory), or a file in a directory that appeared while the plan was being made.
+    root = _project(tmp_path).resolve()
+    plan = _plan(root)
+    for stray in ("modules/inventory/inventory/__init__.py", "modules/notyet/deep/ftl.toml", "other/x.py"):
+        changes = classify({(Change.modified, str(root / stray))}, plan)
+        assert changes.layout and not changes.modules, stray
+    for ignored in (
+        "modules/fresh/__pycache__/x.py",
+        ".ftl/stubs/ftl_modules/echo.py",
+        "modules/.venv/x/y.py",
+    ):
+        assert not classify({(Change.modified, str(root / ignored))}, plan), ignored
+    assert not classify({(Change.modified, str(tmp_path.parent / "elsewhere.py"))}, plan)
+
+
+def test_changes_keep_when_their_first_events_arrived() -> None:
+    first = Changes(frozenset({"echo"}), arrived=10.0)
+    assert first.merge(Changes(frozenset({"time"}), arrived=12.0)).arrived == 10.0
+    assert Changes(secrets=True).merge(first).arrived == 10.0
+    assert Changes().merge(Changes()).arrived is None
+    assert first == Changes(frozenset({"echo"}))  # when is no part of what changed
+
+
 def test_changes_merge_keeps_secrets() -> None:
     merged = Changes(frozenset({"echo"})).merge(Changes(secrets=True))
     assert merged == Changes(frozenset({"echo"}), secrets=True)
@@ -272,10 +298,12 @@ def test_live_watcher_reports_module_edits_and_layout(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with ProjectWatcher(_plan(root)) as watcher:
             counter = iter(range(1000))
+            started = time.time()
             changes = await _until(
                 watcher, lambda: source.write_text(f"X = {next(counter)}\n"), lambda c: bool(c.modules)
             )
             assert changes.modules == {"echo"}
+            assert changes.arrived is not None and started <= changes.arrived <= time.time()
 
             new_module = root / "modules/notyet/ftl.toml"
             changes = await _until(

@@ -216,6 +216,14 @@ def changed(root: Path, *names: str) -> Changes:
     return Changes(frozenset(names), False, tuple(src(root, n) for n in names))
 
 
+def reshaped(root: Path, *names: str) -> Changes:
+    """An edit outside any function body of each module (so maybe of its interface), as a batch."""
+    for name in names:
+        source = src(root, name)
+        source.write_text(source.read_text() + f"Y{len(source.read_text())} = 1\n")
+    return changed(root, *names)
+
+
 def failures(events: list[DevEvent]) -> list[DevEvent]:
     return [e for e in events if e.kind == "failed"]
 
@@ -237,7 +245,7 @@ def test_start_deploys_every_module_alone_in_dependency_order(project_root: Path
 def test_an_edit_redeploys_the_module_and_its_dependents_as_one_changeset(project_root: Path) -> None:
     async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
         backplane.calls.clear()
-        await loop.apply(changed(project_root, "echo"))
+        await loop.apply(reshaped(project_root, "echo"))
         assert [(c.modules, c.build) for c in backplane.calls] == [(["echo", "greeter"], False)]
         await loop.apply(changed(project_root, "greeter"))
         await loop.apply(changed(project_root, "solo"))
@@ -515,7 +523,7 @@ def test_an_edit_that_adds_an_import_makes_the_module_a_dependent(project_root: 
         )
         await loop.apply(changed(project_root, "greeter"))
         backplane.calls.clear()
-        await loop.apply(changed(project_root, "solo"))
+        await loop.apply(reshaped(project_root, "solo"))
         assert [c.modules for c in backplane.calls] == [["greeter", "solo"]]
 
     run_loop(project_root, scenario)
@@ -523,8 +531,8 @@ def test_an_edit_that_adds_an_import_makes_the_module_a_dependent(project_root: 
 
 def test_no_changeset_asks_the_engine_to_build_in_process(project_root: Path) -> None:
     async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
-        await loop.apply(changed(project_root, "clock"))
-        await loop.apply(changed(project_root, "echo", "solo"))
+        await loop.apply(reshaped(project_root, "clock"))
+        await loop.apply(reshaped(project_root, "echo", "solo"))
         assert [c.modules for c in backplane.calls[-2:]] == [
             ["clock", "echo", "greeter"],
             ["echo", "greeter", "solo"],
@@ -632,7 +640,7 @@ def test_a_secret_change_and_an_edit_in_one_batch_make_one_changeset(project_roo
     async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
         backplane.calls.clear()
         set_secret(loop, "solo.key", "k")
-        await loop.apply(changed(project_root, "clock").merge(secrets_changed(project_root)))
+        await loop.apply(reshaped(project_root, "clock").merge(secrets_changed(project_root)))
         assert [c.modules for c in backplane.calls] == [["clock", "echo", "greeter", "solo"]]
 
     run_loop(project_root, scenario)

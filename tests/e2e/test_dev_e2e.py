@@ -383,6 +383,38 @@ def test_dev_edit_break_fix_add_delete_and_stop(project: Path, start_dev: Callab
     poll(lambda: not [p for p in dev.seen_pids if alive(p)], "every runner to stop")
 
 
+def test_dev_redeploys_only_what_an_edit_reshapes_and_shows_an_importer_a_fix_breaks(
+    project: Path, start_dev: Callable[..., DevProcess]
+) -> None:
+    dev = start_dev()
+    poll(lambda: answer(dev, "/relay", "relayed") == "v1", "the first deploy")
+    dev.remember_descendants()
+
+    # A verb's body edited: its interface is the same, so the module importing it is left alone.
+    source = project / "modules/hello/hello/__init__.py"
+    edited_from = len(dev.lines)
+    source.write_text(HELLO.format(message="v2"))
+    poll(lambda: answer(dev, "/relay", "relayed") == "v2", "the edited verb, through the importer")
+    assert dev.wait_line(r"^deployed .*", after=edited_from)[0].startswith("deployed hello in ")
+    dev.remember_descendants()
+
+    # Broken, then in one save fixed and its verb renamed: the importer's own error shows, and
+    # the line says that the fixed module is not live either.
+    broken_from = len(dev.lines)
+    source.write_text(HELLO.format(message="v3").replace("class Answer:", "class Answer(:"))
+    dev.wait_line(r"^failed: hello", after=broken_from)
+    renamed_from = len(dev.lines)
+    renamed = HELLO.format(message="v3").replace("def message(", "def message2(")
+    source.write_text(renamed.replace("body=message(None)", "body=message2(None)"))
+    dev.wait_line(
+        r"^failed: relay \(relay v1 still serving; hello not deployed either: hello v2 still serving\)$",
+        after=renamed_from,
+    )
+    dev.wait_line(r"^modules/relay/relay/__init__\.py:\d+:\d+: .*\bmessage\b", after=renamed_from)
+    assert answer(dev, "/hello", "message") == "v2"
+    dev.remember_descendants()
+
+
 def test_dev_reports_a_runner_crash_once_and_restarts_it(
     project: Path, start_dev: Callable[..., DevProcess]
 ) -> None:
