@@ -41,6 +41,8 @@ EVENT_STYLES: dict[str, str] = {
     "deployed": "green",
     "failed": "red",
     "slow": "yellow",
+    "warning": "yellow",
+    "notice": "cyan",
     "call": "red",
     "crashed": "magenta",
     "restarted": "yellow",

@@ -188,6 +188,9 @@ async def test_a_response_that_cannot_be_rendered_is_a_bare_500_and_the_timeline
     assert event.message.startswith(f"GET /users/me 500: response could not be rendered: {reason}")
     assert event.data["error_kind"] == "bad_response"
     assert event.data["error"].startswith(f"response could not be rendered: {reason}")
+    [log] = timeline.query(kind="log")  # what `ftl dev` prints
+    assert log.level == "error" and log.request_id == event.request_id
+    assert log.message.startswith(f"users.me: response could not be rendered: {reason}")
 
 
 async def test_a_verb_failure_is_told_in_the_ingress_event_message(

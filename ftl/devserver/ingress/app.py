@@ -335,6 +335,19 @@ class IngressApp:
                 data=data,
             )
         )
+        if error is not None and error[0] == "bad_response":
+            # The verb's own mistake, invisible to its HTTP client: a log line the developer sees.
+            self.timeline.add(
+                TimelineEvent(
+                    kind="log",
+                    time=time.time(),
+                    module=module,
+                    verb=verb,
+                    request_id=request_id,
+                    level="error",
+                    message=f"{module}.{verb}: {error[1]}",
+                )
+            )
 
 
 def _realm_error(status: int, kind: str, message: str) -> HttpReply:
