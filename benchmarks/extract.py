@@ -41,7 +41,7 @@ def generated_module(index: int) -> str:
         from __future__ import annotations
 
         import datetime
-        from dataclasses import dataclass, field
+        from dataclasses import dataclass
         from enum import StrEnum
         from typing import Annotated, Generic, TypeVar
 
@@ -79,14 +79,15 @@ def generated_module(index: int) -> str:
             id: int
             status: Status
             placed_at: datetime.datetime
-            items: list[Item] = field(default_factory=list)
-            extra: dict[str, str] = field(default_factory=dict)
+            items: list[Item]
+            extra: dict[str, str] | None = None
 
 
         @ftl.verb(export=True)
         def lookup(req: Item) -> Order:
             '''Look an item up.'''
-        {call}    return Order(id=1, status=Status.OPEN, placed_at=datetime.datetime.now(datetime.UTC))
+        {call}    now = datetime.datetime.now(datetime.UTC)
+            return Order(id=1, status=Status.OPEN, placed_at=now, items=[])
 
 
         @ftl.verb(export=True)

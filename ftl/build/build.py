@@ -69,12 +69,21 @@ def build_project(
         write_realm_stubs(root, realm)
 
     extracted: dict[str, ast.Module] = {}
+    failed: set[str] = set()
     # Without a pinned realm's stubs, its users would only fail with a misleading ModuleNotFoundError.
     for name in order if not realm_problems else ():
         info = by_name[name]
+        broken = sorted(dep for dep in graph[name] if dep in failed)
+        if broken:
+            # Its client of a broken module is missing or stale: one line at the import, not noise.
+            failed.add(name)
+            message = f"module {name} is not built: module {broken[0]} has errors"
+            diagnostics.append(Diagnostic(message, graph[name][broken[0]]))
+            continue
         try:
             loaded = load_module_file(info.module_file, stubs=stubs_dir(root), isolated=True)
         except FtlError as exc:
+            failed.add(name)
             diagnostics.extend(exc.diagnostics)
             continue
         extracted[name] = loaded.schema

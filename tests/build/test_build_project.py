@@ -72,6 +72,15 @@ def test_errors_of_every_module_come_back_together(make_project: MakeProject) ->
     ]
 
 
+def test_a_module_importing_a_broken_one_is_named_once_at_its_import(make_project: MakeProject) -> None:
+    project = make_project({"clock": "import ftl\n\nx = (\n", "echo": None})
+    result = build_project(project)
+    assert rendered(result.diagnostics, project.root) == [
+        "modules/clock/clock/__init__.py:3:5: SyntaxError: '(' was never closed",
+        "modules/echo/echo/__init__.py:3:1: module echo is not built: module clock has errors",
+    ]
+
+
 def test_building_some_modules_builds_what_they_use(make_project: MakeProject) -> None:
     project = make_project({"echo": None, "clock": None, "lonely": "import ftl\n"})
     result = build_project(project, ["echo"])
