@@ -36,7 +36,7 @@ import ftl
 @dataclass
 class Request:
     name: str
-    count: int = 0
+    count: int | None = None
 
 
 @dataclass

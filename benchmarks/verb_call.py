@@ -72,7 +72,7 @@ import ftl
 @dataclass
 class Run:
     calls: int
-    url: str = ""
+    url: str
 
 
 @dataclass
