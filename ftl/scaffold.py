@@ -19,7 +19,7 @@ import jinja2
 
 import ftl
 from ftl.errors import FtlError
-from ftl.names import GO_KEYWORDS, module_name_problem, snake_case
+from ftl.names import module_name_problem, snake_case
 from ftl.project import PROJECT_FILE_NAME, Project, realm_name_for
 
 _REALM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -143,8 +143,6 @@ def _name_problem(name: str) -> str | None:
             f"module name {name!r} is invalid: it must be a lower_snake_case identifier "
             "starting with a letter (a-z, then a-z, 0-9 or _)"
         )
-    if name in GO_KEYWORDS:
-        return f"module name {name!r} is invalid: it is a reserved word of the schema language"
     problem = module_name_problem(name)
     if problem:
         return problem

@@ -279,7 +279,8 @@ def _redeploys(relative: PurePosixPath, globs: Sequence[str]) -> bool:
     only when a `watch` glob names them itself."""
     if is_ignored(relative) or not matches_any(relative, globs):
         return False
-    return not is_test_file(relative) or any("test" in glob for glob in globs)
+    named = [glob for glob in globs if glob not in DEFAULT_WATCH]
+    return not is_test_file(relative) or matches_any(relative, named)
 
 
 def _unplanned(path: Path, plan: WatchPlan) -> bool:

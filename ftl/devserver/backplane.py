@@ -444,8 +444,15 @@ class Backplane:
         )
 
     def _runner_publish(self, runner: RunnerProcess, message: Publish) -> None:
-        if message.module != runner.module:
-            return  # the runner only sends its own module's topics: this is not one
+        if message.module != runner.module:  # the runner refuses this itself: a bug or a forged frame
+            self._note(
+                "log",
+                "error",
+                f"{runner.module} published to {message.module}.{message.topic}, a topic of another module:"
+                " dropped",
+                module=runner.module,
+            )
+            return
         self._pubsub.publish(
             message.module, message.topic, message.body, request_id=message.request_id, caller=message.caller
         )

@@ -290,8 +290,11 @@ class DevLoop:
         # Read after the watch is in place: a later `ftl secret set` is seen as a change.
         self._secrets = self._secret_fingerprints()
         if self._timeline is not None:
-            for kind in ("deployment", "log", "call"):
-                self._tasks.append(asyncio.create_task(self._follow_runtime(self._timeline.stream(kind))))
+            streams = [self._timeline.stream(kind) for kind in ("deployment", "log")]
+            # Failed calls only: following every call would put `ftl dev` on the calls' hot path.
+            streams.append(self._timeline.stream("call", level="error"))
+            for events in streams:
+                self._tasks.append(asyncio.create_task(self._follow_runtime(events)))
         self._write_realm_stubs()
         await self.deploy_all()
         serving = tuple(r.name for r in self.status.rows() if r.serving)

@@ -214,7 +214,13 @@ class PubSub:
         for topic in [topic for topic in self._logs if topic not in self._topics]:
             del self._logs[topic]
         wanted = {s.key: s for s in subscriptions(modules)}
-        for gone in [key for key in self._cursors if key not in wanted]:
+        # A dropped topic's cursors go with its log: offsets into a log declared again would be wrong.
+        dropped = [
+            key
+            for key, cursor in self._cursors.items()
+            if key not in wanted or cursor.subscription.topic not in self._topics
+        ]
+        for gone in dropped:
             task = self._cursors.pop(gone).task
             if task is not None:
                 task.cancel()

@@ -66,10 +66,12 @@ class EventFilter:
     request_id: str | None = None
     since: float | None = None
     until: float | None = None
+    level: str | None = None
 
     def matches(self, event: TimelineEvent) -> bool:
         return (
             (self.kind is None or event.kind == self.kind)
+            and (self.level is None or event.level == self.level)
             and (self.module is None or event.module == self.module)
             and (self.verb is None or event.verb == self.verb)
             and (self.request_id is None or event.request_id == self.request_id)
@@ -310,6 +312,7 @@ class Timeline:
         verb: str | None = None,
         request_id: str | None = None,
         *,
+        level: str | None = None,
         backlog: int = 0,
     ) -> Subscription:
         """Start receiving matching events now (call from the event loop that will read them).
@@ -317,13 +320,15 @@ class Timeline:
         A reader more than `stream_queue_size` events behind loses the oldest it has not read; its
         `next()` then says so with a `Skipped` before the events that came after them."""
         subscriber = _Subscriber(
-            EventFilter(kind, module, verb, request_id),
+            EventFilter(kind, module, verb, request_id, level=level),
             asyncio.Queue(self.stream_queue_size),
             asyncio.get_running_loop(),
             threading.get_ident(),
         )
         self._subscribers = [*self._subscribers, subscriber]
         past = self.query(kind, module, verb, request_id, limit=backlog) if backlog > 0 else []
+        if level is not None:
+            past = [event for event in past if event.level == level]
         return Subscription(self, subscriber, past[::-1])
 
     def _unsubscribe(self, subscriber: _Subscriber) -> None:
@@ -336,11 +341,12 @@ class Timeline:
         verb: str | None = None,
         request_id: str | None = None,
         *,
+        level: str | None = None,
         backlog: int = 0,
     ) -> AsyncGenerator[TimelineEvent, None]:
         """The last `backlog` matching events (oldest first), then every new one as it is added
         (less those lost while the reader was more than `stream_queue_size` events behind)."""
-        with self.subscribe(kind, module, verb, request_id, backlog=backlog) as subscription:
+        with self.subscribe(kind, module, verb, request_id, level=level, backlog=backlog) as subscription:
             while True:
                 item = await subscription.next()
                 if isinstance(item, TimelineEvent):

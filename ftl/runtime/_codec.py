@@ -34,6 +34,7 @@ from ftl.schema.jsonvalidate import (
     json_int,
     json_int_mismatch,
     json_time,
+    json_type_name,
 )
 
 Decoder = Callable[[Any], Any]
@@ -66,32 +67,13 @@ class Codec:
     absent: Callable[[], Any] | None = None
 
 
-def got(value: Any) -> str:
-    """The FTL name of what a decoded JSON value is, for `expected Int, got String` messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "Bool"
-    if isinstance(value, int):
-        return "Int"
-    if isinstance(value, float):
-        return "Float"
-    if isinstance(value, str):
-        return "String"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 def _at(problem: Mismatch, segment: str) -> Mismatch:
     problem.segments.append(segment)
     return problem
 
 
 def _expected(name: str, value: Any) -> Mismatch:
-    return Mismatch(f"expected {name}, got {got(value)}")
+    return Mismatch(f"expected {name}, got {json_type_name(value)}")
 
 
 def _none() -> None:
@@ -177,7 +159,7 @@ def _encode_bytes(value: Any) -> bytes:
 def _decode_time(value: Any) -> datetime:
     moment = json_time(value)
     if moment is None:
-        shown = json.dumps(value) if type(value) is str else got(value)
+        shown = json.dumps(value) if type(value) is str else json_type_name(value)
         raise Mismatch(f"expected Time (RFC 3339 with an offset, like 2024-05-01T12:00:00Z), got {shown}")
     return moment
 
@@ -468,12 +450,13 @@ def _sum_decoder(name: str, variants: dict[str, Codec]) -> Decoder:
 
     def decode(value: Any) -> Any:
         if type(value) is not dict:
-            raise Mismatch(f"expected {name} as {shape}, got {got(value)}")
+            raise Mismatch(f"expected {name} as {shape}, got {json_type_name(value)}")
         variant = value.get("name", _MISSING)
         if variant is _MISSING:
             raise Mismatch(f'expected {name} as {shape}, got an object without "name"')
         if type(variant) is not str:
-            raise Mismatch(f'expected the "name" of a {name} variant to be a String, got {got(variant)}')
+            found = json_type_name(variant)
+            raise Mismatch(f'expected the "name" of a {name} variant to be a String, got {found}')
         codec = variants.get(variant)
         if codec is None:
             raise Mismatch(f"unknown variant {variant!r} of {name} (variants: {', '.join(variants)})")

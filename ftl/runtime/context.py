@@ -7,6 +7,7 @@ carry the chain on) and by log capture (to link each log line to its request).
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
@@ -60,8 +61,28 @@ def leave(token: Token[CallContext | None]) -> None:
     _current.reset(token)
 
 
+class _RequestIds:
+    """`req-` and 16 hex digits without a system call for randomness per request (ingress makes one
+    per HTTP request): a random half per process, a counter for the other, reseeded in forked
+    children (runners are forked from one zygote) so that no two processes share a prefix."""
+
+    def __init__(self) -> None:
+        self.reseed()
+
+    def reseed(self) -> None:
+        self.prefix = "req-" + os.urandom(4).hex()
+        self.numbers = itertools.count(int.from_bytes(os.urandom(4)))
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.numbers) & 0xFFFFFFFF:08x}"
+
+
+_request_ids = _RequestIds()
+os.register_at_fork(after_in_child=_request_ids.reseed)
+
+
 def new_request_id() -> str:
-    return "req-" + os.urandom(8).hex()
+    return _request_ids.next()
 
 
 def describe_chain(chain: tuple[str, ...], limit: int = 6) -> str:

@@ -56,7 +56,7 @@ class TestNames:
             ("Alpha", "lower_snake_case"),
             ("my-mod", "invalid"),
             ("2fa", "invalid"),
-            ("map", "invalid"),  # a Go keyword: the schema rejects it
+            ("map", "reserved word of the schema language"),  # a Go keyword: the schema rejects it
             ("builtin", "reserved"),
             ("class", "Python keyword"),
             ("json", "hide Python's own `json`"),

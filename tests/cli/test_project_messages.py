@@ -61,7 +61,7 @@ def test_an_invalid_name_says_what_a_name_must_be_and_offers_one() -> None:
         "(a-z, then a-z, 0-9 or _); try 'my_mod'"
     )
     assert module_name_error("map") == (
-        "module name 'map' is invalid: it is a reserved word of the schema language; try 'map_module'"
+        "module name 'map' is a reserved word of the schema language: choose another name; try 'map_module'"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -11,9 +12,9 @@ import pytest
 from ingress_schemas import schema
 
 from ftl.devserver.ingress import IngressApp
-from ftl.devserver.ingress.app import new_request_id
 from ftl.devserver.routes import CallResult
 from ftl.devserver.timeline import Timeline
+from ftl.runtime.context import new_request_id
 
 pytestmark = pytest.mark.anyio
 
@@ -106,3 +107,18 @@ async def test_request_ids_look_as_before_and_never_repeat() -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://ingress") as http:
         answers = [await http.get("/users/me") for _ in range(3)]
     assert len({a.headers["x-ftl-request-id"] for a in answers}) == 3
+
+
+def test_forked_processes_never_share_request_ids() -> None:
+    # Runners are forked from one zygote: each child must get its own prefix.
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report one id and leave at once
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.close(write)
+    child_id = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert re.fullmatch(r"req-[0-9a-f]{16}", child_id)
+    assert child_id[:12] != new_request_id()[:12]

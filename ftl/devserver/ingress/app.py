@@ -15,8 +15,6 @@ open only to `export realm` verbs; its errors are JSON `{"error": {"kind", "mess
 from __future__ import annotations
 
 import asyncio
-import itertools
-import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Final, Protocol
@@ -34,6 +32,7 @@ from ftl.devserver.ingress.binding import (
 )
 from ftl.devserver.ingress.routing import Match, MethodNotAllowed, RouteTable, build_route_table
 from ftl.devserver.timeline import Timeline, TimelineEvent
+from ftl.runtime.context import new_request_id
 from ftl.schema import ast
 from ftl.schema.jsonvalidate import normalize_json
 
@@ -52,14 +51,6 @@ Send = Callable[[Message], Awaitable[None]]
 Failure = tuple[str, str] | None
 
 _encode = msgspec.json.encode
-# Request ids as `new_request_id` makes them ("req-" and 16 hex digits), but without a system call
-# for randomness on every request: a random half for this process, a counter for the other.
-_REQUEST_ID_PREFIX: Final = "req-" + os.urandom(4).hex()
-_request_numbers = itertools.count(int.from_bytes(os.urandom(4)))
-
-
-def new_request_id() -> str:
-    return f"{_REQUEST_ID_PREFIX}{next(_request_numbers) & 0xFFFFFFFF:08x}"
 
 
 class CallErrorLike(Protocol):
