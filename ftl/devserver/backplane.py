@@ -242,11 +242,16 @@ class Backplane:
                     deployment.module,
                     state,
                     deployment.endpoint,
-                    deployment.created_at,
+                    self._started_at(deployment.key, deployment.created_at),
                     deployment.version,
                 )
             )
         return sorted(result, key=lambda d: (d.module, d.version))
+
+    def _started_at(self, deployment: str, created_at: float) -> float:
+        """When the runner serving `deployment` started: a restarted runner's restart, not its deploy."""
+        runner = self._supervisor.runner(deployment)
+        return runner.started_at if runner is not None and runner.started_at else created_at
 
     def external_realms(self) -> list[ast.Realm]:
         """The external realms as the project pins them (what modules are built against): the live

@@ -36,7 +36,9 @@ without errors of its own that a failing one kept from going live is shown as no
 
 The backplane runs one changeset at a time, and a runner whose module hangs on import holds it
 until the start-up timeout. So a changeset still importing `SLOW_AFTER_S` after it began is
-announced, and `run` keeps reading changes while one is in flight: a new save of a module the
+announced. During start-up it is then set aside while other modules wait for their turn (or
+when any save comes), and deployed again once they are up; a save of it cancels it at once.
+After start-up, `run` keeps reading changes while a changeset is in flight: a new save of a module the
 changeset deploys cancels it (it is out of date) and deploys the merged change at once; any other
 change cancels it only once it is slow, deploys first without the modules it was for (on the
 versions of them that serve), and then tries it again. A changeset is cancelled only while its
@@ -266,7 +268,11 @@ class DevLoop:
         self._warned = frozenset(project.warnings)  # shown by `ftl dev` as it started
         self._attempt: _Attempt | None = None  # the changeset being deployed
         self._deploying: tuple[frozenset[str], frozenset[str]] | None = None  # (targets, keys before)
+        self._deploy_slow = False  # the changeset in flight was announced as slow
         self._deferred: frozenset[str] = frozenset()  # left out of changesets until tried again
+        self._starting: dict[str, asyncio.Future[bool]] = {}  # start-up deploys in flight, by module
+        self._set_aside: set[str] = set()  # start-up deploys cancelled while importing: deployed later
+        self._early: Changes | None = None  # saved during start-up, for `follow` to apply
         self._turn = asyncio.Lock()  # one changeset in flight at a time
         self._calls_shown: dict[str, None] = {}  # request ids whose verb failure was shown (bounded)
         self._watcher: ProjectWatcher | None = None
@@ -296,7 +302,11 @@ class DevLoop:
             for events in streams:
                 self._tasks.append(asyncio.create_task(self._follow_runtime(events)))
         self._write_realm_stubs()
-        await self.deploy_all()
+        reader = asyncio.ensure_future(self._read_while_starting())
+        try:
+            await self.deploy_all()
+        finally:
+            await _cancelled(reader)
         serving = tuple(r.name for r in self.status.rows() if r.serving)
         self._report(DevEvent("ready", serving, duration_ms=(self._clock() - started) * 1000))
 
@@ -308,12 +318,14 @@ class DevLoop:
 
     async def follow(self, batches: AsyncIterator[Changes]) -> None:
         """Apply every batch, reading the next ones while a changeset is in flight: a batch may
-        cancel a changeset still importing (see the module docstring)."""
+        cancel a changeset still importing (see the module docstring). What start-up set aside or
+        read comes first."""
         reading = asyncio.ensure_future(anext(batches))
         task: asyncio.Future[None] | None = None
-        held: Changes | None = None  # read, not applied yet
+        held: Changes | None = self._early  # read, not applied yet
         carry: _Attempt | None = None  # cancelled as out of date: merged into the next batch's
-        retry: _Attempt | None = None  # cancelled as slow: deployed again after the next batch
+        retry = self._startup_retry()  # cancelled as slow: deployed again after the next batch
+        self._early = None
         try:
             while True:
                 if held is None and retry is None:
@@ -397,8 +409,20 @@ class DevLoop:
                 broken = [dep for dep in deps if not await finished[dep]]
                 if broken:
                     self.status.failed(name, f"waiting for {', '.join(broken)}")
+                    return
+                job = self._starting[name] = asyncio.ensure_future(
+                    self._redeploy({name}, changed={name}, since=None)
+                )
+                try:
+                    await asyncio.wait({job})
+                finally:
+                    del self._starting[name]
+                    if not job.done():  # start-up itself is cancelled
+                        await _cancelled(job)
+                if job.cancelled():
+                    self._set_aside.add(name)
                 else:
-                    ok = await self._redeploy({name}, changed={name}, since=None)
+                    ok = job.result()
             finally:
                 finished[name].set_result(ok)
 
@@ -406,6 +430,35 @@ class DevLoop:
         if cyclic:
             # On or behind an import cycle: one changeset, which the engine fails with the cycle's place.
             await self._redeploy(set(cyclic), changed=set(cyclic), since=None)
+
+    async def _read_while_starting(self) -> None:
+        """Keep what is saved during start-up for `follow`; a save of a module still importing
+        cancels its deploy (it is deployed from the saved sources once start-up is done)."""
+        if self._watcher is None:
+            return
+        async for changes in self._watcher:
+            self._early = changes if self._early is None else self._early.merge(changes)
+            # As after start-up: any change cuts in once the deploy in flight is slow.
+            slow = self._deploying is not None and self._deploy_slow
+            cut_in = self._deploying[0] if self._deploying is not None and slow else changes.modules
+            self._set_aside_importing(cut_in)
+
+    def _set_aside_importing(self, names: Iterable[str]) -> bool:
+        """Cancel the start-up deploy in flight if it deploys one of `names` and still imports."""
+        if self._deploying is None or not self._importing():
+            return False
+        jobs = [self._starting[name] for name in self._deploying[0] & set(names) if name in self._starting]
+        for job in jobs:
+            job.cancel()
+        return bool(jobs)
+
+    def _startup_retry(self) -> _Attempt | None:
+        """What start-up set aside, with the modules that waited for it, as one changeset to try."""
+        names, self._set_aside = self._set_aside & set(self._modules), set()
+        if not names:
+            return None
+        waited = {user for name in names for user in dependents_of(self._graph, name)} & self._pending
+        return _Attempt(frozenset(names | waited), frozenset(names), self._clock())
 
     # -- one batch of changes ------------------------------------------------------------------
 
@@ -574,7 +627,7 @@ class DevLoop:
             dirs = [self._modules[name].directory for name in sorted(targets)]
             fingerprints = {name: self._fingerprint_of(name) for name in targets}
             before = frozenset(d.key for d in self._backplane.deployments())
-            self._deploying = (frozenset(targets), before)
+            self._deploying, self._deploy_slow = (frozenset(targets), before), False
             notice = asyncio.get_running_loop().call_later(self._slow_after, self._announce_slow, targets)
             try:
                 outcome = await self._backplane.deploy(dirs, removals=removals, build=False)
@@ -599,11 +652,16 @@ class DevLoop:
         return not any(d.key not in before and d.module in targets for d in self._backplane.deployments())
 
     def _announce_slow(self, targets: set[str]) -> None:
+        self._deploy_slow = True
         if self._attempt is not None:
             self._attempt.slow = True
         stage = "importing" if self._importing() else "deploying"
-        names = tuple(sorted(targets))
-        self._report(DevEvent("slow", names, message=f"still {stage} after {self._slow_after:g} s"))
+        message = f"still {stage} after {self._slow_after:g} s"
+        queued = set(self._starting) - targets
+        if queued and self._set_aside_importing(targets):
+            # Start-up: the modules queued behind it go first; it is deployed again after them.
+            message += f"; deploying {', '.join(sorted(queued))} first, then trying it again"
+        self._report(DevEvent("slow", tuple(sorted(targets)), message=message))
 
     def _succeeded(self, names: set[str], since: float) -> None:
         if not names:

@@ -85,3 +85,22 @@ def test_a_self_calling_verb_never_makes_a_cycle() -> None:
 def test_no_events_is_an_empty_trace() -> None:
     trace = build_trace("req", [])
     assert trace.roots == [] and trace.event_count == 0 and trace.duration_ms == 0.0
+
+
+def test_topic_deliveries_hang_under_the_publishing_module_span() -> None:
+    events = [
+        event("ingress", "shop", "place", 0.010, 10.0, id=6),
+        event("call", "shop", "place", 0.001, 8.0, id=1),
+        event("call", "mail", "audit", 0.002, 1.0, id=2, data={"caller": "shop.place"}),
+        # delivered after the publisher returned, under the same request id
+        event("call", "mail", "notify", 0.012, 2.0, id=3, data={"caller": "topic:shop.orders"}),
+        event("call", "cron", "tick", 0.013, 1.0, id=4, data={"caller": "topic:elsewhere.news"}),
+    ]
+    trace = build_trace("req", events)
+    assert shape(trace.rows()) == [
+        (0, "ingress:shop.place"),
+        (1, "call:shop.place"),
+        (2, "call:mail.audit"),
+        (2, "call:mail.notify"),
+        (0, "call:cron.tick"),  # no span of the topic's module in this request: a root
+    ]

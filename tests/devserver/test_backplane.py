@@ -265,6 +265,7 @@ async def test_a_crashed_runner_is_reported_once_and_restarted(backplane: Backpl
     watcher = Watcher(backplane)
     [crashy] = [d for d in backplane.deployments() if d.module == "crashy"]
     first_pid = backplane.runner_pid(crashy.key)
+    assert crashy.started_at > 0
 
     died = await call(backplane, "crashy.die", {"text": "on purpose"})
     assert died.error is not None and died.error.kind == "not_live"
@@ -272,6 +273,9 @@ async def test_a_crashed_runner_is_reported_once_and_restarted(backplane: Backpl
         lambda: backplane.runner_pid(crashy.key) != first_pid and _endpoint(backplane, "crashy")
     )
     assert (await call(backplane, "crashy.ping", {"text": "back"})).body == b'{"text":"pong back"}'
+    # `ftl ps` STARTED is the restarted runner's start, not the deploy's.
+    [restarted] = [d for d in backplane.deployments() if d.module == "crashy"]
+    assert restarted.key == crashy.key and restarted.started_at > crashy.started_at
 
     reports = [e for e in events(backplane, kind="deployment", module="crashy") if e.level == "error"]
     assert len(reports) == 1

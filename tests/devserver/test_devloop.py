@@ -962,6 +962,62 @@ def test_a_new_save_cancels_a_changeset_still_importing_before_it_is_slow(projec
     run_following(project_root, scenario)
 
 
+def test_a_module_hanging_on_import_at_start_up_lets_the_others_go_first(project_root: Path) -> None:
+    src(project_root, "solo").write_text("HANG\n")
+
+    async def scenario(
+        loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent], batches: asyncio.Queue[Changes]
+    ) -> None:
+        # Start-up is over: the others serve; solo is being tried again.
+        [ready] = [e for e in events if e.kind == "ready"]
+        assert ready.modules == ("clock", "echo", "greeter")
+        [first_slow, *_] = [e for e in events if e.kind == "slow"]
+        assert first_slow.modules == ("solo",)
+        assert first_slow.message.startswith("still importing after 0.05 s; deploying ")
+        assert first_slow.message.endswith(" first, then trying it again")
+        assert backplane.hanging == [["solo"]]
+        await until(lambda: backplane.calls[-1].modules == ["solo"])
+
+        # Fixed: the save cancels the retry, and solo goes live.
+        src(project_root, "solo").write_text("X = 1\n")
+        batches.put_nowait(changed(project_root, "solo"))
+        await until(lambda: deployed(events, "solo"))
+        assert backplane.hanging == [["solo"], ["solo"]]
+
+    run_following(project_root, scenario)
+
+
+def test_a_save_during_start_up_cancels_the_module_still_importing(project_root: Path) -> None:
+    """The only module left at start-up hangs: it is not set aside, but a save of it cuts in."""
+    for name in ("clock", "echo", "greeter"):
+        shutil.rmtree(project_root / "modules" / name)
+    src(project_root, "solo").write_text("HANG\n")
+
+    async def main() -> None:
+        project = load_project(project_root / "ftl-project.toml")
+        backplane = FakeBackplane(project.realm)
+        backplane.project = project
+        events: list[DevEvent] = []
+        loop = DevLoop(project, backplane, events.append, slow_after=0.05)
+        running = asyncio.create_task(loop.run())
+        try:
+            async with asyncio.timeout(20):
+                await until(lambda: any(e.kind == "slow" for e in events))
+                [slow] = [e for e in events if e.kind == "slow"]
+                assert slow.message == "still importing after 0.05 s"  # nothing queued behind it
+                src(project_root, "solo").write_text("X = 5\n")  # the real watcher sees this
+                await until(lambda: deployed(events, "solo"))
+                assert backplane.hanging == [["solo"]]
+                assert [e.kind for e in events].count("ready") == 1
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+            await loop.close()
+
+    asyncio.run(main())
+
+
 # -- verb failures -------------------------------------------------------------------------------
 
 

@@ -89,7 +89,7 @@ async def test_unknown_paths_404_and_other_methods_405_with_allow(client: httpx.
     missing = await client.get("/nowhere/at/all")
     assert (missing.status_code, missing.text) == (404, "404 page not found\n")
     wrong = await client.delete("/users/me")
-    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, PUT"
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, HEAD, PUT"
 
 
 async def test_bad_input_is_400_with_the_reason(client: httpx.AsyncClient, backplane: FakeBackplane) -> None:

@@ -52,7 +52,7 @@ def test_unknown_paths_are_none_and_other_methods_are_method_not_allowed() -> No
     table = _table()
     assert table.match("GET", "/nope/nope") is None
     assert table.match("GET", "/") is None
-    assert table.match("DELETE", "/users/me") == MethodNotAllowed(("GET", "PUT"))
+    assert table.match("DELETE", "/users/me") == MethodNotAllowed(("GET", "HEAD", "PUT"))
     assert table.match("DELETE", "/users") == MethodNotAllowed(("POST",))
 
 

@@ -295,7 +295,7 @@ def test_http_ingress(served: Served) -> None:
     assert bad_body.status_code == 400 and ".body.name is required" in bad_body.text
     assert httpx.get(f"{served.ingress}/nowhere").status_code == 404
     wrong_method = httpx.delete(f"{served.ingress}/echo/hello")
-    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "GET"
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "GET, HEAD"
     # The ingress and call events of one request share its request id.
     request_id = hello.headers["x-ftl-request-id"]
 

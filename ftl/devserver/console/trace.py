@@ -2,7 +2,8 @@
 
 An ingress event is the outermost span; a call without a caller hangs under the ingress that
 routed to it (same module and verb), a call with a caller (`data["caller"]` = `module.verb`) under
-that caller's span, and a log line under the span of the verb that wrote it. Anything that fits
+that caller's span, a topic's delivery under the span of its publisher (a verb of the topic's
+module), and a log line under the span of the verb that wrote it. Anything that fits
 nowhere is a root. Spans carry start and end times so the page can draw them as a waterfall.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ftl.devserver.pubsub import topic_of_caller
 from ftl.devserver.timeline import TimelineEvent
 
 __all__ = ["Trace", "TraceNode", "build_trace"]
@@ -108,6 +110,12 @@ def _parent(
     key = (event.module, event.verb)
     if event.kind == "call":
         caller = event.data.get("caller")
+        topic = topic_of_caller(caller) if isinstance(caller, str) else ""
+        if topic:
+            # Only a topic's own module publishes to it: the delivery hangs under that module's span.
+            module = topic.partition(".")[0]
+            publishers = [span for (m, _), found in spans.items() if m == module for span in found]
+            return _enclosing(node, publishers, order)
         if isinstance(caller, str) and "." in caller:
             module, _, verb = caller.partition(".")
             return _enclosing(node, spans.get((module, verb), []), order)

@@ -94,6 +94,8 @@ class RouteTable:
         if allowed:
             if method == "HEAD" and "GET" in allowed:
                 return self.match("GET", path)
+            if "GET" in allowed:
+                allowed.add("HEAD")  # answered by the GET route
             return MethodNotAllowed(tuple(sorted(allowed)))
         return None
 
