@@ -594,9 +594,7 @@ _SCALAR_ANNOTATIONS = frozenset(
 def _child_fields(cls: type) -> tuple[str, ...]:
     """Names of the fields of `cls` that may hold nodes (directly, optionally, or in a tuple)."""
     return tuple(
-        f.name
-        for f in dataclasses.fields(cls)
-        if f.name != "pos" and str(f.type) not in _SCALAR_ANNOTATIONS
+        f.name for f in dataclasses.fields(cls) if f.name != "pos" and str(f.type) not in _SCALAR_ANNOTATIONS
     )
 
 
