@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
-import re
 import sys
 import time
 from collections.abc import Iterable
@@ -40,6 +38,7 @@ from ftl.devserver.timeline import KINDS, TimelineEvent
 from ftl.errors import FtlError
 from ftl.files import display_path
 from ftl.project import Project, find_project_file, load_project
+from ftl.verb_failures import call_summary, raised_summary, relative_traceback
 
 ENDPOINT_OPTION = typer.Option(
     None,
@@ -239,34 +238,6 @@ def call_failure_message(outcome: CallOutcome, verb: str = "") -> str:
     return message
 
 
-def raised_summary(exception: str, message: str, where: str) -> str:
-    """`ValueError: bad name x (orders/orders/__init__.py:38)`, the path relative to here."""
-    summary = exception if message in ("", exception) else f"{exception}: {message}"
-    return f"{summary} ({display_place(where)})" if where else summary
-
-
-def display_place(where: str) -> str:
-    """`/abs/path.py:38` as messages show it: the path relative to the current directory."""
-    path, colon, line = where.rpartition(":")
-    if not (colon and path and line.isdigit()):
-        return where
-    return f"{display_path(Path(path))}:{line}"
-
-
-_TRACEBACK_FILE = re.compile(r'^(\s*File ")([^"]+)(")', re.MULTILINE)
-
-
-def relative_traceback(text: str) -> str:
-    """A traceback with each absolute file name made relative to the current directory."""
-
-    def relative(match: re.Match[str]) -> str:
-        name = match[2]
-        shown = display_path(Path(name)) if os.path.isabs(name) else name
-        return f"{match[1]}{shown}{match[3]}"
-
-    return _TRACEBACK_FILE.sub(relative, text)
-
-
 # ---------------------------------------------------------------------------------------------
 # ps
 
@@ -407,7 +378,7 @@ def format_event(event: TimelineEvent) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(event.time)) + f".{int(event.time * 1000) % 1000:03d}"
     where = f"{event.module}.{event.verb}" if event.verb else event.module
     level = (event.level or event.kind).upper()
-    message = _call_summary(event) if event.kind == "call" else event.message
+    message = call_summary(event) if event.kind == "call" else event.message
     parts = [stamp, f"{level:<5}", where, event.request_id, message]
     if event.duration_ms is not None:
         parts.append(f"({event.duration_ms:.1f} ms)")
@@ -417,16 +388,6 @@ def format_event(event: TimelineEvent) -> str:
         return line
     indented = ("    " + row for row in relative_traceback(trace).rstrip("\n").splitlines())
     return "\n".join((line, *indented))
-
-
-def _call_summary(event: TimelineEvent) -> str:
-    if event.level != "error":
-        return "call ok"
-    exception, where = event.data.get("exception"), event.data.get("where")
-    if isinstance(exception, str) and exception:
-        place = where if isinstance(where, str) else ""
-        return "call failed: " + raised_summary(exception, event.message, place)
-    return f"call failed: {event.message}" if event.message else "call failed"
 
 
 # ---------------------------------------------------------------------------------------------

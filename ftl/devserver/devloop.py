@@ -60,7 +60,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -71,15 +70,17 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from ftl.build.discover import ModuleInfo, scan_modules
 from ftl.build.graph import Graph, dependencies_of, dependents_of, interface_fingerprint, module_imports
 from ftl.build.stubs import remove_stale_stubs, render_stub, write_module_stub, write_realm_stubs
-from ftl.build.watcher import IGNORED_DIRS, Changes, ProjectWatcher, WatchedModule, WatchPlan, make_plan
+from ftl.build.watcher import Changes, ProjectWatcher, WatchedModule, WatchPlan, make_plan
 from ftl.configstore import SECRETS_FILE, values_for
 from ftl.devserver.status import DevStatus, format_ms
 from ftl.devserver.timeline import Timeline, TimelineEvent
 from ftl.errors import Diagnostic, FtlError, sorted_unique
+from ftl.files import display_path
 from ftl.project import Project, load_project
 from ftl.runtime.extract import MODULE_FILE, read_module_file
 from ftl.runtime.extract.source import recheck_sources
 from ftl.schema import ast
+from ftl.verb_failures import verb_failure_lines
 
 if TYPE_CHECKING:
     from ftl.devserver.admin import ServerUrls
@@ -229,6 +230,9 @@ class _Attempt:
 
 
 # -- the loop ----------------------------------------------------------------------------------
+
+
+MAX_CALLS_REMEMBERED = 1000  # request ids whose verb failure was shown
 
 
 class DevLoop:
@@ -823,14 +827,14 @@ class DevLoop:
             self._show_failure(PROJECT_FILE_KEY, exc.diagnostics)
             return None
         if self._shown.pop(PROJECT_FILE_KEY, None) is not None:
-            self._report(DevEvent("notice", message=f"{_shown_path(str(project.path))}: ok again"))
+            self._report(DevEvent("notice", message=f"{display_path(project.path)}: ok again"))
         if project.realm != self._realm_asked:
             self._realm_asked = project.realm
             if project.realm != self._realm:
                 self._report(
                     DevEvent(
                         "notice",
-                        message=f"{_shown_path(str(project.path))}: realm {project.realm!r} takes effect when"
+                        message=f"{display_path(project.path)}: realm {project.realm!r} takes effect when"
                         f" `ftl dev` restarts (serving realm {self._realm!r} until then)",
                     )
                 )
@@ -977,79 +981,6 @@ class DevLoop:
             del self._calls_shown[next(iter(self._calls_shown))]
         lines = verb_failure_lines(event, self.project.root)
         self._report(DevEvent("call", (event.module,), message="\n".join(lines), level="error"))
-
-
-# -- verb failures -----------------------------------------------------------------------------
-
-MAX_CALLS_REMEMBERED = 1000
-MAX_FRAMES_SHOWN = 8
-_FTL_PACKAGE = Path(__file__).resolve().parent.parent
-_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<func>.+)$')
-_EXCEPTION_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::|$)")
-
-
-@dataclass(frozen=True, slots=True)
-class _Frame:
-    path: str
-    line: int
-    func: str
-    code: str = ""
-
-
-def verb_failure_lines(event: TimelineEvent, project_root: Path) -> list[str]:
-    """`orders.boom failed: ValueError: bad name (orders/orders/__init__.py:38)`, then one line
-    per traceback frame in user code (FTL's own frames, libraries' and generated clients' left out)."""
-    text = str(event.data.get("traceback", ""))
-    frames = [f for f in _frames(text) if _is_user_code(Path(f.path), project_root)]
-    exception = str(event.data.get("exception", "")) or _exception_type(text)
-    where = str(event.data.get("where", ""))
-    if where:
-        path, _, line = where.rpartition(":")
-        where = f"{_shown_path(path)}:{line}" if path else where
-    elif frames:
-        where = f"{_shown_path(frames[-1].path)}:{frames[-1].line}"
-    message = event.message
-    if exception and message.startswith(f"{exception}: "):
-        message = message[len(exception) + 2 :]
-    what = ": ".join(part for part in (exception, message) if part) or "an error"
-    headline = f"{event.module}.{event.verb} failed: {what}" + (f" ({where})" if where else "")
-    shown = [
-        f"  {_shown_path(f.path)}:{f.line} in {f.func}" + (f": {f.code}" if f.code else "")
-        for f in frames[-MAX_FRAMES_SHOWN:]
-    ]
-    return [headline, *shown]
-
-
-def _frames(traceback: str) -> list[_Frame]:
-    frames: list[_Frame] = []
-    lines = traceback.splitlines()
-    for index, line in enumerate(lines):
-        match = _FRAME.match(line)
-        if match is None:
-            continue
-        following = lines[index + 1].strip() if index + 1 < len(lines) else ""
-        code = "" if _FRAME.match(following) or not lines[index + 1].startswith("    ") else following
-        frames.append(_Frame(match["path"], int(match["line"]), match["func"], code))
-    return frames
-
-
-def _exception_type(traceback: str) -> str:
-    """The exception's type from the traceback's last line (`ValueError: bad name`)."""
-    last = next((line for line in reversed(traceback.splitlines()) if line.strip()), "")
-    match = _EXCEPTION_LINE.match(last) if not last.startswith(" ") else None
-    return match["type"] if match else ""
-
-
-def _is_user_code(path: Path, project_root: Path) -> bool:
-    if not path.is_absolute() or path.is_relative_to(_FTL_PACKAGE):
-        return False
-    if not path.is_relative_to(project_root):
-        return False
-    return not any(part in IGNORED_DIRS or part == "site-packages" for part in path.parts)
-
-
-def _shown_path(path: str) -> str:
-    return os.path.relpath(path) if os.path.isabs(path) else path
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -10,17 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ftl.cli.serve import (
-    call_failure_message,
-    display_place,
-    format_columns,
-    format_event,
-    in_time_order,
-    raised_summary,
-    relative_traceback,
-)
+from ftl.cli.serve import call_failure_message, format_columns, format_event, in_time_order
 from ftl.client import AdminClient, AdminError, BackplaneUnavailable, CallOutcome, resolve_endpoint
 from ftl.devserver.timeline import TimelineEvent, event_to_json
+from ftl.verb_failures import display_place, raised_summary, relative_traceback
 
 
 def test_endpoint_discovery_flag_then_environment_then_default(
