@@ -10,6 +10,9 @@ comes, the verb is called through the router like `ftl call` does (a new request
 next time comes skips that time (a "log" line says so) rather than running twice at once. A commit
 that keeps a job's schedule keeps its next time; a new or changed schedule starts from now.
 
+A schedule can end (`0 0 12 1 1 * 2027` runs once): after its last time the job is idle, and
+a "log" line says so; the other jobs go on.
+
 Nothing is persisted: times missed while the backplane was not running are not caught up, and a
 job late by more than its interval (a blocked event loop) fires once, not once per missed time.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -110,12 +114,14 @@ class CronScheduler:
                 scheduled[key] = _Scheduled(job, previous.next_at)
             else:
                 scheduled[key] = _Scheduled(job, _next_fire(job.pattern, now))
+                if scheduled[key].next_at == math.inf:
+                    self._ended(job, "never runs: its schedule has no time after now")
         self._scheduled = scheduled
         self._wake.set()
 
     def next_fire_times(self) -> dict[str, float]:
         """`module.verb` -> when it fires next (seconds since the epoch)."""
-        return {s.job.name: s.next_at for s in self._scheduled.values()}
+        return {s.job.name: s.next_at for s in self._scheduled.values() if s.next_at != math.inf}
 
     def running(self) -> list[str]:
         return sorted(f"{module}.{verb}" for (module, verb), task in self._running.items() if not task.done())
@@ -129,7 +135,8 @@ class CronScheduler:
                 for scheduled in list(self._scheduled.values()):
                     if scheduled.next_at <= now:
                         self._fire(scheduled, now)
-                earliest = min((s.next_at for s in self._scheduled.values()), default=None)
+                times = [s.next_at for s in self._scheduled.values() if s.next_at != math.inf]
+                earliest = min(times, default=None)
                 await self._clock.wait(self._wake, None if earliest is None else max(0.0, earliest - now))
         finally:
             running = list(self._running.values())
@@ -141,6 +148,8 @@ class CronScheduler:
         job = scheduled.job
         key = (job.module, job.verb)
         scheduled.next_at = _next_fire(job.pattern, now)
+        if scheduled.next_at == math.inf:
+            self._ended(job, "ran for the last time: its schedule has no time after this one")
         running = self._running.get(key)
         if running is not None and not running.done():
             self._timeline.add(
@@ -158,6 +167,19 @@ class CronScheduler:
         task = asyncio.get_running_loop().create_task(self._run_job(job))
         self._running[key] = task
         task.add_done_callback(lambda done: self._finished(key, done))
+
+    def _ended(self, job: CronJob, why: str) -> None:
+        self._timeline.add(
+            TimelineEvent(
+                kind="log",
+                time=time.time(),
+                module=job.module,
+                verb=job.verb,
+                level="warn",
+                message=f"cron job {job.name} {why} ({job.pattern.text})",
+                data={"cron": job.pattern.text},
+            )
+        )
 
     def _finished(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
         if self._running.get(key) is task:
@@ -193,4 +215,8 @@ class CronScheduler:
 
 
 def _next_fire(pattern: CronPattern, now: float) -> float:
-    return next_after(pattern, datetime.fromtimestamp(now, UTC)).timestamp()
+    """The next time `pattern` fires after `now`; infinity when it never does again."""
+    try:
+        return next_after(pattern, datetime.fromtimestamp(now, UTC)).timestamp()
+    except CronError:
+        return math.inf

@@ -198,3 +198,26 @@ async def test_with_no_jobs_the_scheduler_waits_for_an_update(running: Running) 
     await settle()
     await running.clock.advance(1)
     assert len(running.router.calls) == 1
+
+
+async def test_a_schedule_that_ends_leaves_the_other_jobs_running(running: Running) -> None:
+    # 2030-01-01 00:00:02 only: it runs once, then never again.
+    running.scheduler.update([job("clock", "once", "2 0 0 1 1 * 2030"), job("clock", "tick", "1s")])
+    await settle()
+    for _ in range(9):
+        await running.clock.advance(0.5)  # up to MIDNIGHT + 5
+    fired = [c[1] for c in running.router.calls]
+    assert fired.count("once") == 1 and fired.count("tick") == 5
+    assert running.scheduler.next_fire_times() == {"clock.tick": MIDNIGHT + 6}
+    [ended] = [e for e in running.timeline.query(kind="log") if e.verb == "once"]
+    assert ended.level == "warn" and "ran for the last time" in ended.message
+
+
+async def test_a_schedule_already_over_never_fires_and_says_so(running: Running) -> None:
+    running.scheduler.update([job("clock", "past", "0 0 0 1 1 * 2029"), job("clock", "tick", "1s")])
+    await settle()
+    for _ in range(3):
+        await running.clock.advance(0.5)  # up to MIDNIGHT + 2
+    assert [c[1] for c in running.router.calls] == ["tick", "tick"]
+    [never] = [e for e in running.timeline.query(kind="log") if e.verb == "past"]
+    assert "never runs" in never.message

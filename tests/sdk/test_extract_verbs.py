@@ -311,6 +311,32 @@ def twice() -> None: ...
     ]
 
 
+def test_cron_intervals_the_schema_would_read_as_something_else(errors: Errors) -> None:
+    found = errors(
+        HEADER
+        + """
+@ftl.cron("0s")
+def never() -> None: ...
+
+@ftl.cron("60m")
+def hourly() -> None: ...
+
+@ftl.cron("24h")
+def daily() -> None: ...
+
+@ftl.cron("59s")
+def fine() -> None: ...
+"""
+    )
+    assert found == [
+        'shop/__init__.py:13:2: the cron interval "0s" never repeats: use at least 1s',
+        'shop/__init__.py:16:2: the cron interval "60m" is too long: steps restart every hour, '
+        "so at most 59m; for every hour write 1h",
+        'shop/__init__.py:19:2: the cron interval "24h" is too long: steps restart every day, '
+        'so at most 23h; for every day write "0 0 * * *"',
+    ]
+
+
 def test_two_functions_with_one_schema_name(errors: Errors) -> None:
     found = errors(
         HEADER + "\n@ftl.verb\ndef get_user() -> None: ...\n\n@ftl.verb\ndef getUser() -> None: ...\n"

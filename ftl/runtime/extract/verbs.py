@@ -318,6 +318,10 @@ class VerbExtractor:
             if not isinstance(item.schedule, str) or not item.schedule.strip() or "\n" in item.schedule:
                 self.error('the cron schedule must be one line of text, like "0 * * * *" or "5m"', pos)
                 return None
+            problem = _interval_problem(item.schedule.strip())
+            if problem:
+                self.error(problem, pos)
+                return None
             return ast.MetadataCronJob(item.schedule.strip(), pos=pos)
         if isinstance(item, SubscribeSpec):
             return self._subscribe(item, pos)
@@ -534,3 +538,24 @@ def _decorator_name(decorator: pyast.expr) -> str:
     if isinstance(node, pyast.Attribute):
         return node.attr
     return node.id if isinstance(node, pyast.Name) else ""
+
+
+_INTERVAL = re.compile(r"(\d+)([smh])")
+_INTERVAL_LIMITS = {"s": (60, "1m", "minute"), "m": (60, "1h", "hour"), "h": (24, '"0 0 * * *"', "day")}
+
+
+def _interval_problem(schedule: str) -> str | None:
+    """What is wrong with an interval shorthand (`5m`) that the schema would read otherwise."""
+    match = _INTERVAL.fullmatch(schedule)
+    if match is None:
+        return None
+    count, unit = int(match[1]), match[2]
+    limit, instead, period = _INTERVAL_LIMITS[unit]
+    if count == 0:
+        return f'the cron interval "{schedule}" never repeats: use at least 1{unit}'
+    if count >= limit:
+        return (
+            f'the cron interval "{schedule}" is too long: steps restart every {period}, so at most '
+            f"{limit - 1}{unit}; for every {period} write {instead}"
+        )
+    return None
