@@ -58,6 +58,7 @@ CALL_STATUS: Final = {
     "bad_request": 400,
     "denied": 403,
     "not_live": 503,
+    "crashed": 503,
     "verb_error": 500,
     "internal": 500,
     "loop": 508,

@@ -20,7 +20,7 @@ from ftl.devserver.timeline import Timeline, TimelineEvent
 from ftl.names import snake_case
 from ftl.runtime._call_errors import decode_failure
 from ftl.runtime.context import CALLER_HEADER, new_request_id
-from ftl.runtime.protocol import ClientPool, ConnectionLost, ErrorKind, Routes, error_kind
+from ftl.runtime.protocol import ClientPool, ConnectionLost, ErrorKind, ReplyLost, Routes, error_kind
 from ftl.schema import ast
 
 
@@ -28,7 +28,7 @@ from ftl.schema import ast
 class CallError:
     """Why a call failed. A verb that raised also says how; that is for developers, not ingress clients."""
 
-    kind: ErrorKind  # not_found | not_live | bad_request | verb_error | internal | denied | loop
+    kind: ErrorKind  # not_found | not_live | crashed | bad_request | verb_error | internal | denied | loop
     message: str
     exception: str = ""  # the type of what the verb raised, e.g. ValueError
     where: str = ""  # `path:line` of the innermost user-code frame it passed through
@@ -142,6 +142,9 @@ class Router:
         try:
             client = self._pool.ready(route.endpoint) or await self._pool.get(route.endpoint)
             reply = await client.call(route.module, route.verb, body, request_id, (), headers)
+        except ReplyLost:
+            message = f"module {module} stopped during the call (its runner died)"
+            return self._failed(module, verb, request_id, "crashed", message)
         except (ConnectionLost, OSError):
             return self._failed(
                 module, verb, request_id, "not_live", f"module {module} went away during the call"

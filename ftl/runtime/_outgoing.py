@@ -27,6 +27,7 @@ from ftl.runtime.protocol import (
     Message,
     Publish,
     Reply,
+    ReplyLost,
     Routes,
     error_kind,
 )
@@ -87,6 +88,8 @@ class OutgoingCalls:
         try:
             client = self._thread_client(endpoint)
             reply = client.call(module, verb, body, context.request_id, context.chain, context.headers)
+        except ReplyLost:
+            raise CallFailed("crashed", _stopped(module)) from None
         except (ConnectionLost, OSError) as exc:
             raise CallFailed("not_live", f"module {module} went away during the call: {exc}") from None
         finally:
@@ -113,6 +116,8 @@ class OutgoingCalls:
         try:
             client = self._pool.ready(endpoint) or await self._pool.get(endpoint)
             reply = await client.call(module, verb, body, context.request_id, context.chain, context.headers)
+        except ReplyLost:
+            raise CallFailed("crashed", _stopped(module)) from None
         except (ConnectionLost, OSError) as exc:
             raise CallFailed("not_live", f"module {module} went away during the call: {exc}") from None
         finally:
@@ -203,3 +208,7 @@ def _result(module: str, verb: str, reply: Reply, response_type: Any) -> Any:
         return decode(reply.body, response_type, root="response")
     except DecodeError as exc:
         raise CallFailed("internal", f"{module}.{verb} answered with an unexpected response: {exc}") from None
+
+
+def _stopped(module: str) -> str:
+    return f"module {module} stopped during the call (its runner died)"

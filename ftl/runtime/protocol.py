@@ -20,7 +20,9 @@ from typing import Any, Literal, cast, get_args
 
 import msgspec
 
-ErrorKind = Literal["not_found", "not_live", "bad_request", "verb_error", "internal", "denied", "loop"]
+ErrorKind = Literal[
+    "not_found", "not_live", "crashed", "bad_request", "verb_error", "internal", "denied", "loop"
+]
 ERROR_KINDS: frozenset[str] = frozenset(get_args(ErrorKind))
 
 HEADER = struct.Struct(">I")
@@ -43,6 +45,11 @@ class ProtocolError(Exception):
 
 class ConnectionLost(ConnectionError):
     """The connection closed while a call was waiting for its reply."""
+
+
+class ReplyLost(ConnectionLost):
+    """The connection closed after the call was sent, before its reply: the callee stopped while
+    it ran (most likely its process died), so the call may have had effects."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -388,7 +395,7 @@ class CallClient:
     def _lost(self, connection: Connection, exc: Exception | None) -> None:
         for future in self._pending.values():
             if not future.done():
-                future.set_exception(ConnectionLost(f"connection to {self.endpoint} closed during the call"))
+                future.set_exception(ReplyLost(f"connection to {self.endpoint} closed during the call"))
 
 
 class ClientPool:
@@ -547,7 +554,7 @@ class BlockingCallClient:
             self.close()
             raise
         self.close()
-        raise ConnectionLost(f"connection to {self.endpoint} closed during the call")
+        raise ReplyLost(f"connection to {self.endpoint} closed during the call")
 
     def close(self) -> None:
         self._connection.close()

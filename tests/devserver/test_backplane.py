@@ -268,7 +268,7 @@ async def test_a_crashed_runner_is_reported_once_and_restarted(backplane: Backpl
     assert crashy.started_at > 0
 
     died = await call(backplane, "crashy.die", {"text": "on purpose"})
-    assert died.error is not None and died.error.kind == "not_live"
+    assert died.error is not None and died.error.kind == "crashed"
     await watcher.until(
         lambda: backplane.runner_pid(crashy.key) != first_pid and _endpoint(backplane, "crashy")
     )

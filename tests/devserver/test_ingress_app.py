@@ -105,7 +105,7 @@ async def test_bodies_over_the_limit_are_413(client: httpx.AsyncClient, backplan
     assert backplane.calls == []
 
 
-@pytest.mark.parametrize("kind", ["not_live", "not_found"])
+@pytest.mark.parametrize("kind", ["not_live", "crashed", "not_found"])
 async def test_a_verb_that_is_not_live_is_503(
     client: httpx.AsyncClient, backplane: FakeBackplane, kind: str
 ) -> None:

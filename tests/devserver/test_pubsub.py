@@ -66,6 +66,7 @@ class FakeRouter:
     calls: list[tuple[str, str, bytes, str, str]] = field(default_factory=list)
     failing: set[str] = field(default_factory=set)
     down: set[str] = field(default_factory=set)
+    crashing: set[str] = field(default_factory=set)  # the runner dies during the call
     in_flight: int = 0
     most_in_flight: int = 0
     hold: asyncio.Event | None = None
@@ -83,6 +84,10 @@ class FakeRouter:
         if name in self.down:
             return CallResult(
                 None, CallError("not_live", f"module {module} is not live right now"), request_id
+            )
+        if name in self.crashing:
+            return CallResult(
+                None, CallError("crashed", f"module {module} stopped during the call"), request_id
             )
         if name in self.failing:
             return CallResult(None, CallError("verb_error", f"{verb} refused"), request_id)
@@ -266,6 +271,17 @@ async def test_a_subscriber_that_is_down_is_waited_for_without_using_up_retries(
     assert harness.router.bodies("audit.record") == [order(1), order(1)]
     assert harness.slept == []
     assert not [e for e in harness.timeline.query(kind="log") if e.level == "error"]
+
+
+async def test_an_event_that_kills_its_subscriber_uses_up_retries_like_any_failure(harness: Harness) -> None:
+    # Waiting it out like a subscriber that is down would redeliver it (and kill the runner) forever.
+    harness.router.crashing.add("audit.record")
+    harness.pubsub.update(modules(SHOP, FLAKY % "2 1s 1s"))
+    harness.pubsub.publish("shop", "orders", order(1))
+    await settle()
+    assert harness.router.bodies("audit.record") == [order(1)] * 3
+    [gave_up] = [e for e in harness.timeline.query(kind="log") if e.level == "error"]
+    assert "stopped during the call" in gave_up.message and gave_up.data["attempts"] == 3
 
 
 async def test_a_subscriber_that_falls_behind_the_retained_events_skips_them(harness: Harness) -> None:

@@ -87,9 +87,16 @@ class IngressBackend(Protocol):
 
 
 # How a failed call answers an HTTP client; a verb's own failure never shows its message here.
-_STATUS_BY_KIND: Final = {"not_live": 503, "not_found": 503, "bad_request": 400, "denied": 403}
+_STATUS_BY_KIND: Final = {
+    "not_live": 503,
+    "crashed": 503,
+    "not_found": 503,
+    "bad_request": 400,
+    "denied": 403,
+}
 _REALM_STATUS_BY_KIND: Final = {
     "not_live": 503,
+    "crashed": 503,
     "not_found": 404,
     "bad_request": 400,
     "denied": 403,
