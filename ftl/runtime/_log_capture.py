@@ -19,13 +19,15 @@ from ftl.runtime.protocol import EventRecord
 
 
 def capture_output(events: EventQueue) -> None:
-    """Route logging and print() into the timeline; stderr is also kept (for crash reports)."""
+    """Route logging and print() into the timeline. Both streams are also written through to the
+    runner's own output (its log file), line by line: events still queued when the process dies
+    are lost, and the crash report quotes the end of that file."""
     root = logging.getLogger()
     root.addHandler(TimelineLogHandler(events))
     if root.level == logging.WARNING:  # untouched default: show the module's info logs too
         root.setLevel(logging.INFO)
-    sys.stdout = CapturedStream(events, "info", sys.__stdout__ or sys.stdout, passthrough=False)
-    sys.stderr = CapturedStream(events, "error", sys.__stderr__ or sys.stderr, passthrough=True)
+    sys.stdout = CapturedStream(events, "info", sys.__stdout__ or sys.stdout)
+    sys.stderr = CapturedStream(events, "error", sys.__stderr__ or sys.stderr)
 
 
 class TimelineLogHandler(logging.Handler):
@@ -50,11 +52,10 @@ class TimelineLogHandler(logging.Handler):
 class CapturedStream(io.TextIOBase):
     """Stands in for sys.stdout / sys.stderr: each complete line becomes a `log` event."""
 
-    def __init__(self, events: EventQueue, level: str, original: TextIO, passthrough: bool) -> None:
+    def __init__(self, events: EventQueue, level: str, original: TextIO) -> None:
         self._events = events
         self._level = level
         self._original = original
-        self._passthrough = passthrough
         self._pending = threading.local()
 
     def writable(self) -> bool:
@@ -68,8 +69,9 @@ class CapturedStream(io.TextIOBase):
         return self._original.encoding
 
     def write(self, text: str) -> int:
-        if self._passthrough:
-            self._original.write(text)
+        self._original.write(text)
+        if "\n" in text:
+            self._original.flush()  # on disk before a crash can lose it
         pending: str = getattr(self._pending, "text", "") + text
         *lines, rest = pending.split("\n")
         self._pending.text = rest
@@ -82,8 +84,7 @@ class CapturedStream(io.TextIOBase):
         if rest:
             self._pending.text = ""
             self._events.add(log_event(self._level, rest, time.time(), {"stream": self._name}))
-        if self._passthrough:
-            self._original.flush()
+        self._original.flush()
 
     @property
     def _name(self) -> str:

@@ -67,6 +67,7 @@ def explode(req: Req) -> Resp:
 
 @ftl.verb(export=True)
 def die(req: Req) -> Resp:
+    print("last words on stdout")  # no flush: a crash report must still have it
     print("about to die: " + req.text, file=sys.stderr, flush=True)
     os._exit(3)
 
@@ -280,7 +281,7 @@ async def test_a_crashed_runner_is_reported_once_and_restarted(backplane: Backpl
     reports = [e for e in events(backplane, kind="deployment", module="crashy") if e.level == "error"]
     assert len(reports) == 1
     assert "exited unexpectedly (exit status 3)" in reports[0].message
-    assert "about to die: on purpose" in reports[0].data["stderr"]
+    assert "last words on stdout\nabout to die: on purpose" in reports[0].data["stderr"]
     # Crashes and restarts are told apart by a field, not by their wording.
     runner_events = [e.data.get("runner") for e in events(backplane, kind="deployment", module="crashy")]
     assert runner_events[:2] == ["restarted", "crashed"]  # newest first

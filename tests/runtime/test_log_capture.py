@@ -39,19 +39,20 @@ def test_a_log_event_is_linked_to_the_call_being_served() -> None:
 
 def test_each_complete_line_is_an_event_and_the_rest_waits_for_a_flush() -> None:
     events, original = Collected(), io.StringIO()
-    stream = CapturedStream(events, "info", original, passthrough=False)
+    stream = CapturedStream(events, "info", original)
     stream.write("one\ntw")
     stream.write("o\nthr")
     assert [e.message for e in events.added] == ["one", "two"]
     stream.flush()
     assert [e.message for e in events.added] == ["one", "two", "thr"]
     assert all(e.data == {"stream": "stdout"} for e in events.added)
-    assert original.getvalue() == ""
+    # Also written through, so the runner's log (quoted by crash reports) has it.
+    assert original.getvalue() == "one\ntwo\nthr"
 
 
 def test_stderr_is_also_kept_and_partial_lines_are_per_thread() -> None:
     events, original = Collected(), io.StringIO()
-    stream = CapturedStream(events, "error", original, passthrough=True)
+    stream = CapturedStream(events, "error", original)
     stream.write("main ")
     other = threading.Thread(target=lambda: stream.write("thread line\n"))
     other.start()
