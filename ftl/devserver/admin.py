@@ -21,6 +21,7 @@ no DNS rebinding), an Origin must be the server's own (the console's pages), and
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import ipaddress
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -286,7 +287,12 @@ class AdminApi:
         body, problems = normalize_json(payload.get("body", {}), verb.request, schema, "request")
         if problems:
             return error_response(400, "bad_request", "; ".join(problems), request_id="")
-        result = await self.backend.call(module, verb.name, msgspec.json.encode(body))
+        try:
+            result = await self.backend.call(module, verb.name, msgspec.json.encode(body))
+        except asyncio.CancelledError:
+            # The server stops (Ctrl-C) before the call finished: a clear answer, not a traceback.
+            message = "the server stopped before the call finished"
+            return error_response(503, "shutting_down", message, request_id="")
         failure = result.error
         if failure is not None:
             status = CALL_STATUS.get(failure.kind, 500)

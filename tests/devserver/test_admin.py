@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -393,3 +394,18 @@ async def test_the_bound_host_name_is_this_server_and_a_wildcard_bind_takes_any_
     assert await status(anywhere, "192.168.1.20:8892") == 200
     assert await status(anywhere, "[fd00::1]:8892") == 200
     assert await status(anywhere, "evil.example:8892") == 403
+
+
+async def test_a_call_cut_short_by_shutdown_is_a_clear_503(
+    client: httpx.AsyncClient, backplane: FakeBackplane, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def stopping(*args: Any, **kwargs: Any) -> CallResult:
+        raise asyncio.CancelledError  # what uvicorn does to requests still running at shutdown
+
+    monkeypatch.setattr(backplane, "call", stopping)
+    response = await client.post("/api/call", json={"verb": "users.lookup", "body": {"id": 7}})
+    assert response.status_code == 503
+    assert response.json()["error"] == {
+        "kind": "shutting_down",
+        "message": "the server stopped before the call finished",
+    }
