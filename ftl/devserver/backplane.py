@@ -115,6 +115,7 @@ class Backplane:
             supervisor=self._supervisor,
             router=self._router,
             publish_routes=self._publish_routes,
+            warn=lambda module, message: self._note("log", "warn", message, module=module),
         )
         self._route_version = 0
         self._waiting_realms: dict[str, ast.Realm] = {}  # new pinned versions the live modules do not fit

@@ -14,7 +14,8 @@ module's interface costs one runner start, and one that changes it, one per depe
 Any failure before the commit stops the new runners and records the changeset as FAILED with its
 diagnostics; the deployments that were serving keep serving (and the clients written on the way
 are put back to theirs). Draining happens in the background, so `deploy` returns as soon as the
-new code serves.
+new code serves; a replaced deployment still running calls `DRAIN_TIMEOUT_S` later (a runaway
+loop) is stopped anyway, with a warning, so that it does not run on unseen.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ REALM_ENDPOINT_SUFFIX = "-realm-endpoint"
 REALM_ENDPOINT_ENV = "FTL_REALM_ENDPOINT_"
 
 
+DRAIN_TIMEOUT_S = 60.0  # how long a replaced deployment may take to finish its calls
+
+
 @dataclass(frozen=True, slots=True)
 class DeployResult:
     changeset: str
@@ -97,8 +101,12 @@ class Deployer:
         supervisor: Supervisor,
         router: Router,
         publish_routes: Callable[[], Awaitable[None]],
+        warn: Callable[[str, str], None] = lambda module, message: None,
+        drain_timeout: float | None = None,
     ) -> None:
         self.project = project  # replaced when the project file changes (config, realm endpoints)
+        self._warn = warn
+        self.drain_timeout = DRAIN_TIMEOUT_S if drain_timeout is None else drain_timeout
         self._service = service
         self._supervisor = supervisor
         self._router = router
@@ -318,8 +326,12 @@ class Deployer:
         await self._stop(runners)
         return DeployResult(changeset, ChangesetState.FAILED, [], problems)
 
-    async def _stop(self, runners: Iterable[RunnerProcess]) -> None:
-        await asyncio.gather(*(self._supervisor.stop_runner(r) for r in runners))
+    async def _stop(self, runners: Iterable[RunnerProcess], timeout: float | None = None) -> None:
+        stopping = (
+            self._supervisor.stop_runner(r) if timeout is None else self._supervisor.stop_runner(r, timeout)
+            for r in runners
+        )
+        await asyncio.gather(*stopping)
 
     def _start_drain(self, changeset: str, replaced: tuple[str, ...]) -> None:
         task = asyncio.get_running_loop().create_task(self._drain(changeset, replaced))
@@ -329,13 +341,29 @@ class Deployer:
     async def _drain(self, changeset: str, replaced: tuple[str, ...]) -> None:
         # Every runner has acknowledged the new routes (so none has a call to these in flight);
         # what is left is the backplane's own calls.
-        await self._router.wait_idle(replaced)
+        grace: float | None = None
+        try:
+            await asyncio.wait_for(self._router.wait_idle(replaced), self.drain_timeout)
+        except TimeoutError:
+            self._warn_still_running(replaced)
+            grace = 0.0  # its calls would hold a graceful stop too
         runners = [r for r in map(self._supervisor.runner, replaced) if r is not None]
-        await self._stop(runners)
+        await self._stop(runners, grace)
         self._router.forget(self._router.table.endpoints.values())
         with contextlib.suppress(InvalidEvent):
             self._service.apply(ChangesetDrained(changeset, time.time()))
             self._service.apply(ChangesetFinalized(changeset, time.time()))
+
+    def _warn_still_running(self, replaced: tuple[str, ...]) -> None:
+        for key in replaced:
+            count, runner = self._router.in_flight(key), self._supervisor.runner(key)
+            if count and runner is not None:
+                calls = "a call" if count == 1 else f"{count} calls"
+                self._warn(
+                    runner.module,
+                    f"the replaced version of {runner.module} ({key}) was still running {calls} "
+                    f"{self.drain_timeout:g} s after the new one went live: stopped it (those calls fail)",
+                )
 
 
 def _deployment(runner: RunnerProcess, outcome: Register | BaseException) -> NewDeployment | RunnerFailed:

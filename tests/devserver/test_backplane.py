@@ -27,6 +27,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CRASHY = """
 import os
 import sys
+import time
 from dataclasses import dataclass
 
 import ftl
@@ -70,6 +71,12 @@ def die(req: Req) -> Resp:
     print("last words on stdout")  # no flush: a crash report must still have it
     print("about to die: " + req.text, file=sys.stderr, flush=True)
     os._exit(3)
+
+
+@ftl.verb(export=True)
+def spin(req: Req) -> Resp:
+    while True:  # a runaway call
+        time.sleep(0.01)
 
 
 @ftl.verb(export=True)
@@ -333,6 +340,28 @@ async def test_a_redeploy_during_a_stream_of_calls_fails_no_call(
     [new] = [d for d in backplane.deployments() if d.module == "echo"]
     assert new.version == old.version + 2
     assert not alive(old_pid)
+
+
+async def test_a_replaced_deployment_with_a_runaway_call_is_stopped_after_the_drain_timeout(
+    backplane: Backplane, project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backplane._deployer, "drain_timeout", 0.2)
+    [old] = [d for d in backplane.deployments() if d.module == "crashy"]
+    old_pid = backplane.runner_pid(old.key)
+    runaway = asyncio.create_task(call(backplane, "crashy.spin", {"text": "forever"}))
+    async with asyncio.timeout(30):
+        while backplane._router.in_flight(old.key) != 1:
+            await asyncio.sleep(0.01)  # polled: nothing signals a call being sent
+    result = await backplane.deploy([project_dir / "modules" / "crashy"])
+    assert result.state == "COMMITTED", result.diagnostics
+    async with asyncio.timeout(30):
+        await backplane.wait_drained()
+        failed = await runaway
+    assert failed.error is not None and failed.error.kind == "crashed"
+    assert not alive(old_pid)
+    [warning] = [e for e in events(backplane, kind="log", module="crashy") if e.level == "warn"]
+    assert warning.message.startswith(f"the replaced version of crashy ({old.key}) was still running a call")
+    assert (await call(backplane, "crashy.ping", {"text": "new"})).body == b'{"text":"pong new"}'
 
 
 async def test_a_changeset_that_breaks_a_dependent_fails_and_the_old_version_serves(
