@@ -142,6 +142,8 @@ class WatchPlan:
     `flat_dirs`: the project root, the `module-dirs` roots and the plain directories right under
     them (where a new module's `ftl.toml` may appear later), watched without recursion.
     `secrets`: the secrets file; its directory is watched without recursion while it exists.
+    `unfinished`: directories with an `ftl.toml` that are no module yet (no package beside it):
+    watched with recursion, so that the package being written in them is noticed.
     """
 
     root: Path
@@ -149,9 +151,11 @@ class WatchPlan:
     modules: tuple[WatchedModule, ...]
     flat_dirs: frozenset[Path] = frozenset()
     secrets: Path | None = None
+    unfinished: frozenset[Path] = frozenset()
 
     def recursive_paths(self) -> list[Path]:
-        return sorted({m.directory for m in self.modules if m.directory.is_dir()})
+        directories = {m.directory for m in self.modules} | self.unfinished
+        return sorted(d for d in directories if d.is_dir())
 
     def flat_paths(self) -> list[Path]:
         return sorted(p for p in self.flat_dirs if p.is_dir())
@@ -198,9 +202,10 @@ def make_plan(
                 for child in module_root.iterdir()
                 if child.is_dir() and child not in module_dirs and not is_ignored(PurePosixPath(child.name))
             )
+    unfinished = frozenset(d for d in flat - {root, *module_roots} if (d / MODULE_FILE).is_file())
     # Only the directory is resolved: a symlinked secrets file still changes under its own name.
     secrets = secrets.parent.resolve() / secrets.name if secrets is not None else None
-    return WatchPlan(root, module_roots, modules, frozenset(flat), secrets)
+    return WatchPlan(root, module_roots, modules, frozenset(flat), secrets, unfinished)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +264,8 @@ def classify(events: Iterable[tuple[Change, str]], plan: WatchPlan) -> Changes:
                 relevant = True
         elif path.name == PROJECT_FILE and path.parent == plan.root:
             layout = relevant = True
+        elif _in_unfinished(path, plan) and not is_ignored(PurePosixPath(path.name)):
+            layout = relevant = True  # maybe the last piece of a module being written
         elif path.parent in plan.flat_dirs and not is_ignored(PurePosixPath(path.name)):
             # A module's ftl.toml appeared, a directory (maybe a module) appeared under a module
             # root, or a known directory vanished.
@@ -281,6 +288,10 @@ def _redeploys(relative: PurePosixPath, globs: Sequence[str]) -> bool:
         return False
     named = [glob for glob in globs if glob not in DEFAULT_WATCH]
     return not is_test_file(relative) or matches_any(relative, named)
+
+
+def _in_unfinished(path: Path, plan: WatchPlan) -> bool:
+    return any(path != d and path.is_relative_to(d) for d in plan.unfinished)
 
 
 def _unplanned(path: Path, plan: WatchPlan) -> bool:

@@ -180,6 +180,20 @@ def test_classify_new_directory_is_a_layout_change_but_files_beside_modules_are_
     assert not classify({(Change.modified, str(root / "notes.txt"))}, plan)
 
 
+def test_a_directory_with_an_ftl_toml_but_no_package_yet_is_watched_into(tmp_path: Path) -> None:
+    root = _project(tmp_path).resolve()
+    (root / "modules/notyet/ftl.toml").write_text('module = "notyet"\n')
+    plan = _plan(root)
+    assert plan.recursive_paths() == [root / "modules/echo", root / "modules/notyet", root / "modules/time"]
+    # Its package is written after it: each piece may complete the module, so look again.
+    (root / "modules/notyet/notyet").mkdir()
+    package_file = root / "modules/notyet/notyet/__init__.py"
+    package_file.write_text("")
+    assert classify({(Change.added, str(package_file))}, plan).layout
+    cache = root / "modules/notyet/notyet/__pycache__/x.pyc"
+    assert not classify({(Change.added, str(cache))}, plan)
+
+
 def _secrets_plan(root: Path) -> WatchPlan:
     modules = [WatchedModule(name, root / "modules" / name) for name in ("echo", "time")]
     return make_plan(root, [root / "modules"], modules, secrets=root / ".ftl/secrets.toml")
