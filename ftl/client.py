@@ -262,9 +262,10 @@ class AdminClient:
         request_id: str | None = None,
         before_id: int | None = None,
         limit: int = 100,
+        with_errors: bool = False,
     ) -> list[TimelineEvent]:
-        """Events, newest first."""
-        params = _filters(kind, module, verb, request_id)
+        """Events, newest first; `with_errors`: error events of any kind too."""
+        params = _filters(kind, module, verb, request_id, with_errors)
         if before_id is not None:
             params["before_id"] = str(before_id)
         params["limit"] = str(limit)
@@ -278,11 +279,12 @@ class AdminClient:
         verb: str | None = None,
         request_id: str | None = None,
         backlog: int = 0,
+        with_errors: bool = False,
     ) -> Iterator[TimelineEvent]:
         """The last `backlog` matching events, then each new one as it happens (until closed).
 
         Where the stream fell behind and lost events, a `skipped_notice` stands in for them."""
-        params = _filters(kind, module, verb, request_id)
+        params = _filters(kind, module, verb, request_id, with_errors)
         params["backlog"] = str(backlog)
         try:
             with self._http.stream(
@@ -412,10 +414,13 @@ def _not_an_admin_api(response: httpx.Response) -> FtlError:
 
 
 def _filters(
-    kind: str | None, module: str | None, verb: str | None, request_id: str | None
+    kind: str | None, module: str | None, verb: str | None, request_id: str | None, with_errors: bool
 ) -> dict[str, str]:
     given = {"kind": kind, "module": module, "verb": verb, "request_id": request_id}
-    return {name: value for name, value in given.items() if value}
+    params = {name: value for name, value in given.items() if value}
+    if with_errors:
+        params["with_errors"] = "1"
+    return params
 
 
 def _schema_params(modules: Sequence[str], form: str, public: bool) -> list[tuple[str, str]]:

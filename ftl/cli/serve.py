@@ -307,20 +307,26 @@ def logs(
     target: str | None = typer.Argument(None, metavar="MODULE[.VERB]", help="Only this module or verb."),
     follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new events as they happen."),
     kind: str = typer.Option(
-        "log", "--kind", help=f"Event kind: {', '.join(KINDS)}, or all.", callback=_check_kind
+        "",
+        "--kind",
+        help=f"Event kind: {', '.join(KINDS)}, or all. Default: logs, and the errors of every kind.",
+        callback=_check_kind,
+        show_default=False,
     ),
     limit: int = typer.Option(100, "-n", "--limit", min=0, help="How many past events to show (0: none)."),
     endpoint: str | None = ENDPOINT_OPTION,
     as_json: bool = JSON_OPTION,
     plain: bool = PLAIN_OPTION,
 ) -> None:
-    """Print timeline events (logs by default) from a running backplane, oldest first."""
+    """Print timeline events (logs and errors by default) from a running backplane, oldest first."""
     set_plain(plain)
-    wanted_kind = None if kind in ("", "all") else kind
+    wanted_kind = "log" if kind == "" else None if kind == "all" else kind
     try:
         with AdminClient(resolve_endpoint(endpoint)) as admin:
             module, verb = _log_target(admin, target) if target else (None, None)
             filters: dict[str, Any] = {"kind": wanted_kind, "module": module, "verb": verb}
+            if kind == "":
+                filters["with_errors"] = True
             past = in_time_order(admin.timeline(**filters, limit=limit))
             for event in past:
                 _print_event(event, as_json)

@@ -5,6 +5,7 @@
     GET  /api/schema                 ?module=M (repeatable) &format=text|json &public=1
     POST /api/call                   {"verb": "module.verb" (either spelling), "body": <json>}
     GET  /api/timeline               ?kind= &module= &verb= &request_id= &since= &until= &before_id= &limit=
+                                     &with_errors=1 (errors of every kind too)
     GET  /api/timeline/stream        the same filters (and &backlog=N), as server-sent events
     POST /api/deploy                 {"module_dirs": [...]}
     GET  /api/realms                 pinned external realms
@@ -450,6 +451,10 @@ def _timeline_filters(params: Mapping[str, str]) -> dict[str, Any]:
     }
     filters["since"] = _optional_float(params.get("since"), "since")
     filters["until"] = _optional_float(params.get("until"), "until")
+    if params.get("with_errors") not in (None, "", "0", "1"):
+        raise ValueError("with_errors must be 1 or 0")
+    if params.get("with_errors") == "1":
+        filters["with_errors"] = True
     return filters
 
 

@@ -58,7 +58,8 @@ def event_from_json(value: Any) -> TimelineEvent:
 
 @dataclass(frozen=True, slots=True)
 class EventFilter:
-    """Which events a query or stream wants; None means any."""
+    """Which events a query or stream wants; None means any. `with_errors`: error events of every
+    kind match too, not only those of `kind` (what `ftl logs` shows by default)."""
 
     kind: str | None = None
     module: str | None = None
@@ -67,10 +68,11 @@ class EventFilter:
     since: float | None = None
     until: float | None = None
     level: str | None = None
+    with_errors: bool = False
 
     def matches(self, event: TimelineEvent) -> bool:
         return (
-            (self.kind is None or event.kind == self.kind)
+            (self.kind is None or event.kind == self.kind or (self.with_errors and event.level == "error"))
             and (self.level is None or event.level == self.level)
             and (self.module is None or event.module == self.module)
             and (self.verb is None or event.verb == self.verb)
@@ -279,11 +281,12 @@ class Timeline:
         until: float | None = None,
         before_id: int | None = None,
         limit: int = 100,
+        with_errors: bool = False,
     ) -> list[TimelineEvent]:
         """Matching events, newest first; page on with `before_id` = the last id of the previous page."""
-        wanted = EventFilter(kind, module, verb, request_id, since, until)
+        wanted = EventFilter(kind, module, verb, request_id, since, until, with_errors=with_errors)
         with self._lock:
-            if kind is not None:
+            if kind is not None and not with_errors:
                 store = self._stores.get(kind)
                 rings = [store.candidates(wanted)] if store else []
             else:
@@ -313,6 +316,7 @@ class Timeline:
         request_id: str | None = None,
         *,
         level: str | None = None,
+        with_errors: bool = False,
         backlog: int = 0,
     ) -> Subscription:
         """Start receiving matching events now (call from the event loop that will read them).
@@ -320,13 +324,17 @@ class Timeline:
         A reader more than `stream_queue_size` events behind loses the oldest it has not read; its
         `next()` then says so with a `Skipped` before the events that came after them."""
         subscriber = _Subscriber(
-            EventFilter(kind, module, verb, request_id, level=level),
+            EventFilter(kind, module, verb, request_id, level=level, with_errors=with_errors),
             asyncio.Queue(self.stream_queue_size),
             asyncio.get_running_loop(),
             threading.get_ident(),
         )
         self._subscribers = [*self._subscribers, subscriber]
-        past = self.query(kind, module, verb, request_id, limit=backlog) if backlog > 0 else []
+        past = (
+            self.query(kind, module, verb, request_id, limit=backlog, with_errors=with_errors)
+            if backlog > 0
+            else []
+        )
         if level is not None:
             past = [event for event in past if event.level == level]
         return Subscription(self, subscriber, past[::-1])

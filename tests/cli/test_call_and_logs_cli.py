@@ -264,6 +264,24 @@ def test_logs_take_a_verb_in_either_spelling(dev: Dev) -> None:
         assert request_id in result.stdout
 
 
+def test_logs_show_logs_and_errors_of_every_kind_by_default(dev: Dev) -> None:
+    ok = ftl(dev.root, "call", "-v", "orders.echo", '{"name": "quiet"}', endpoint=dev.admin)
+    ok_id = ok.stderr.splitlines()[0].removeprefix("request id: ")
+    request_id = httpx.get(f"{dev.ingress}/orders/boom/default", timeout=10).headers["x-ftl-request-id"]
+    wait_for_events(dev, request_id, {"call"})
+    wait_for_events(dev, ok_id, {"call"})
+    shown = ftl(dev.root, "logs", "orders.boomHttp", endpoint=dev.admin)
+    assert shown.returncode == 0, shown.stderr
+    assert any(
+        request_id in line and "call failed: ValueError: bad name default" in line
+        for line in shown.stdout.splitlines()
+    )
+    everything = ftl(dev.root, "logs", endpoint=dev.admin).stdout
+    assert ok_id not in everything  # a call that went well is no log line
+    only_logs = ftl(dev.root, "logs", "orders.boomHttp", "--kind", "log", endpoint=dev.admin).stdout
+    assert not any(request_id in line and "call failed" in line for line in only_logs.splitlines())
+
+
 def test_logs_of_all_kinds_are_in_time_order_with_calls_shown_as_calls(dev: Dev) -> None:
     ok = ftl(dev.root, "call", "-v", "orders.echo", '{"name": "w"}', endpoint=dev.admin)
     assert ok.returncode == 0, ok.stderr

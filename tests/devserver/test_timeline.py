@@ -255,3 +255,23 @@ def test_stream_leaves_out_the_loss_notices_and_keeps_the_newest_events() -> Non
 def test_stream_queue_size_must_be_positive() -> None:
     with pytest.raises(ValueError):
         Timeline(stream_queue_size=0)
+
+
+def test_with_errors_adds_the_errors_of_every_kind_to_a_kind() -> None:
+    timeline = Timeline()
+    for kind, level in (
+        ("log", "info"),
+        ("call", "info"),
+        ("call", "error"),
+        ("cron", "error"),
+        ("log", "error"),
+    ):
+        timeline.add(TimelineEvent(kind=kind, time=0.0, module="m", level=level))
+    shown = timeline.query(kind="log", with_errors=True)
+    assert [(e.kind, e.level) for e in shown] == [
+        ("log", "error"),
+        ("cron", "error"),
+        ("call", "error"),
+        ("log", "info"),
+    ]
+    assert [(e.kind, e.level) for e in timeline.query(kind="log")] == [("log", "error"), ("log", "info")]
