@@ -120,6 +120,7 @@ class Backplane:
         self._route_version = 0
         self._waiting_realms: dict[str, ast.Realm] = {}  # new pinned versions the live modules do not fit
         self._waiting_unpins: set[str] = set()  # realms no longer pinned that live modules still use
+        self._realm_problems: list[Diagnostic] = []  # why pins could not be loaded, last time read
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
         self._cron = CronScheduler(self._call_as, timeline)
@@ -137,7 +138,7 @@ class Backplane:
         self._started = True
         self._cron_task = asyncio.get_running_loop().create_task(self._cron.run())
         if self.project is not None and self.project.realms:
-            await self._pin_external_realms(self.project)
+            self._realm_problems = await self._pin_external_realms(self.project)
 
     async def set_project(self, project: Project) -> list[Diagnostic]:
         """Serve `project` (the project file was edited): later deploys get its config and realm
@@ -149,7 +150,12 @@ class Backplane:
         self._deployer.project = project
         if not self._started or (previous is not None and previous.realms == project.realms):
             return []
-        return await self._pin_external_realms(project)
+        self._realm_problems = await self._pin_external_realms(project)
+        return self._realm_problems
+
+    def realm_problems(self) -> list[Diagnostic]:
+        """What kept pinned realms from being loaded or pinned, when the project was last read."""
+        return list(self._realm_problems)
 
     async def stop(self) -> None:
         """Stop every runner (and the zygote); after this no process started here is left."""
@@ -310,19 +316,17 @@ class Backplane:
         await self._supervisor.push_routes(slices)
 
     async def _pin_external_realms(self, project: Project) -> list[Diagnostic]:
-        """Pin exactly the project's realms: new and changed ones pinned, dropped ones unpinned."""
-        from ftl.realm import load_external_realms
-
-        try:
-            realms = await asyncio.to_thread(load_external_realms, project) if project.realms else []
-        except FtlError as exc:
-            self._note("changeset", "error", f"external realms could not be loaded: {exc}")
-            return [Diagnostic("external realms could not be loaded"), *exc.diagnostics]
+        """Pin exactly the project's realms: new and changed ones pinned, dropped ones unpinned. A
+        pin that cannot be loaded keeps the version pinned before (if any); the others load."""
+        realms, problems = await asyncio.to_thread(_load_realms, project)
+        for problem in problems:
+            self._note("changeset", "error", problem.message)
         self._waiting_realms.clear()
         self._waiting_unpins.clear()
         pinned = self._service.state.external_realms
-        problems = [p for realm in realms if pinned.get(realm.name) != realm for p in self._pin(realm)]
-        for name in sorted(set(pinned) - {realm.name for realm in realms}):
+        problems += [p for realm in realms if pinned.get(realm.name) != realm for p in self._pin(realm)]
+        kept = {realm.name for realm in realms} | {pin.name for pin in project.realms}
+        for name in sorted(set(pinned) - kept):
             if not self._unpinned(name):
                 self._waiting_unpins.add(name)
                 self._note("changeset", "warn", f"realm {name} stays pinned while live modules use it")
@@ -493,6 +497,21 @@ class Backplane:
         if tail:
             data["stderr"] = tail
         self._note("deployment", level, text, module=runner.module, data=data)
+
+
+def _load_realms(project: Project) -> tuple[list[ast.Realm], list[Diagnostic]]:
+    """Each pin's public schema, loaded on its own: one bad pin does not keep the others out."""
+    from ftl.realm import load_pinned_realm
+
+    realms: list[ast.Realm] = []
+    problems: list[Diagnostic] = []
+    for pin in project.realms:
+        try:
+            realms.append(load_pinned_realm(project, pin).realm)
+        except FtlError as exc:
+            problems.append(Diagnostic(f"realm {pin.name} could not be loaded: {exc}"))
+            problems += exc.diagnostics
+    return realms, problems
 
 
 def _routing_schema(state: SchemaState, key: str) -> ast.Module:

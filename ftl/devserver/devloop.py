@@ -202,6 +202,8 @@ class Deployer(Protocol):
 
     async def set_project(self, project: Project) -> Sequence[Diagnostic]: ...
 
+    def realm_problems(self) -> Sequence[Diagnostic]: ...
+
     def deployments(self) -> Sequence[LiveDeployment]: ...
 
     def schema(self) -> ast.Schema: ...
@@ -293,6 +295,7 @@ class DevLoop:
         started = self._clock()
         infos, problems = scan_modules(self.project)
         self._show_failure(PROJECT_KEY, problems, force=True)
+        self._show_failure(REALMS_KEY, self._backplane.realm_problems(), force=True)
         self._set_modules(infos)
         self._config = self._config_values(self.project)
         self._watcher = ProjectWatcher(self._plan())

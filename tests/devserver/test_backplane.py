@@ -658,8 +658,29 @@ async def test_set_project_reports_a_realm_that_cannot_be_loaded(tmp_path: Path)
             + f'git-commit = "{"c" * 40}"\n'
         )
         problems = await plane.set_project(load_project(project_file))
-        assert problems and problems[0].message == "external realms could not be loaded"
+        assert problems and problems[0].message.startswith("realm bank could not be loaded: ")
         assert plane.schema().realm("bank") is None
+    finally:
+        await plane.stop()
+
+
+async def test_one_pin_that_cannot_be_loaded_keeps_no_other_realm_out(tmp_path: Path) -> None:
+    project_file = tmp_path / "ftl-project.toml"
+    broken = (
+        f'\n[realms.egress.gone]\ngit-repo = "{(tmp_path / "no-repo").as_uri()}"\ngit-commit = "{"c" * 40}"\n'
+    )
+    project_file.write_text(
+        'realm = "shop"\nmodule-dirs = ["modules"]\n' + pin_realm(tmp_path, "a", "withdraw") + broken
+    )
+    plane = Backplane(load_project(project_file), realm="shop", timeline=Timeline())
+    await plane.start()
+    try:
+        assert plane.schema().realm("bank") is not None
+        [problem, *_] = plane.realm_problems()
+        assert problem.message.startswith("realm gone could not be loaded: ")
+        # Still there when the file is read again (no change of pins: nothing reloaded).
+        assert await plane.set_project(load_project(project_file)) == []
+        assert plane.realm_problems()[0] == problem
     finally:
         await plane.stop()
 

@@ -65,12 +65,16 @@ class FakeBackplane:
         self.pinned: list[ast.Realm] = []
         self.project: Project | None = None  # whose secrets each runner reads, as the engine does
         self.hanging: list[list[str]] = []  # changesets cancelled while a module hung on import
+        self.unloadable: list[Diagnostic] = []  # realm pins that did not load at start
 
     async def set_project(self, project: Project) -> list[Diagnostic]:
         await asyncio.sleep(0)
         self.projects.append(project)
         self.pinned = list(self.external)
         return []
+
+    def realm_problems(self) -> list[Diagnostic]:
+        return list(self.unloadable)
 
     async def deploy(
         self, module_dirs: Sequence[Path], *, removals: Sequence[str] = (), build: bool = True
@@ -834,6 +838,25 @@ def test_a_failure_of_a_module_and_its_importer_in_one_changeset_shows_the_first
         assert failures(events)[-1].modules == ("greeter",)
 
     run_loop(project_root, scenario)
+
+
+def test_realm_pins_that_did_not_load_are_shown_at_start(project_root: Path) -> None:
+    async def main() -> None:
+        project = load_project(project_root / "ftl-project.toml")
+        backplane = FakeBackplane(project.realm)
+        backplane.unloadable = [Diagnostic("realm gone could not be loaded: no such repository")]
+        events: list[DevEvent] = []
+        loop = DevLoop(project, backplane, events.append)
+        try:
+            await loop.start()
+        finally:
+            await loop.close()
+        [shown] = [e for e in events if e.kind == "failed" and not e.modules]
+        assert [d.message for d in shown.diagnostics] == [
+            "realm gone could not be loaded: no such repository"
+        ]
+
+    asyncio.run(main())
 
 
 # -- a module that hangs on import -------------------------------------------------------------------
