@@ -184,3 +184,16 @@ def test_an_unexported_topic_says_so(errors: Errors, orders_stub: Path) -> None:
         "shop/__init__.py:5:16: topic audits of module orders is not exported: declare it with "
         "`ftl.topic(..., export=True)` to use it from other modules"
     ]
+
+
+def test_publishing_to_another_modules_topic_is_an_error_at_the_use(
+    errors: Errors, orders_stub: Path
+) -> None:
+    source = (
+        "import ftl\nfrom ftl_modules import orders\n\n\n"
+        "@ftl.verb\ndef relay(event: orders.OrderPlaced) -> None:\n    orders.orders.publish(event)\n"
+    )
+    assert errors(source, stubs=orders_stub) == [
+        "shop/__init__.py:7:5: topic orders.orders belongs to module orders: only it can publish there "
+        "(call a verb of orders that publishes)"
+    ]

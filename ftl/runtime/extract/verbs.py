@@ -344,6 +344,12 @@ class VerbExtractor:
                 )
             elif self.decls.is_local(target.python_module):
                 publishes.setdefault(target.name, ast.Ref(self.module, target.name, pos=use.pos))
+            elif target.module and target.module != self.module:
+                self.error(
+                    f"topic {target.module}.{target.name} belongs to module {target.module}: only it can "
+                    f"publish there (call a verb of {target.module} that publishes)",
+                    use.pos,
+                )
         return _sorted_refs(list(calls.values())), _sorted_refs(list(publishes.values()))
 
     def _ingress(
