@@ -259,6 +259,20 @@ def test_event_text_is_escaped(client: TestClient, timeline: Timeline) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
+def test_a_request_to_a_path_that_routes_nowhere_links_to_no_verb_page(
+    client: TestClient, timeline: Timeline
+) -> None:
+    # A realm ingress request for `/_ftl/realm/accounts/balance/extra` is filed under its pieces.
+    timeline.add(
+        TimelineEvent(kind="ingress", time=NOW, module="accounts", verb="balance/extra", level="error")
+    )
+    timeline.add(call("orders", "place", "req-1"))
+    page = client.get("/timeline").text
+    assert "accounts.balance/extra" in page
+    assert 'href="/verbs/accounts/' not in page
+    assert 'href="/verbs/orders/place"' in page
+
+
 def test_live_stream_replays_what_came_after_the_page_then_follows(
     backplane: FakeBackplane, timeline: Timeline
 ) -> None:

@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from ftl.devserver.console import views
-from ftl.devserver.console.formatting import FILTERS
+from ftl.devserver.console.formatting import FILTERS, TESTS
 from ftl.devserver.console.graph import EDGE_KINDS, module_graph, render_svg
 from ftl.devserver.console.samples import sample_request
 from ftl.devserver.console.trace import build_trace
@@ -66,6 +66,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(FILTERS)
+    env.tests.update(TESTS)
     env.globals.update(
         kinds=KINDS,
         summary=views.event_summary,

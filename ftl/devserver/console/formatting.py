@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["FILTERS", "ago", "clock", "hms", "iso_time", "millis", "pretty_json", "short_id"]
+__all__ = ["FILTERS", "ago", "clock", "hms", "is_name", "iso_time", "millis", "pretty_json", "short_id"]
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def clock(unix: float | None) -> str:
@@ -64,6 +67,12 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
 
 
+def is_name(text: str | None) -> bool:
+    """Whether `text` can name a module or verb: only those get links (a request to a path that
+    routes nowhere is recorded under the path's own pieces)."""
+    return bool(text) and _NAME.fullmatch(text or "") is not None
+
+
 def short_id(request_id: str) -> str:
     """`req-4f3a…` style: enough to tell requests apart in a table."""
     return request_id if len(request_id) <= 12 else request_id[:12] + "…"
@@ -78,3 +87,5 @@ FILTERS = {
     "pretty_json": pretty_json,
     "short_id": short_id,
 }
+
+TESTS = {"name": is_name}
