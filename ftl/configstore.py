@@ -13,6 +13,7 @@ so a value containing null cannot be stored; unset the key instead.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import os
@@ -241,6 +242,26 @@ def undeclared_problem(schema: ast.Schema, kind: Kind, key: Key) -> str | None:
     if key.module:
         return f"module {key.module} declares no {kind} {key.name!r}{known}"
     return f"no module declares a {kind} {key.name!r}{known}"
+
+
+def env_secret_problems(schema: ast.Schema, entries: list[Entry]) -> list[str]:
+    """Why each environment secret among `entries` is read by no module (a misspelled variable,
+    usually), with the variable the secret it most likely meant is read from."""
+    problems = []
+    for entry in entries:
+        problem = undeclared_problem(schema, "secret", entry.key) if entry.source.startswith("env ") else None
+        if problem is None:
+            continue
+        module = entry.key.module
+        modules = [m for realm in schema.internal_realms() for m in realm.modules if m.name == module]
+        declared = [d.name for m in modules for d in m.decls if isinstance(d, ast.Secret)]
+        meant = difflib.get_close_matches(entry.key.name.lower(), [n.lower() for n in declared], 1, 0.8)
+        hint = ""
+        if meant:
+            name = next(n for n in declared if n.lower() == meant[0])
+            hint = f"; {entry.key.module}.{name} is read from {secret_env_var(entry.key.module, name)}"
+        problems.append(f"{entry.source.removeprefix('env ')}: {problem}{hint}")
+    return problems
 
 
 def declared_schema(project: Project) -> ast.Schema | None:

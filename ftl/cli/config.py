@@ -26,6 +26,7 @@ from ftl.configstore import (
     Entry,
     Kind,
     declared_schema,
+    env_secret_problems,
     get_value,
     list_values,
     parse_key,
@@ -75,7 +76,8 @@ def _add_commands(group: typer.Typer, kind: Kind) -> None:
     ) -> None:
         set_plain(plain)
         try:
-            entries = list_values(_project(project_file), kind)
+            project = _project(project_file)
+            entries = list_values(project, kind)
         except FtlError as error:
             fail_with(error)
         if module is not None:
@@ -85,6 +87,10 @@ def _add_commands(group: typer.Typer, kind: Kind) -> None:
             return
         for entry in entries:
             console.print(escape(_as_line(entry, kind)))
+        if kind == "secret" and any(e.source.startswith("env ") for e in entries):
+            schema = declared_schema(project)
+            for problem in env_secret_problems(schema, entries) if schema is not None else []:
+                console_err.print(f"warning: {escape(problem)}")
         if not entries:
             # A hint, not data: stdout stays empty for scripts.
             console_err.print(f"no {noun}s set (add one with `ftl {kind} set [MODULE.]NAME VALUE`)")

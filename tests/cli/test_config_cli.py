@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from ftl.configstore import (
+    Entry,
     Key,
     check_value,
+    env_secret_problems,
     get_value,
     list_values,
     parse_key,
@@ -282,6 +284,34 @@ def test_values_are_validated_against_declared_types(project: Project) -> None:
     assert ftl_command(root, "secret", "set", "echo.port", '"eighty"').returncode == 1
     assert ftl_command(root, "secret", "set", "echo.port", "80").returncode == 0
     assert ftl_command(root, "secret", "set", "echo.port", '"x"', "--no-validate").returncode == 0
+
+
+def test_an_environment_secret_no_module_reads_is_warned_about_with_the_right_variable() -> None:
+    schema = TestValidation.SCHEMA
+    entries = [
+        Entry(Key("echo", "pORT"), "80", "env FTL_SECRET_ECHO_PORT_"),
+        Entry(Key("echo", "port"), "80", "env FTL_SECRET_ECHO_PORT"),
+        Entry(Key("echo", "token"), "x", ".ftl/secrets.toml"),
+    ]
+    assert env_secret_problems(schema, entries) == [
+        "FTL_SECRET_ECHO_PORT_: module echo declares no secret 'pORT' (declared: port); "
+        "echo.port is read from FTL_SECRET_ECHO_PORT"
+    ]
+
+
+@pytest.mark.e2e
+def test_secret_list_warns_about_a_misspelled_variable(project: Project) -> None:
+    root = project.root
+    (root / "echo" / "echo").mkdir(parents=True)
+    (root / "echo" / "ftl.toml").write_text('module = "echo"\n')
+    (root / "echo" / "echo" / "__init__.py").write_text(MODULE_CODE)
+    listed = ftl_command(root, "secret", "list", FTL_SECRET_ECHO_PORTT="80")
+    assert listed.returncode == 0
+    assert listed.stdout.splitlines() == ["echo.portt  (env FTL_SECRET_ECHO_PORTT)"]
+    assert listed.stderr == (
+        "warning: FTL_SECRET_ECHO_PORTT: module echo declares no secret 'portt' (declared: port); "
+        "echo.port is read from FTL_SECRET_ECHO_PORT\n"
+    )
 
 
 @pytest.mark.e2e
