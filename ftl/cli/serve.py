@@ -353,8 +353,8 @@ def _log_target(admin: AdminClient, target: str) -> tuple[str, str | None]:
     found = resolve_target(admin.schema(), target)
     if not isinstance(found, VerbNotFound):
         return found
-    module, _, verb = target.strip().partition(".")
-    if module and admin.timeline(module=module, verb=verb or None, limit=1):
+    module, dot, verb = target.strip().partition(".")
+    if module and (verb or not dot) and admin.timeline(module=module, verb=verb or None, limit=1):
         return module, verb or None
     suggestions = f" (did you mean {' or '.join(found.suggestions)}?)" if found.suggestions else ""
     fail(found.message + suggestions)

@@ -153,7 +153,13 @@ def resolve_verb(schema: ast.Schema, text: str) -> tuple[str, ast.Verb] | VerbNo
         return VerbNotFound(
             f"module {module_name} has no verb {verb_name}", [f"{module_name}.{v}" for v in suggestions]
         )
-    return VerbNotFound(f"unknown verb {text}", _suggest(f"{module_name}.{lower_camel(verb_name)}", names))
+    wanted = lower_camel(verb_name)
+    same_verb = [name for name in names if name.split(".", 1)[1] == wanted]
+    close_modules = _suggest(module_name, sorted({name.split(".")[0] for name in same_verb}))
+    if close_modules:
+        # Only the module is misspelled: the verb of that name in the modules it is close to.
+        return VerbNotFound(f"unknown verb {text}", [f"{module}.{wanted}" for module in close_modules])
+    return VerbNotFound(f"unknown verb {text}", _suggest(f"{module_name}.{wanted}", names))
 
 
 def resolve_target(schema: ast.Schema, text: str) -> tuple[str, str | None] | VerbNotFound:

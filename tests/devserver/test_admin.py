@@ -155,7 +155,9 @@ realm shop {
     assert missing.suggestions[0] == "users.getUser"
     nowhere = resolve_verb(current, "usrs.getUser")
     assert isinstance(nowhere, VerbNotFound) and nowhere.message == "unknown verb usrs.getUser"
-    assert "users.getUser" in nowhere.suggestions
+    assert nowhere.suggestions == ["users.getUser"]  # only the module was misspelled
+    close = resolve_verb(current, "usrs.getUsr")
+    assert isinstance(close, VerbNotFound) and "users.getUser" in close.suggestions
     assert isinstance(resolve_verb(current, "nodot"), VerbNotFound)
 
 
