@@ -60,6 +60,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -748,7 +749,7 @@ class DevLoop:
                 self._shown[name] = key
                 continue
             self._broken.add(name)
-            relative = _relative(diagnostics)
+            relative = _relative([_deleted_reference(d, self._gone) for d in diagnostics])
             self.status.failed(name, str(relative[0]))
             key = frozenset(relative)
             if name in changed or self._shown.get(name) != key:
@@ -995,6 +996,23 @@ async def _cancelled(task: asyncio.Future[Any]) -> bool:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     return task.cancelled()
+
+
+_UNKNOWN_REFERENCE = re.compile(r'^unknown reference "(?P<module>[A-Za-z_]\w*)\.(?P<name>[^"]+)"')
+
+
+def _deleted_reference(diagnostic: Diagnostic, deleted: set[str]) -> Diagnostic:
+    """An unknown reference to a module deleted from disk, said as such: the module keeps
+    serving (its removal waits) until nothing uses it."""
+    match = _UNKNOWN_REFERENCE.match(diagnostic.message)
+    if match is None or match["module"] not in deleted:
+        return diagnostic
+    module = match["module"]
+    message = (
+        f"{module}.{match['name']}: module {module} was deleted but is still used here "
+        f"({module} keeps serving until nothing uses it)"
+    )
+    return replace(diagnostic, message=message)
 
 
 def _still_serving(status: DevStatus, names: Iterable[str]) -> str:

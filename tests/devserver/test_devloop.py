@@ -1096,3 +1096,17 @@ def test_a_verb_that_raises_is_shown_once_with_its_user_frames(
         )
 
     run_loop(project_root, scenario)
+
+
+def test_an_unknown_reference_to_a_deleted_module_says_it_was_deleted() -> None:
+    from ftl.devserver.devloop import _deleted_reference
+
+    where = Position("beta/beta/__init__.py", 46, 12)
+    unknown = Diagnostic('unknown reference "alpha.echo2", is the type annotated and exported?', where)
+    explained = _deleted_reference(unknown, {"alpha"})
+    assert explained.message == (
+        "alpha.echo2: module alpha was deleted but is still used here "
+        "(alpha keeps serving until nothing uses it)"
+    )
+    assert explained.pos == where
+    assert _deleted_reference(unknown, {"gamma"}) == unknown
