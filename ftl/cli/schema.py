@@ -6,6 +6,7 @@ imported inside the commands so that `ftl --help` and unrelated commands do not 
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,12 +103,15 @@ def fmt(
 
 
 def _read_all(arguments: list[str]) -> tuple[list[_Source], bool]:
-    """Every readable file as text (undecodable ones carry their error); True if any was unreadable."""
+    """Every readable file as text (undecodable ones carry their error); True if any was unreadable.
+
+    A file named twice (`a.ftl ./a.ftl /abs/a.ftl`) is read once, so its errors are never repeated.
+    """
     from ftl.errors import FtlError
     from ftl.schema import decode_source
 
     sources, unreadable = [], False
-    for argument in arguments:
+    for argument in _distinct(arguments):
         source = _Source(argument, STDIN_NAME if argument == STDIN else display_path(Path(argument)))
         try:
             data = sys.stdin.buffer.read() if argument == STDIN else Path(argument).read_bytes()
@@ -122,6 +126,18 @@ def _read_all(arguments: list[str]) -> tuple[list[_Source], bool]:
             source.diagnostics = exc.diagnostics
         sources.append(source)
     return sources, unreadable
+
+
+def _distinct(arguments: list[str]) -> list[str]:
+    """The arguments without repeats of a file already named (compared by resolved path)."""
+    seen: set[str] = set()
+    distinct = []
+    for argument in arguments:
+        key = STDIN if argument == STDIN else os.path.realpath(argument)
+        if key not in seen:
+            seen.add(key)
+            distinct.append(argument)
+    return distinct
 
 
 def _report(sources: list[_Source]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -20,13 +21,20 @@ from ftl.cli.output import (
     print_json,
     set_plain,
 )
-from ftl.errors import FtlError
+from ftl.errors import Diagnostic, FtlError, Position
 from ftl.files import display_path
 from ftl.project import Project, find_project_file, load_project
-from ftl.realm.export import check_public_schema, export_path, project_schema, write_public_schema
+from ftl.project import _place as key_place  # where a key sits in ftl-project.toml
+from ftl.realm.export import (
+    check_public_schema,
+    project_schema,
+    public_schema_text,
+    write_public_schema,
+)
 from ftl.realm.sources import read_schema_source
 from ftl.schema.diff import diff_documents
 
+STDOUT = "-"
 PROJECT_FILE_OPTION = typer.Option(
     None, "--project-file", help="The ftl-project.toml to use (default: found like git finds its repo)."
 )
@@ -82,26 +90,35 @@ def diff(
 def export(
     check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 (with the diff) if stale."),
     output: Annotated[
-        Path | None, typer.Option("--output", help="Write here instead of `public-schema`.")
+        str | None, typer.Option("--output", help="Write here instead of `public-schema` (- = stdout).")
     ] = None,
     project_file: Path | None = PROJECT_FILE_OPTION,
     plain: bool = PLAIN_OPTION,
 ) -> None:
     """Write this realm's public schema (its `export realm` declarations and what they reach)."""
     set_plain(plain)
+    if check and output == STDOUT:
+        raise typer.BadParameter("--check compares with a file, not standard output", param_hint="--output")
     try:
         project = _optional_project(project_file, needed=True)
         assert project is not None
+        target = None if output == STDOUT else export_target(project, output, writing=not check)
         schema = project_schema(project)
-        name = display_path(export_path(project, output))
+        if target is None:
+            sys.stdout.write(public_schema_text(schema, project.realm))
+            return
+        name = output if output is not None else display_path(target)  # as the user wrote it
         if not check:
-            changed = write_public_schema(project, schema, output)
+            try:
+                changed = write_public_schema(project, schema, target)
+            except OSError as exc:
+                fail(f"cannot write {name}: {exc.strerror or exc}")
             console.print(f"Wrote {escape(name)}" if changed else f"{escape(name)} is up to date")
             return
-        result = check_public_schema(project, schema, output)
+        result = check_public_schema(project, schema, target)
     except FtlError as error:
         if any(d.pos for d in error.diagnostics):
-            fail_on_diagnostics(error.diagnostics)  # build errors, named relative to here
+            fail_on_diagnostics(error.diagnostics)  # positioned, named relative to here
         fail_with(error)
     if result.up_to_date:
         console.print(f"{escape(name)} is up to date")
@@ -109,6 +126,36 @@ def export(
     _print_diff(result.diff)
     state = "is stale" if result.exists else "does not exist"
     fail(f"{name} {state}: run `ftl schema export`")
+
+
+def export_target(project: Project, output: str | None, *, writing: bool = True) -> Path:
+    """The file `ftl schema export` writes (or checks): `output`, else the project's `public-schema`.
+
+    `public-schema` must name a file inside the project, compared lexically (a symlink inside the
+    project may lead elsewhere on purpose); its errors point at the key in `ftl-project.toml`.
+    """
+    not_a_file = "is a directory and cannot be written" if writing else "is a directory, not a file"
+    if output is not None:
+        if Path(output).is_dir():
+            raise FtlError(f"{output} {not_a_file}")
+        return Path(output)
+    configured = project.public_schema
+    path = Path(os.path.normpath(project.root / configured))
+    if not path.is_relative_to(project.root):
+        outside = f'public-schema "{configured}" is outside the project directory'
+        raise _public_schema_problem(project, outside)
+    if path.is_dir():
+        raise _public_schema_problem(project, f'public-schema "{configured}" {not_a_file}')
+    return path
+
+
+def _public_schema_problem(project: Project, message: str) -> FtlError:
+    try:
+        text = project.path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    line, column = key_place(text, ("public-schema",))
+    return FtlError([Diagnostic(message, Position(display_path(project.path), line, column))])
 
 
 def _optional_project(project_file: Path | None, *, needed: bool) -> Project | None:

@@ -118,6 +118,41 @@ def test_absolute_paths_below_the_current_directory_print_relative(tmp_cwd: Path
     assert err.startswith(os.path.join("sub", "bad.ftl") + ":3:26: ")
 
 
+def test_a_file_named_twice_is_validated_once(tmp_cwd: Path) -> None:
+    (tmp_cwd / "bad.ftl").write_text(TWO_ERRORS)
+    _, _, once = ftl("schema", "validate", "bad.ftl")
+    assert len(once.splitlines()) == 2
+    code, out, err = ftl("schema", "validate", "bad.ftl", "bad.ftl", str(tmp_cwd / "bad.ftl"), "./bad.ftl")
+    assert (code, out, err) == (1, "", once)
+
+
+def test_a_missing_file_named_twice_is_said_once(tmp_cwd: Path) -> None:
+    code, _, err = ftl("schema", "validate", "missing.ftl", "./missing.ftl")
+    assert (code, err) == (1, "ftl: error: cannot read missing.ftl: No such file or directory\n")
+
+
+def test_fmt_check_lists_a_file_named_twice_once(tmp_cwd: Path) -> None:
+    (tmp_cwd / "messy.ftl").write_text(UNFORMATTED)
+    assert ftl("schema", "fmt", "--check", "messy.ftl", str(tmp_cwd / "messy.ftl")) == (1, "messy.ftl\n", "")
+
+
+def test_a_bare_module_reports_unknown_refs_qualified_with_its_own_name() -> None:
+    unknown_response = "module m {\n  data A {\n    x Int\n  }\n  verb v(m.A) m.B\n}\n"
+    assert ftl("schema", "validate", "-", stdin=unknown_response) == (
+        1,
+        "",
+        '<stdin>:5:15: unknown reference "m.B", is the type annotated and exported?\n',
+    )
+    unknown_field = "module m {\n  data A {\n    x m.Nope\n  }\n}\n"
+    assert ftl("schema", "validate", "-", stdin=unknown_field) == (
+        1,
+        "",
+        '<stdin>:3:7: unknown reference "m.Nope", is the type annotated and exported?\n',
+    )
+    # Other modules are not in the document: refs to them stay unchecked (as upstream).
+    assert ftl("schema", "validate", "-", stdin="module m {\n  verb v(other.Req) Unit\n}\n") == (0, "", "")
+
+
 # -- fmt ------------------------------------------------------------------------------------------
 
 

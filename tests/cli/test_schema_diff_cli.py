@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -62,6 +63,20 @@ def test_breaking_exits_zero_for_compatible_changes(files: Path) -> None:
     (files / "new.ftl").write_text(OLD.replace("      id String\n", "      id String\n      note String?\n"))
     assert ftl("schema", "diff", "old.ftl", "new.ftl", "--breaking") == (0, "", "")
     assert ftl("schema", "diff", "old.ftl", "new.ftl")[0] == 1
+
+
+def test_breaking_counts_an_added_enum_variant_as_upstream_does(files: Path) -> None:
+    # Pinned by conformance/breaking.json (test-EnumValueAdded, ref-enum-variant-added,
+    # enum-type-variant-added): any change to an enum's variants is breaking, even in a request.
+    old = "module m {\n  enum E: Int {\n    One = 1\n  }\n\n  data Req {\n    e m.E\n  }\n\n"
+    old += "  verb v(m.Req) Unit\n}\n"
+    (files / "old_enum.ftl").write_text(old)
+    (files / "new_enum.ftl").write_text(old.replace("One = 1\n", "One = 1\n    Two = 2\n"))
+    assert ftl("schema", "diff", "--breaking", "old_enum.ftl", "new_enum.ftl") == (
+        1,
+        "m.E: enum variant Two added\n",
+        "",
+    )
 
 
 def test_json(files: Path) -> None:
@@ -210,3 +225,48 @@ def test_export_reports_build_errors_at_their_place(project: Path) -> None:
     code, out, err = ftl("schema", "export")
     assert (code, out) == (1, "")
     assert re.match(r"greeter/greeter/__init__\.py:8:\d+: ", err), err
+
+
+def test_export_output_dash_writes_standard_output(project: Path) -> None:
+    code, out, err = ftl("schema", "export", "--output", "-")
+    assert (code, err) == (0, "")
+    assert out.startswith("realm hello {\n") and "export realm verb greet(" in out
+    assert not (project / "-").exists() and not (project / "ftl-public-schema.ftl").exists()
+    code, _, _ = ftl("schema", "export", "--check", "--output", "-")
+    assert code == 2  # nothing to compare with
+
+
+def test_export_says_a_directory_cannot_be_written(project: Path) -> None:
+    (project / "somedir").mkdir()
+    assert ftl("schema", "export", "--output", "somedir") == (
+        1,
+        "",
+        "ftl: error: somedir is a directory and cannot be written\n",
+    )
+    (project / "ftl-project.toml").write_text(
+        'realm = "hello"\nmodule-dirs = ["."]\npublic-schema = "somedir"\n'
+    )
+    message = 'ftl-project.toml:3:1: public-schema "somedir" is a directory'
+    assert ftl("schema", "export") == (1, "", f"{message} and cannot be written\n")
+    assert ftl("schema", "export", "--check") == (1, "", f"{message}, not a file\n")
+
+
+@pytest.mark.parametrize("outside", ["../elsewhere/public.ftl", "{absolute}", "sub/../../public.ftl"])
+def test_export_refuses_a_public_schema_outside_the_project(project: Path, outside: str) -> None:
+    outside = outside.format(absolute=project.parent / "public.ftl")
+    (project / "ftl-project.toml").write_text(
+        f'realm = "hello"\n# the public schema\n\npublic-schema = "{outside}"\nmodule-dirs = ["."]\n'
+    )
+    before = sorted(p.name for p in project.parent.iterdir())
+    expected = f'ftl-project.toml:4:1: public-schema "{outside}" is outside the project directory\n'
+    assert ftl("schema", "export") == (1, "", expected)
+    assert ftl("schema", "export", "--check") == (1, "", expected)
+    assert sorted(p.name for p in project.parent.iterdir()) == before
+    assert not (project / "sub").exists()
+
+
+def test_export_accepts_an_absolute_public_schema_inside_the_project(project: Path) -> None:
+    inside = project / "schemas" / "public.ftl"
+    (project / "ftl-project.toml").write_text(f'realm = "hello"\npublic-schema = "{inside}"\n')
+    assert ftl("schema", "export") == (0, f"Wrote {os.path.join('schemas', 'public.ftl')}\n", "")
+    assert "greet" in inside.read_text()

@@ -131,7 +131,22 @@ def test_kinds_sharing_a_name_resolve_by_place() -> None:
 
 
 def test_module_mode_resolves_locally_and_ignores_other_modules() -> None:
-    assert module_errors("module one { data D { a two.Missing  b one.Missing  c Empty } }") == []
+    assert module_errors("module one { data D { a two.Missing  b one.D  c Empty  d builtin.Empty } }") == []
+
+
+def test_module_mode_reports_an_unknown_reference_qualified_with_its_own_module() -> None:
+    # `one.Missing` and `builtin.Nope` can only mean declarations this document holds.
+    text = """\
+module one {
+  data A { x one.Nope  y builtin.Nope  z two.Other }
+  verb v(one.A) one.B
+}
+"""
+    assert module_errors(text) == [
+        '2:14: unknown reference "one.Nope", is the type annotated and exported?',
+        '2:26: unknown reference "builtin.Nope", is the type annotated and exported?',
+        '3:17: unknown reference "one.B", is the type annotated and exported?',
+    ]
 
 
 def test_module_mode_reports_an_unknown_bare_reference() -> None:

@@ -42,11 +42,12 @@ _REF_METADATA: frozenset[type] = frozenset({*_LIST_KINDS, ast.MetadataSubscriber
 class References:
     """Resolves and qualifies the refs of the modules of one realm (or of one module alone).
 
-    In module mode (`realm_wide=False`) only the module and the builtins are known: qualified
-    refs are left as written and not reported when unknown (upstream reports unknown refs only in
-    a realm). A bare ref can only mean a type parameter, a builtin or the module's own declaration,
-    so an unknown one is an error in module mode too: a deliberate fix, or a typo (`Strin`) would
-    pass `ftl schema validate` of a lone module.
+    In module mode (`realm_wide=False`) only the module and the builtins are known: refs into
+    other modules are left as written and not reported when unknown (upstream reports unknown refs
+    only in a realm). A bare ref, or one qualified with the module's own name or `builtin`, can
+    only mean a type parameter, a builtin or the module's own declaration, so an unknown one is an
+    error in module mode too: a deliberate fix, or a typo (`Strin`, `m.Strin`) would pass
+    `ftl schema validate` of a lone module.
     """
 
     def __init__(
@@ -207,7 +208,7 @@ class References:
             return self.bare(ref, params, prefer, required)
         decl = self.index.lookup(ref.module, ref.name, prefer)
         if decl is None:
-            if self.realm_wide:
+            if self.realm_wide or ref.module in self.index.modules:
                 self.unknown(ref)
             return ref
         if ref.module != self.module_name:
