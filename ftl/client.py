@@ -118,6 +118,9 @@ def _answers(url: str) -> bool:
         return False
 
 
+EMPTY_REQUEST: Any = object()  # `call` without a body: the request `{}`
+
+
 class BackplaneUnavailable(FtlError):
     def __init__(self, endpoint: str) -> None:
         super().__init__(f"no backplane at {endpoint} (start one with ftl dev or ftl serve)")
@@ -233,9 +236,10 @@ class AdminClient:
             raise FtlError(f"unexpected schema from {self.endpoint}: {str(data)[:200]}")
         return schema
 
-    def call(self, verb: str, body: Any = None) -> CallOutcome:
-        """Call `module.verb` (either spelling); a verb error is an outcome, not an exception."""
-        payload = {"verb": verb, "body": {} if body is None else body}
+    def call(self, verb: str, body: Any = EMPTY_REQUEST) -> CallOutcome:
+        """Call `module.verb` (either spelling) with the decoded JSON `body` (`{}` when not given;
+        None is JSON null); a verb error is an outcome, not an exception."""
+        payload = {"verb": verb, "body": {} if body is EMPTY_REQUEST else body}
         response = self._send("POST", "/api/call", json=payload, timeout=None)
         data = _decode(response)
         if type(data) is not dict:

@@ -191,6 +191,12 @@ def test_a_verb_that_raises_says_what_and_where(dev: Dev) -> None:
     assert result.stderr == f"ftl: error: orders.boom raised ValueError: bad name x ({WHERE})\n"
 
 
+def test_a_null_request_is_null_not_an_empty_object(dev: Dev) -> None:
+    result = ftl(dev.root, "call", "orders.echo", "null", endpoint=dev.admin)
+    assert result.returncode == 1
+    assert "request: expected orders." in result.stderr and "got null" in result.stderr
+
+
 def test_verbose_adds_the_request_id_trace_link_and_user_code_traceback(dev: Dev) -> None:
     result = ftl(dev.root, "call", "-v", "orders.boom", '{"name": "y"}', endpoint=dev.admin)
     assert result.returncode == 1
