@@ -31,6 +31,8 @@ class RealmPin:
     git_branch: str
     git_commit: str
     git_path: str
+    # Where the pin's table is written in ftl-project.toml (None for a pin not read from a file).
+    pos: Position | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -142,12 +144,13 @@ def project_from_data(path: Path, data: dict[str, Any], text: str | None = None)
                 "not starting with a digit",
                 *where,
             )
-        missing = [key for key in ("git-repo", "git-commit") if not isinstance(pin.get(key), str)]
+        missing = [key for key in ("git-repo", "git-commit") if key not in pin]
         if missing:
             raise problem(f"`[realms.egress.{name}]` is missing {', '.join(missing)}", *where)
-        wrong = [key for key in ("git-branch", "git-path") if not isinstance(pin.get(key, ""), str)]
+        wrong = [key for key in KNOWN_PIN_KEYS if key in pin and not isinstance(pin[key], str)]
         if wrong:
-            raise problem(f"`[realms.egress.{name}]`: {', '.join(wrong)} must be a string", *where)
+            must = "must be a string" if len(wrong) == 1 else "must be strings"
+            raise problem(f"`[realms.egress.{name}]`: {', '.join(wrong)} {must}", *where)
         pins.append(
             RealmPin(
                 name=name,
@@ -155,6 +158,7 @@ def project_from_data(path: Path, data: dict[str, Any], text: str | None = None)
                 git_branch=pin.get("git-branch", ""),
                 git_commit=pin["git-commit"],
                 git_path=pin.get("git-path", DEFAULT_PUBLIC_SCHEMA),
+                pos=Position(display, *_place(text, where)) if text else None,
             )
         )
     unknown: list[tuple[str, ...]] = [(key,) for key in data if key not in KNOWN_KEYS]

@@ -198,4 +198,5 @@ def remove(
         fail(str(error))
     except FtlError as error:
         fail_with(error)
-    console.print(f"Removed realm [bold]{escape(pin.name)}[/] (was {pin.git_commit[:12]})")
+    was = f" (was {escape(pin.git_commit[:12])})" if pin.git_commit else ""
+    console.print(f"Removed realm [bold]{escape(pin.name)}[/]{was}")

@@ -17,7 +17,8 @@ from ftl.project import Project
 
 ENDPOINT_SUFFIX = "-realm-endpoint"
 ENDPOINT_ENV_PREFIX = "FTL_REALM_ENDPOINT_"
-_EXAMPLE = '"http://127.0.0.1:8892"'
+# A realm endpoint is the other realm's ingress (8891 under `ftl dev`), never its admin port 8892.
+_EXAMPLE = '"http://127.0.0.1:8891"'
 
 
 def realm_of_endpoint(kind: Kind, key: Key) -> str | None:
@@ -30,11 +31,12 @@ def realm_of_endpoint(kind: Kind, key: Key) -> str | None:
 def check_realm_endpoint(realm: str, key: Key, value: Any) -> None:
     """Refuse anything but an http(s) URL with a host."""
     problem = f"{key} is where calls to realm {realm!r} go: it must be an http:// or https:// URL"
+    example = f"that realm's ingress, such as {_EXAMPLE}"
     if not isinstance(value, str):
-        raise FtlError(f"{problem} string, such as {_EXAMPLE}")
+        raise FtlError(f"{problem} string: {example}")
     url = urllib.parse.urlsplit(value)
     if url.scheme not in ("http", "https") or not url.netloc:
-        raise FtlError(f"{problem}, such as {_EXAMPLE} (got {value!r})")
+        raise FtlError(f"{problem}: {example} (got {value!r})")
 
 
 def unpinned_realm_problem(project: Project, realm: str) -> str | None:

@@ -33,10 +33,11 @@ def load_external_realms(project: Project) -> list[ast.Realm]:
 def load_pinned_realm(project: Project, pin: RealmPin) -> PinnedRealm:
     """One pin's public schema: from the cache if intact, else fetched at exactly the pinned commit."""
     if not is_commit_id(pin.git_commit):
-        raise FtlError(
+        message = (
             f"`[realms.egress.{pin.name}]` git-commit {pin.git_commit!r} is not a full git commit id "
             f"(`ftl realm update {pin.name}` pins its branch head)"
         )
+        raise FtlError([Diagnostic(message, pin.pos)])
     lookup, entry = cache.lookup(project.state_dir, pin)
     if entry is not None:
         realm = parse_public_realm(entry.text, display_path(entry.schema_file), validate=False)

@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ftl.errors import Diagnostic, FtlError
 from ftl.project import DEFAULT_PUBLIC_SCHEMA, PROJECT_FILE_NAME, Project, RealmPin
@@ -119,9 +120,15 @@ def add_realm(
         text = read_public_schema(files, git_repo, head.commit, path, label_name)
     label = source_label(label_name, head.commit, path)
     realm = parse_public_realm(text, label)
-    _check_exports_something(realm, label)
     local_name = name or (remote.realm if remote else realm.name)
-    _check_new_name(local_name, project)
+    _check_new_name(local_name, project, chosen=name is not None)
+    if name is None and remote is not None and remote.realm != realm.name:
+        raise FtlError(
+            f"the {PROJECT_FILE_NAME} of {redact(git_repo)} at commit {head.commit[:12]} says realm "
+            f"{remote.realm!r}, but its public schema {label} holds realm {realm.name!r}; "
+            "to pin it anyway, choose the local name with --name NAME"
+        )
+    _check_exports_something(realm, label)
     pin = RealmPin(
         name=local_name,
         git_repo=_as_recorded(git_repo, project.root),
@@ -172,21 +179,47 @@ def list_realms(project: Project) -> list[RealmSummary]:
 def remove_realm(project_file: Path, name: str, *, force: bool = False) -> RealmPin:
     """Unpin `name`; refused while the project's modules still refer to it, unless `force`."""
     document = ProjectFile.read(project_file)
-    project = document.project()
-    pin = next((p for p in project.realms if p.name == name), None)
-    if pin is None:
+    try:
+        project: Project | None = document.project()
+    except FtlError as invalid:
+        # Removing a malformed pin is how it gets fixed: allowed when it is the only problem.
+        if name not in _pinned_as_written(document, invalid):
+            raise
+        project = None
+    if project is not None and all(p.name != name for p in project.realms):
         raise FtlError(_unknown_realm(name, project))
+    pin = _pin_as_written(name, document.pinned()[name])
+    document.remove_pin(name)
+    remaining = document.project()
     if not force:
-        references = realm_references(project, name)
+        references = realm_references(project or remaining, name)
         if references:
             raise RealmInUseError(name, references)
-    document.remove_pin(name)
     document.save()
-    cache.forget(project.state_dir, name)
+    cache.forget(remaining.state_dir, name)
     return pin
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _pinned_as_written(document: ProjectFile, invalid: FtlError) -> dict[str, Any]:
+    """The pins in the file, however malformed; `invalid` when even `[realms.egress]` is no table."""
+    try:
+        return document.pinned()
+    except FtlError:
+        raise invalid from None
+
+
+def _pin_as_written(name: str, values: object) -> RealmPin:
+    """A pin from its table as written: a key that is missing or not a string reads as ""."""
+    table = values if isinstance(values, dict) else {}
+
+    def text(key: str) -> str:
+        value = table.get(key, "")
+        return value if isinstance(value, str) else ""
+
+    return RealmPin(name, text("git-repo"), text("git-branch"), text("git-commit"), text("git-path"))
 
 
 @dataclass(frozen=True)
@@ -245,9 +278,12 @@ def _as_recorded(git_repo: str, root: Path) -> str:
         return absolute
 
 
-def _check_new_name(name: str, project: Project) -> None:
+def _check_new_name(name: str, project: Project, *, chosen: bool = True) -> None:
+    """Refuse a local name that is invalid or taken; `chosen`: given with --name (else the
+    remote's own name, which --name can replace)."""
     if not _NAME_RE.fullmatch(name):
-        raise FtlError(f"{name!r} is not a valid realm name (letters, digits and underscores)")
+        hint = "" if chosen else "; choose a local name for it with --name NAME"
+        raise FtlError(f"{name!r} is not a valid realm name (letters, digits and underscores){hint}")
     if name == project.realm:
         raise FtlError(f"realm name {name!r} is this project's own realm; give another one with --name")
     if any(p.name == name for p in project.realms):

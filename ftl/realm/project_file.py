@@ -51,6 +51,7 @@ class ProjectFile:
 
     def set_pin(self, pin: RealmPin) -> None:
         """Add `[realms.egress.<name>]`, or update the keys of an existing one in place."""
+        before = self.render()
         egress = _egress(self.document, create=True)
         assert egress is not None
         values = {
@@ -65,6 +66,7 @@ class ProjectFile:
             for key, value in values.items():
                 table[key] = value
             egress[pin.name] = table
+            self.document = tomlkit.parse(_separate_added(before, self.render()))
             return
         for key, value in values.items():
             if existing.get(key) != value:
@@ -74,6 +76,7 @@ class ProjectFile:
         egress = _egress(self.document, create=False)
         if egress is None or name not in egress:
             raise FtlError(f"no realm named {name!r} is pinned in {display_path(self.path)}")
+        before = self.render()
         del egress[name]
         realms = self.document["realms"]
         # Drop the `realms`/`egress` tables we may have created, but only once they are empty.
@@ -81,6 +84,12 @@ class ProjectFile:
             del realms["egress"]
         if isinstance(realms, Table) and realms.is_super_table() and not realms:
             del self.document["realms"]
+        self.document = tomlkit.parse(_close_removed(before, self.render()))
+
+    def pinned(self) -> dict[str, Any]:
+        """`[realms.egress]` as written, malformed pins included (an error if it is no table)."""
+        egress = _egress(self.document, create=False)
+        return {} if egress is None else dict(egress.unwrap())
 
     def render(self) -> str:
         return tomlkit.dumps(self.document)
@@ -122,6 +131,113 @@ def _toml_problem(text: str, exc: tomlkit.exceptions.ParseError) -> tuple[str, i
         return message, len(lines), len(lines[-1]) + 1
     message = re.sub(r" at line \d+ col \d+$", "", str(exc))
     return message, exc.line, max(exc.col, 1)
+
+
+# Blank lines around a pin's table. tomlkit puts a new table straight before the next one and
+# leaves the blank line that set a removed table off behind; these keep one blank line between
+# tables, so that `realm add` then `realm remove` gives back the file byte for byte.
+
+
+def _separate_added(old_text: str, new_text: str) -> str:
+    """`new_text` (`old_text` plus a table) with the new table set off by blank lines: the gap
+    where it went on both sides of it (one blank line if there was none; at the end of the file,
+    the file still ends as it did)."""
+    newline = "\r\n" if "\r\n" in old_text else "\n"
+    old, new = _lines(old_text), _lines(new_text)
+    if old and not old[-1].endswith("\n"):
+        old[-1] += newline  # tomlkit ends the last line before it adds a table
+    start, end = _changed(new, old)
+    if start is None or not new[start].lstrip().startswith("["):
+        return new_text  # not a table added on lines of its own (an inline table, say)
+    content_lines = [index for index, line in enumerate(old) if not _blank(line)]
+    lines_before = sum(1 for line in new[:start] if not _blank(line))
+    gap_start = content_lines[lines_before - 1] + 1 if lines_before else 0
+    gap_end = gap_start + len(_split_leading_blanks(old[gap_start:])[0])
+    if gap_start == gap_end and 0 < gap_start < len(old):
+        # tomlkit appends after a comment that introduces the next table: go before that comment.
+        comment = _comment_block_start(old[:gap_start])
+        if 0 < comment < gap_start and _blank(old[comment - 1]):
+            gap_end = comment
+            gap_start = len(_split_trailing_blanks(old[:comment])[0])
+    before, gap, after = old[:gap_start], old[gap_start:gap_end], old[gap_end:]
+    blank = gap or [newline]
+    return "".join(before + (blank if before else []) + new[start:end] + (blank if after else gap) + after)
+
+
+def _close_removed(old_text: str, new_text: str) -> str:
+    """`new_text` (`old_text` less a table) with one gap where the table was, the wider of the
+    two around it (at either end of the file: the one at that end)."""
+    old, new = _lines(old_text), _lines(new_text)
+    start, end = _changed(old, new)
+    if start is None:
+        return new_text
+    if end < len(old) and not _blank(old[end]):
+        # A comment set off from the table and directly above what follows is about what follows
+        # (tomlkit counts it as part of the removed table): keep it.
+        comment = _comment_block_start(old[:end], stop=start)
+        if start < comment < end and _blank(old[comment - 1]):
+            end = comment
+            while _blank(old[end - 1]):
+                end -= 1
+    content_before, blank_before = _split_trailing_blanks(old[:start])
+    blank_after, content_after = _split_leading_blanks(old[end:])
+    if not content_after:
+        gap = blank_after
+    elif not content_before:
+        gap = blank_before
+    else:
+        gap = blank_before if len(blank_before) >= len(blank_after) else blank_after
+    return "".join(content_before + gap + content_after)
+
+
+def _changed(longer: list[str], shorter: list[str]) -> tuple[int | None, int]:
+    """The lines of `longer` that `shorter` lacks, trimmed of blank lines, as (start, end); start
+    is None unless `shorter` is exactly `longer` without some whole lines."""
+    common = min(len(longer), len(shorter))
+    start = 0
+    while start < common and longer[start] == shorter[start]:
+        start += 1
+    same_end = 0
+    while same_end < common - start and longer[-1 - same_end] == shorter[-1 - same_end]:
+        same_end += 1
+    end = len(longer) - same_end
+    if longer[:start] + longer[end:] != shorter:
+        return None, 0
+    while start < end and _blank(longer[start]):
+        start += 1
+    while end > start and _blank(longer[end - 1]):
+        end -= 1
+    return (start, end) if start < end else (None, 0)
+
+
+def _lines(text: str) -> list[str]:
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
+
+
+def _blank(line: str) -> bool:
+    return not line.strip()
+
+
+def _comment_block_start(lines: list[str], stop: int = 0) -> int:
+    """Where the run of comment lines that ends `lines` starts (len(lines) if there is none)."""
+    index = len(lines)
+    while index > stop and lines[index - 1].lstrip().startswith("#"):
+        index -= 1
+    return index
+
+
+def _split_trailing_blanks(lines: list[str]) -> tuple[list[str], list[str]]:
+    index = len(lines)
+    while index and _blank(lines[index - 1]):
+        index -= 1
+    return lines[:index], lines[index:]
+
+
+def _split_leading_blanks(lines: list[str]) -> tuple[list[str], list[str]]:
+    index = 0
+    while index < len(lines) and _blank(lines[index]):
+        index += 1
+    return lines[:index], lines[index:]
 
 
 def _egress(document: tomlkit.TOMLDocument, *, create: bool) -> Any:

@@ -207,3 +207,24 @@ def test_add_with_path_and_name_never_reads_the_remote_project_file(shop: Path, 
     assert (code, err) == (0, ""), err
     assert out.startswith("Pinned realm money at ")
     assert "[realms.egress.money]" in shop.read_text()
+
+
+def test_add_then_remove_gives_the_project_file_back_byte_for_byte(shop: Path, bank: Path) -> None:
+    shop.write_text(SHOP + '\n[realms.egress]\n\n[config]\ngreeting = "hi"\n')
+    original = shop.read_bytes()
+    assert ftl("realm", "add", "--git-repo", bank.as_uri())[0] == 0
+    assert 'git-path = "ftl-public-schema.ftl"\n\n[config]\n' in shop.read_text()
+    code, out, _ = ftl("realm", "remove", "bank", "--plain")
+    assert code == 0 and out.startswith("Removed realm bank (was ")
+    assert shop.read_bytes() == original
+
+
+def test_a_malformed_pin_is_reported_at_its_place_and_can_be_removed(shop: Path, bank: Path) -> None:
+    original = shop.read_text()
+    shop.write_text(original + '\n[realms.egress.bank]\ngit-repo = 5\ngit-commit = "main"\n')
+    code, _, err = ftl("realm", "list")
+    assert code == 1
+    assert err == "ftl-project.toml:5:1: `[realms.egress.bank]`: git-repo must be a string\n"
+    code, out, err = ftl("realm", "remove", "bank", "--plain")
+    assert (code, out, err) == (0, "Removed realm bank (was main)\n", "")
+    assert shop.read_text() == original

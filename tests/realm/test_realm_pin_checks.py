@@ -10,7 +10,14 @@ import pytest
 
 from ftl.errors import FtlError
 from ftl.project import RealmPin, load_project
-from ftl.realm import add_realm, load_pinned_realm, update_realms
+from ftl.realm import (
+    RealmInUseError,
+    add_realm,
+    load_external_realms,
+    load_pinned_realm,
+    remove_realm,
+    update_realms,
+)
 from ftl.realm.external import source_label
 
 from .conftest import BANK_V1, GitRepo
@@ -133,3 +140,103 @@ def test_a_pin_whose_commit_is_not_a_commit_id_says_which_pin(shop: Path, bank: 
         "(`ftl realm update bank` pins its branch head)"
     )
     assert not (shop.parent / ".ftl" / "realms").exists()
+
+
+def test_a_pinned_commit_that_is_not_a_commit_id_is_reported_at_its_pin(shop: Path, bank: GitRepo) -> None:
+    shop.write_text(shop.read_text() + _pin_text(bank, commit='"main"'))
+    with pytest.raises(FtlError) as caught:
+        load_external_realms(load_project(shop))
+    [diagnostic] = caught.value.diagnostics
+    assert str(diagnostic) == (
+        "ftl-project.toml:8:1: `[realms.egress.bank]` git-commit 'main' is not a full git commit id "
+        "(`ftl realm update bank` pins its branch head)"
+    )
+
+
+# --- removing a malformed pin is how it gets fixed ------------------------------------------------
+
+
+def _pin_text(bank: GitRepo, *, repo: str | None = None, commit: str | None = None) -> str:
+    return (
+        "\n[realms.egress.bank]\n"
+        f"git-repo = {repo or repr(bank.url)}\n"
+        'git-branch = "main"\n'
+        f"git-commit = {commit or repr(bank.head())}\n"
+        'git-path = "ftl-public-schema.ftl"\n'
+    )
+
+
+@pytest.mark.parametrize(("repo", "commit"), [("5", None), (None, '"main"'), (None, "[1]")])
+def test_a_malformed_pin_can_be_removed(
+    shop: Path, bank: GitRepo, repo: str | None, commit: str | None
+) -> None:
+    original = shop.read_text()
+    shop.write_text(original + _pin_text(bank, repo=repo, commit=commit))
+    pin = remove_realm(shop, "bank")
+    assert pin.name == "bank"
+    assert shop.read_text() == original
+
+
+def test_a_malformed_pin_is_not_removed_while_a_module_uses_it(shop: Path, bank: GitRepo) -> None:
+    shop.write_text(shop.read_text() + _pin_text(bank, repo="5"))
+    source = shop.parent / "modules" / "checkout" / "checkout" / "__init__.py"
+    source.parent.mkdir(parents=True)
+    source.write_text("import ftl\nfrom ftl_modules.bank import balance\n")
+    before = shop.read_bytes()
+    with pytest.raises(RealmInUseError):
+        remove_realm(shop, "bank")
+    assert shop.read_bytes() == before
+
+
+def test_removing_another_realm_still_reports_the_malformed_pin(shop: Path, bank: GitRepo) -> None:
+    shop.write_text(shop.read_text() + _pin_text(bank, repo="5"))
+    before = shop.read_bytes()
+    with pytest.raises(FtlError) as caught:
+        remove_realm(shop, "fx")
+    assert [str(d) for d in caught.value.diagnostics] == [
+        "ftl-project.toml:8:1: `[realms.egress.bank]`: git-repo must be a string"
+    ]
+    assert shop.read_bytes() == before
+
+
+# --- the remote's own name ----------------------------------------------------------------------
+
+
+def test_an_invalid_remote_realm_name_suggests_choosing_one(
+    shop: Path, bank: GitRepo, unchanged: None
+) -> None:
+    bank.commit("bad name", **{"ftl-project.toml": 'realm = "bad-name"\n'})
+    with pytest.raises(FtlError) as caught:
+        add_realm(shop, bank.url)
+    assert str(caught.value) == (
+        "'bad-name' is not a valid realm name (letters, digits and underscores); "
+        "choose a local name for it with --name NAME"
+    )
+
+
+def test_an_invalid_name_given_with_name_gets_no_hint_to_use_name(
+    shop: Path, bank: GitRepo, unchanged: None
+) -> None:
+    with pytest.raises(FtlError) as caught:
+        add_realm(shop, bank.url, name="my-bank")
+    assert str(caught.value) == "'my-bank' is not a valid realm name (letters, digits and underscores)"
+
+
+def test_a_remote_whose_project_and_schema_name_different_realms_is_refused(
+    shop: Path, bank: GitRepo, unchanged: None
+) -> None:
+    commit = bank.commit("renamed", **{"ftl-project.toml": 'realm = "money"\n'})
+    with pytest.raises(FtlError) as caught:
+        add_realm(shop, bank.url)
+    assert str(caught.value) == (
+        f"the ftl-project.toml of {bank.url} at commit {commit[:12]} says realm 'money', but its public "
+        f"schema money@{commit[:12]}:ftl-public-schema.ftl holds realm 'bank'; "
+        "to pin it anyway, choose the local name with --name NAME"
+    )
+    assert not (shop.parent / ".ftl" / "realms").exists()
+
+
+def test_a_name_given_with_name_pins_a_remote_whose_names_differ(shop: Path, bank: GitRepo) -> None:
+    bank.commit("renamed", **{"ftl-project.toml": 'realm = "money"\n'})
+    assert add_realm(shop, bank.url, name="bank").pin.name == "bank"
+    assert [p.name for p in load_project(shop).realms] == ["bank"]

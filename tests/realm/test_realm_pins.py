@@ -325,7 +325,7 @@ def test_remove_an_unused_realm(shop: Path, bank: GitRepo) -> None:
     original = shop.read_text()
     add_realm(shop, bank.url)
     assert remove_realm(shop, "bank").name == "bank"
-    assert shop.read_text().rstrip("\n") == original.rstrip("\n")
+    assert shop.read_text() == original
     assert not (shop.parent / ".ftl" / "realms" / "bank").exists()
 
 

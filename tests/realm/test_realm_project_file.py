@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def test_removing_the_last_pin_restores_the_original_file(shop: Path) -> None:
     document = ProjectFile.read(shop)
     document.remove_pin("bank")
     document.save()
-    assert shop.read_text().rstrip("\n") == original.rstrip("\n")
+    assert shop.read_text() == original
 
 
 def test_pins_written_as_inline_tables_are_edited_in_place(shop: Path) -> None:
@@ -127,3 +128,96 @@ def test_the_file_keeps_its_permissions(shop: Path) -> None:
     document.set_pin(PIN)
     document.save()
     assert shop.stat().st_mode & 0o777 == 0o640
+
+
+# --- blank lines around pins: add then remove gives the file back byte for byte ----------------------
+
+PIN_TEXT = (
+    "[realms.egress.bank]\n"
+    'git-repo = "file:///srv/bank"\n'
+    'git-branch = "main"\n'
+    f'git-commit = "{"a" * 40}"\n'
+    'git-path = "ftl-public-schema.ftl"\n'
+)
+FX = RealmPin("fx", "file:///srv/fx", "main", "b" * 40, "ftl-public-schema.ftl")
+
+
+def _add(path: Path, *pins: RealmPin) -> str:
+    for pin in pins:
+        document = ProjectFile.read(path)
+        document.set_pin(pin)
+        document.save()
+    return path.read_text()
+
+
+def _remove(path: Path, *names: str) -> bytes:
+    for name in names:
+        document = ProjectFile.read(path)
+        document.remove_pin(name)
+        document.save()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "original",
+    [
+        'realm = "shop"\n',
+        '# The shop.\nrealm = "shop"\n\n[config]\ngreeting = "hi" # keep me\n',
+        'realm = "shop"\n\n[realms.egress]\n\n[config]\ngreeting = "hi"\n',
+        'realm = "shop"\n\n[config]\ngreeting = "hi"\n\n',
+        'realm = "shop"\r\n\r\n[config]\r\ngreeting = "hi"\r\n',
+    ],
+)
+def test_adding_then_removing_pins_restores_the_file_byte_for_byte(tmp_path: Path, original: str) -> None:
+    path = tmp_path / "ftl-project.toml"
+    path.write_bytes(original.encode())
+    _add(path, PIN)
+    assert _remove(path, "bank") == original.encode()
+    _add(path, PIN, FX)
+    assert _remove(path, "fx", "bank") == original.encode()
+    _add(path, PIN, FX)
+    assert _remove(path, "bank", "fx") == original.encode()
+
+
+def test_a_pin_added_before_another_table_is_set_off_by_a_blank_line(tmp_path: Path) -> None:
+    path = tmp_path / "ftl-project.toml"
+    path.write_text('realm = "shop"\n\n[realms.egress]\n\n[config]\ngreeting = "hi"\n')
+    assert _add(path, PIN) == (
+        f'realm = "shop"\n\n[realms.egress]\n\n{PIN_TEXT}\n[config]\ngreeting = "hi"\n'
+    )
+    assert load_project(path).realms == (PIN,)
+
+
+def test_a_comment_above_the_next_table_stays_with_that_table(tmp_path: Path) -> None:
+    fx_text = f'[realms.egress.fx]\ngit-repo = "x"\ngit-commit = "{"c" * 40}"\n'
+    original = f'realm = "shop"\n\n{fx_text}\n# greetings\n[config]\ngreeting = "hi"\n'
+    path = tmp_path / "ftl-project.toml"
+    path.write_text(original)
+    assert (
+        _add(path, PIN)
+        == f'realm = "shop"\n\n{fx_text}\n{PIN_TEXT}\n# greetings\n[config]\ngreeting = "hi"\n'
+    )
+    assert _remove(path, "bank") == original.encode()
+    assert _remove(path, "fx") == b'realm = "shop"\n\n# greetings\n[config]\ngreeting = "hi"\n'
+
+
+def test_removing_a_pin_between_tables_leaves_one_gap(tmp_path: Path) -> None:
+    path = tmp_path / "ftl-project.toml"
+    path.write_text(f'realm = "shop"\n\n{PIN_TEXT}\n[config]\ngreeting = "hi"\n')
+    assert _remove(path, "bank") == b'realm = "shop"\n\n[config]\ngreeting = "hi"\n'
+
+
+# --- malformed pins: positioned, and a wrong type is not "missing" ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("git-repo", "5"), ("git-commit", "7"), ("git-branch", "false"), ("git-path", "[]")]
+)
+def test_a_pin_value_of_the_wrong_type_says_so_at_its_table(shop: Path, key: str, value: str) -> None:
+    written = re.sub(rf"^{key} = .*$", f"{key} = {value}", PIN_TEXT, flags=re.MULTILINE)
+    shop.write_text(shop.read_text() + "\n" + written)
+    with pytest.raises(FtlError) as caught:
+        load_project(shop)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.message == f"`[realms.egress.bank]`: {key} must be a string"
+    assert diagnostic.pos is not None and (diagnostic.pos.line, diagnostic.pos.column) == (8, 1)
