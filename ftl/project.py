@@ -107,7 +107,7 @@ def project_from_data(path: Path, data: dict[str, Any], text: str | None = None)
     display = _display(path)
 
     def problem(message: str, *where: str) -> FtlError:
-        line, column = _place(text or "", where)
+        line, column = key_place(text or "", where)
         return FtlError([Diagnostic(message, Position(display, line, column))])
 
     realm = data.get("realm", realm_name_for(path.parent))
@@ -124,6 +124,9 @@ def project_from_data(path: Path, data: dict[str, Any], text: str | None = None)
     public_schema = data.get("public-schema", DEFAULT_PUBLIC_SCHEMA)
     if not isinstance(public_schema, str) or not public_schema:
         raise problem("`public-schema` must be a file name", "public-schema")
+    # Compared as written: a symlink inside the project may lead elsewhere on purpose.
+    if not Path(os.path.normpath(path.parent / public_schema)).is_relative_to(os.path.normpath(path.parent)):
+        raise problem(f'public-schema "{public_schema}" is outside the project directory', "public-schema")
     config = data.get("config", {})
     if not isinstance(config, dict):
         raise problem("`[config]` must be a table", "config")
@@ -158,7 +161,7 @@ def project_from_data(path: Path, data: dict[str, Any], text: str | None = None)
                 git_branch=pin.get("git-branch", ""),
                 git_commit=pin["git-commit"],
                 git_path=pin.get("git-path", DEFAULT_PUBLIC_SCHEMA),
-                pos=Position(display, *_place(text, where)) if text else None,
+                pos=Position(display, *key_place(text, where)) if text else None,
             )
         )
     unknown: list[tuple[str, ...]] = [(key,) for key in data if key not in KNOWN_KEYS]
@@ -180,7 +183,7 @@ def _unknown_key(keys: tuple[str, ...], display: str, text: str) -> Diagnostic:
     known = KNOWN_KEYS if len(keys) == 1 else ("egress",) if len(keys) == 2 else KNOWN_PIN_KEYS
     close = difflib.get_close_matches(keys[-1].replace("_", "-"), known, n=1, cutoff=0.6)
     hint = f" (did you mean `{close[0]}`?)" if close else f"; known keys: {', '.join(known)}"
-    line, column = _place(text, keys)
+    line, column = key_place(text, keys)
     return Diagnostic(f"unknown key `{'.'.join(keys)}` is ignored{hint}", Position(display, line, column))
 
 
@@ -192,7 +195,7 @@ def realm_name_for(directory: Path) -> str:
     return f"r_{name}" if name[0].isdigit() else name
 
 
-def _place(text: str, keys: tuple[str, ...]) -> tuple[int, int]:
+def key_place(text: str, keys: tuple[str, ...]) -> tuple[int, int]:
     """Where the dotted key `keys` is written in `text`: its table header, or its `key = ...` line in
     its parent table (else where its parent is); (1, 1) when it cannot be found."""
     if not keys or not text:
@@ -206,7 +209,7 @@ def _place(text: str, keys: tuple[str, ...]) -> tuple[int, int]:
         found = assignment.search(text, *parent)
         if found is not None:
             return _line_column(text, found.start())
-    return _place(text, keys[:-1])
+    return key_place(text, keys[:-1])
 
 
 def _key(name: str) -> str:

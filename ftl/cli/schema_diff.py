@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -21,12 +20,12 @@ from ftl.cli.output import (
     print_json,
     set_plain,
 )
-from ftl.errors import Diagnostic, FtlError, Position
+from ftl.errors import FtlError
 from ftl.files import display_path
 from ftl.project import Project, find_project_file, load_project
-from ftl.project import _place as key_place  # where a key sits in ftl-project.toml
 from ftl.realm.export import (
     check_public_schema,
+    export_target,
     project_schema,
     public_schema_text,
     write_public_schema,
@@ -126,36 +125,6 @@ def export(
     _print_diff(result.diff)
     state = "is stale" if result.exists else "does not exist"
     fail(f"{name} {state}: run `ftl schema export`")
-
-
-def export_target(project: Project, output: str | None, *, writing: bool = True) -> Path:
-    """The file `ftl schema export` writes (or checks): `output`, else the project's `public-schema`.
-
-    `public-schema` must name a file inside the project, compared lexically (a symlink inside the
-    project may lead elsewhere on purpose); its errors point at the key in `ftl-project.toml`.
-    """
-    not_a_file = "is a directory and cannot be written" if writing else "is a directory, not a file"
-    if output is not None:
-        if Path(output).is_dir():
-            raise FtlError(f"{output} {not_a_file}")
-        return Path(output)
-    configured = project.public_schema
-    path = Path(os.path.normpath(project.root / configured))
-    if not path.is_relative_to(project.root):
-        outside = f'public-schema "{configured}" is outside the project directory'
-        raise _public_schema_problem(project, outside)
-    if path.is_dir():
-        raise _public_schema_problem(project, f'public-schema "{configured}" {not_a_file}')
-    return path
-
-
-def _public_schema_problem(project: Project, message: str) -> FtlError:
-    try:
-        text = project.path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    line, column = key_place(text, ("public-schema",))
-    return FtlError([Diagnostic(message, Position(display_path(project.path), line, column))])
 
 
 def _optional_project(project_file: Path | None, *, needed: bool) -> Project | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ftl.errors import FtlError
+from ftl.errors import Diagnostic, FtlError, Position
 from ftl.files import display_path, write_text_atomic
-from ftl.project import Project
+from ftl.project import Project, key_place
 from ftl.realm._reasons import unreadable
 from ftl.realm.public import public_schema
 from ftl.schema import ast, print_schema
@@ -34,6 +34,27 @@ def public_schema_text(schema: ast.Schema, realm: str) -> str:
 
 def export_path(project: Project, output: Path | None = None) -> Path:
     return output if output is not None else project.root / project.public_schema
+
+
+def export_target(project: Project, output: str | None, *, writing: bool = True) -> Path:
+    """The file `ftl schema export` writes (or checks): `output`, else the project's `public-schema`
+    (which `load_project` keeps inside the project); a directory there is an error, pointing at
+    the key in `ftl-project.toml` when it comes from there."""
+    not_a_file = "is a directory and cannot be written" if writing else "is a directory, not a file"
+    if output is not None:
+        if Path(output).is_dir():
+            raise FtlError(f"{output} {not_a_file}")
+        return Path(output)
+    path = export_path(project)
+    if path.is_dir():
+        try:
+            text = project.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        line, column = key_place(text, ("public-schema",))
+        message = f'public-schema "{project.public_schema}" {not_a_file}'
+        raise FtlError([Diagnostic(message, Position(display_path(project.path), line, column))])
+    return path
 
 
 def project_schema(project: Project) -> ast.Schema:

@@ -59,3 +59,16 @@ def test_a_pin_name_that_is_not_a_schema_name_is_refused(tmp_path: Path) -> None
     with pytest.raises(FtlError) as raised:
         load_project(path)
     assert "ftl-project.toml:3:1: invalid realm name '../../modules'" in str(raised.value)
+
+
+@pytest.mark.parametrize("outside", ["../x.ftl", "/tmp/x.ftl", "sub/../../x.ftl"])
+def test_a_public_schema_outside_the_project_is_refused_at_its_key(tmp_path: Path, outside: str) -> None:
+    # Every command that writes it (`ftl build`, `ftl schema export`) would write outside the project.
+    path = _project(tmp_path, f'realm = "shop"\npublic-schema = "{outside}"\n')
+    with pytest.raises(FtlError) as raised:
+        load_project(path)
+    assert f'ftl-project.toml:2:1: public-schema "{outside}" is outside the project directory' in str(
+        raised.value
+    )
+    inside = _project(tmp_path, f'realm = "shop"\npublic-schema = "{tmp_path / "schema" / "x.ftl"}"\n')
+    assert load_project(inside).public_schema.endswith("x.ftl")
