@@ -45,8 +45,18 @@ from ftl.errors import FtlError
 from ftl.names import lower_camel
 from ftl.project import PROJECT_FILE_NAME, Project, find_project_file, load_project
 from ftl.runtime._call_errors import CallFailed
-from ftl.runtime._verb_binding import REQUEST_ROOT
-from ftl.runtime.encoding import DecodeError, EncodeError, decode, encode, from_json_value
+from ftl.runtime._wire import (
+    REQUEST_ROOT,
+    answered,
+    decode_response,
+    encode_event,
+    encode_request,
+    invoke,
+    received,
+    request_decoder,
+    response_encoder,
+)
+from ftl.runtime.encoding import DecodeError, EncodeError, decode, decoder, encode, from_json_value
 
 __all__ = ["Call", "FakeTransport", "Published", "VerbContext", "call", "call_async", "setup_project"]
 
@@ -132,38 +142,36 @@ class FakeTransport:
         return _fake_response(module, verb, result, response_type)
 
     def publish(self, module: str, topic: str, event: Any, event_type: Any) -> None:
-        try:
-            sent = decode(encode(event, event_type, root="event"), event_type, root="event")
-        except (EncodeError, DecodeError, TypeError) as exc:
-            raise CallFailed("bad_request", f"event for {module}.{topic}: {exc}") from None
+        body = encode_event(module, topic, event, event_type)
+        sent = _decoded_back(body, event_type, "event", f"event for {module}.{topic}")
         self.published.append(Published(module, topic, sent))
 
 
-# What the runner does to a call between verbs, in one process: the caller encodes the request by
-# its own type, the callee encodes its response by its declared type, the caller decodes that.
+# What the runner does to a call between verbs (`ftl.runtime._wire`), in one process: the caller
+# encodes the request by its own type, the callee encodes its response by its declared type, the
+# caller decodes that.
 
 
 def _sent_request(module: str, verb: str, request: Any) -> Any:
+    body = encode_request(module, verb, request)
     kind = type(request)
+    # The callee decodes by its declared type; a generic one's arguments are not known here.
+    if getattr(kind, "__parameters__", ()):
+        return request
+    return _decoded_back(body, kind, "request", f"request for {module}.{verb}")
+
+
+def _decoded_back(body: bytes, py_type: Any, root: str, what: str) -> Any:
+    """`body`, just encoded from a `py_type`, decoded by it: a value that does not survive is refused."""
     try:
-        body = encode(request, kind, root="request")
-        # The callee decodes by its declared type; a generic one's arguments are not known here.
-        return request if getattr(kind, "__parameters__", ()) else decode(body, kind, root="request")
-    except (EncodeError, DecodeError, TypeError) as exc:
-        raise CallFailed("bad_request", f"request for {module}.{verb}: {exc}") from None
+        return decode(body, py_type, root=root)
+    except (DecodeError, TypeError) as exc:
+        raise CallFailed("bad_request", f"{what}: {exc}") from None
 
 
 def _fake_response(module: str, verb: str, result: Any, response_type: Any) -> Any:
-    try:
-        body = encode(result, response_type)
-    except (EncodeError, TypeError) as exc:
-        raise CallFailed(
-            "internal", f"the fake for {module}.{verb} returned a value that does not fit its response: {exc}"
-        ) from None
-    try:
-        return decode(body, response_type, root="response")
-    except DecodeError as exc:
-        raise CallFailed("internal", f"{module}.{verb} answered with an unexpected response: {exc}") from None
+    body = answered(response_encoder(response_type), f"the fake for {module}.{verb}", result)
+    return decode_response(module, verb, body, response_type)
 
 
 def _close(awaitable: Awaitable[Any]) -> None:
@@ -225,8 +233,11 @@ class VerbContext:
                 wanted = f"{argument}={{{injection.name!r}: ...}}"
                 raise TestingError(f"verb {name} needs {kind} {injection.name!r}: pass {wanted}")
             keyword[parameter] = wire.setting(kind, injection.name, values[injection.name], parameter)
-        received = wire.request(request)
-        return ((received,) if wire.takes_request else ()), keyword
+        # Collected by the runner's own `invoke`, so they are passed exactly as it passes them.
+        arguments: tuple[tuple[Any, ...], dict[str, Any]] = invoke(
+            _arguments, wire.takes_request, wire.request(request), keyword
+        )
+        return arguments
 
 
 @overload
@@ -296,6 +307,11 @@ async def _awaited(awaitable: Awaitable[R]) -> R:
     return await awaitable
 
 
+def _arguments(*args: Any, **kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """What a verb is called with, to be called with later."""
+    return args, kwargs
+
+
 # ---------------------------------------------------------------------------------------------
 # The verb under test, as the runner sees it
 
@@ -307,39 +323,33 @@ _JSON_DATA = (dict, list, str, int, float, bool, type(None))
 class _Wire:
     """A verb's FTL-JSON types, found as extraction finds them, and what the runner does with them."""
 
-    target: str  # `module.verb`, as the runner names it
+    module: str
+    verb: str  # its name in the schema: `module.verb` is how the runner names it
     takes_request: bool
     request_type: Any
     response_type: Any
     declared: Mapping[str, Any]  # the type of each injected parameter
+    decode_request: Callable[[bytes], Any]  # the runner's, for `request_type`
+    encode_response: Callable[[Any], bytes]  # the runner's, for `response_type`
 
     def request(self, request: Any) -> Any:
         """The request as the verb receives it: the typed value, or its JSON form, decoded."""
         if self.request_type is _UNCHECKED:
             return request
         try:
-            return _decoded(request, self.request_type, REQUEST_ROOT)
+            return received(self._sent_and_decoded, request)
         except EncodeError as exc:
-            raise CallFailed("bad_request", f"request for {self.target}: {exc}") from None
-        except DecodeError as exc:  # the runner's answer to a request that does not fit
-            raise CallFailed("bad_request", str(exc)) from None
+            raise CallFailed("bad_request", f"request for {self.module}.{self.verb}: {exc}") from None
+
+    def _sent_and_decoded(self, request: Any) -> Any:
+        return _decoded(request, self.request_type, REQUEST_ROOT, self.decode_request)
 
     def response(self, result: Any) -> Any:
         """The verb's result as its caller receives it."""
         if self.response_type is _UNCHECKED:
             return result
-        try:
-            body = encode(result, self.response_type)
-        except (EncodeError, TypeError) as exc:
-            raise CallFailed(
-                "internal", f"{self.target} returned a value that does not fit its response: {exc}"
-            ) from None
-        try:
-            return decode(body, self.response_type, root="response")
-        except DecodeError as exc:
-            raise CallFailed(
-                "internal", f"{self.target} answered with an unexpected response: {exc}"
-            ) from None
+        body = answered(self.encode_response, f"{self.module}.{self.verb}", result)
+        return decode_response(self.module, self.verb, body, self.response_type)
 
     def setting(self, kind: str, name: str, value: Any, parameter: str) -> Any:
         """A config or secret value as the runner injects it (it stores them as JSON)."""
@@ -347,22 +357,22 @@ class _Wire:
         if declared is _UNCHECKED:
             return value
         try:
-            return _decoded(value, declared, name)
+            return _decoded(value, declared, name, decoder(declared, root=name))
         except (EncodeError, DecodeError) as exc:
-            module = self.target.partition(".")[0]
-            raise TestingError(f"{kind} `{name}` of module {module} has the wrong type: {exc}") from None
+            raise TestingError(f"{kind} `{name}` of module {self.module} has the wrong type: {exc}") from None
 
 
-def _decoded(value: Any, py_type: Any, root: str) -> Any:
-    """`value` sent as `py_type` and received: a typed value round-trips through FTL-JSON bytes;
-    plain data that is not one (`{"userId": 7}`) is taken as the JSON form and decoded."""
+def _decoded(value: Any, py_type: Any, root: str, decode_body: Callable[[bytes], Any]) -> Any:
+    """`value` sent as `py_type` and received: a typed value round-trips through FTL-JSON bytes
+    (`decode_body` decodes them); plain data that is not one (`{"userId": 7}`) is taken as the JSON
+    form and decoded."""
     try:
         body = encode(value, py_type, root=root)
     except (EncodeError, TypeError):
         if not isinstance(value, _JSON_DATA):
             raise
         return from_json_value(value, py_type, root=root)
-    return decode(body, py_type, root=root)
+    return decode_body(body)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -392,12 +402,16 @@ def _wire_of(verb: Callable[..., Any]) -> _Wire:
     except TypeError:  # not defined in a file
         source = ""
     module = _module_name(source, str(getattr(target, "__module__", "")).partition(".")[0])
+    response_type = _python_type(hints.get("return", _UNCHECKED))
     return _Wire(
-        target=f"{module}.{name}",
+        module=module,
+        verb=name,
         takes_request=request is not None,
         request_type=request_type,
-        response_type=_python_type(hints.get("return", _UNCHECKED)),
+        response_type=response_type,
         declared={p: _python_type(hints.get(p, _UNCHECKED)) for p in injected},
+        decode_request=request_decoder(request_type),
+        encode_response=response_encoder(response_type),
     )
 
 

@@ -612,6 +612,10 @@ _LOCK = threading.RLock()
 def codec_for(py_type: Any, *, lenient: bool) -> Codec:
     """The codec of `py_type`, built on first use. Raises UnsupportedType for types with no wire form."""
     shared = _CACHES[lenient]
+    # A class is its own key: found without working the key out (every verb call looks one up).
+    cached = shared.get(py_type) if isinstance(py_type, type) else None
+    if cached is not None:
+        return cached
     key = _key(py_type, {})
     cached = shared.get(key) if key is not None else None
     if cached is not None:

@@ -18,8 +18,8 @@ from ftl.runtime import context as call_context
 from ftl.runtime._call_errors import CallFailed
 from ftl.runtime._in_flight import InFlight
 from ftl.runtime._realm_calls import RealmCalls
+from ftl.runtime._wire import decode_response, encode_event, encode_request
 from ftl.runtime.context import MAX_CALL_DEPTH, CallContext, describe_chain
-from ftl.runtime.encoding import DecodeError, EncodeError, decode, encode
 from ftl.runtime.protocol import (
     BlockingCallClient,
     ClientPool,
@@ -79,7 +79,7 @@ class OutgoingCalls:
                 f"{module}.{verb} was called synchronously from an async verb, which would block the runner: "
                 "use `await client.call_async(request)`",
             )
-        body = _encode_request(module, verb, request)
+        body = encode_request(module, verb, request)
         if realm:
             return self._realm_calls.call(
                 context.request_id, module, verb, realm, body, response_type, caller=_caller(context)
@@ -100,7 +100,7 @@ class OutgoingCalls:
         self, module: str, verb: str, request: Any, response_type: Any, realm: str | None
     ) -> Any:
         context = self._check(module, verb, realm)
-        body = _encode_request(module, verb, request)
+        body = encode_request(module, verb, request)
         if realm:
             return await asyncio.to_thread(
                 self._realm_calls.call,
@@ -132,10 +132,7 @@ class OutgoingCalls:
                 f"{self.module} may not publish to {module}.{topic}: "
                 "a module publishes only to its own topics",
             )
-        try:
-            body = encode(event, event_type, root="event")
-        except (EncodeError, TypeError) as exc:
-            raise CallFailed("bad_request", f"event for {module}.{topic}: {exc}") from None
+        body = encode_event(module, topic, event, event_type)
         if self._send_control is None:
             raise CallFailed("not_live", f"cannot publish to {module}.{topic}: the runner has no backplane")
         context = call_context.current()
@@ -194,20 +191,10 @@ def _caller(context: CallContext) -> str:
     return f"{context.module}.{context.verb}"
 
 
-def _encode_request(module: str, verb: str, request: Any) -> bytes:
-    try:
-        return encode(request, type(request), root="request")
-    except (EncodeError, TypeError) as exc:
-        raise CallFailed("bad_request", f"request for {module}.{verb}: {exc}") from None
-
-
 def _result(module: str, verb: str, reply: Reply, response_type: Any) -> Any:
     if reply.error_kind:
         raise CallFailed(error_kind(reply.error_kind), reply.error_message)
-    try:
-        return decode(reply.body, response_type, root="response")
-    except DecodeError as exc:
-        raise CallFailed("internal", f"{module}.{verb} answered with an unexpected response: {exc}") from None
+    return decode_response(module, verb, reply.body, response_type)
 
 
 def _stopped(module: str) -> str:

@@ -22,7 +22,7 @@ import msgspec
 from ftl.runtime._call_errors import CallFailed
 from ftl.runtime._event_queue import EventQueue
 from ftl.runtime._serving import MAX_BODY_IN_TIMELINE
-from ftl.runtime.encoding import DecodeError, decode
+from ftl.runtime._wire import decode_response
 from ftl.runtime.protocol import ERROR_KINDS, ErrorKind, EventRecord, error_kind
 
 REALM_CALL_TIMEOUT_S = 60.0
@@ -58,7 +58,7 @@ class RealmCalls:
         payload = b""
         try:
             payload = self._post(request_id, module, verb, realm, body)
-            result = _decoded(payload, response_type, f"{module}.{verb}@{realm}")
+            result = decode_response(module, verb, payload, response_type, realm=realm, lenient=True)
         except CallFailed as failed:
             self._record(started, clock, request_id, caller, module, verb, realm, body, payload, failed)
             raise
@@ -124,13 +124,6 @@ class RealmCalls:
             level, message = "error", failed.message.removeprefix(f"{module}.{verb}@{realm}: ")
         target = f"{verb}@{realm}"
         self._events.add(EventRecord("call", started, target, request_id, duration_ms, level, message, data))
-
-
-def _decoded(payload: bytes, response_type: Any, target: str) -> Any:
-    try:
-        return decode(payload, response_type, lenient=True, root="response")
-    except DecodeError as exc:
-        raise CallFailed("internal", f"{target} answered with an unexpected response: {exc}") from None
 
 
 def _text(body: bytes) -> str:

@@ -34,8 +34,8 @@ from ftl.runtime._call_errors import CallFailed, encode_failure, verb_failure
 from ftl.runtime._event_queue import EventQueue
 from ftl.runtime._in_flight import InFlight
 from ftl.runtime._verb_binding import BoundVerb
+from ftl.runtime._wire import Rejected, answered, invoke, received
 from ftl.runtime.context import CALLER_HEADER, MAX_CALL_DEPTH, CallContext, describe_chain
-from ftl.runtime.encoding import DecodeError, EncodeError
 from ftl.runtime.protocol import BlockingConnection, Call, ErrorKind, EventRecord, ProtocolError, Reply
 
 # Calls running at once on one connection each hold a thread (a sync verb calling another verb
@@ -221,10 +221,7 @@ class CallServer:
             error: BaseException | None = failure
             if failure is None:
                 try:
-                    if bound.takes_request:
-                        result = bound.handle.func(request, **bound.kwargs)
-                    else:
-                        result = bound.handle.func(**bound.kwargs)
+                    result = invoke(bound.handle.func, bound.takes_request, request, bound.kwargs)
                 except BaseException as exc:  # a verb's failure is its caller's error, never the runner's
                     error = exc
             return self._reply(bound, message, context, result, error, started, clock)
@@ -239,10 +236,7 @@ class CallServer:
         error: BaseException | None = failure
         if failure is None:
             try:
-                if bound.takes_request:
-                    result = await bound.handle.func(request, **bound.kwargs)
-                else:
-                    result = await bound.handle.func(**bound.kwargs)
+                result = await invoke(bound.handle.func, bound.takes_request, request, bound.kwargs)
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:
@@ -262,12 +256,9 @@ class CallServer:
         body = b""
         if error is None:
             try:
-                body = bound.encode_response(result)
-            except (EncodeError, TypeError) as exc:
-                error = _Rejected(
-                    "internal",
-                    f"{self.module}.{context.verb} returned a value that does not fit its response: {exc}",
-                )
+                body = answered(bound.encode_response, context.chain[-1], result)  # chain[-1]: this verb
+            except Rejected as rejected:
+                error = rejected
         duration_ms = (time.perf_counter() - clock) * 1000
         data: dict[str, Any] = {"request": _text(message.body)}
         caller = context.caller or context.headers.get(CALLER_HEADER, "")
@@ -280,7 +271,7 @@ class CallServer:
             )
             return Reply(message.stream, body)
         details = b""
-        if isinstance(error, _Rejected):
+        if isinstance(error, Rejected):
             kind, text = error.kind, error.message
         else:
             kind, text = _error_of(error)
@@ -413,22 +404,14 @@ class _Handover(asyncio.Protocol):
         self._accept(sock)
 
 
-def _request(bound: BoundVerb, message: Call) -> tuple[Any, BaseException | None]:
+def _request(bound: BoundVerb, message: Call) -> tuple[Any, Rejected | None]:
+    """The request to call the verb with, or why it is not called (a bad request, missing config)."""
     if bound.problem:
-        return None, _Rejected("internal", bound.problem)
+        return None, Rejected("internal", bound.problem)
     try:
-        return bound.decode_request(message.body), None
-    except DecodeError as exc:
-        return None, _Rejected("bad_request", str(exc))
-
-
-class _Rejected(Exception):
-    """A call refused before or after the verb ran (bad request, bad response, missing config)."""
-
-    def __init__(self, kind: ErrorKind, message: str) -> None:
-        super().__init__(message)
-        self.kind: ErrorKind = kind
-        self.message = message
+        return received(bound.decode_request, message.body), None
+    except Rejected as rejected:
+        return None, rejected
 
 
 def _error_of(exc: BaseException) -> tuple[ErrorKind, str]:

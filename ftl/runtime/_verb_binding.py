@@ -13,26 +13,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
 from ftl._sdk.markers import Config
 from ftl.names import lower_camel
-from ftl.runtime._codec import Mismatch, UnsupportedType, codec_for
-from ftl.runtime.encoding import DecodeError, EncodeError, decode, encode, from_json_value
+from ftl.runtime._wire import request_decoder, response_encoder
+from ftl.runtime.encoding import DecodeError, from_json_value
 from ftl.runtime.loader import LoadedModule, VerbHandle
-
-REQUEST_ROOT = "req"  # how decoding errors name the request: `req.items[2].qty: ...`
-
-_json_decode = msgspec.json.decode
-_json_encode = msgspec.json.encode
 
 
 @dataclass(frozen=True, slots=True)
 class BoundVerb:
     """A verb ready to call: its handle, whether it takes the request, its injected values.
 
-    `decode_request(body)` and `encode_response(value)` are `encoding.decode` and `encoding.encode`
-    for its types (DecodeError, EncodeError), with the codecs found once instead of per call.
+    `decode_request(body)` and `encode_response(value)` are its request's and response's codecs,
+    found once instead of per call (`_wire.request_decoder`, `_wire.response_encoder`).
     """
 
     handle: VerbHandle
@@ -45,42 +38,6 @@ class BoundVerb:
     def __post_init__(self) -> None:
         object.__setattr__(self, "decode_request", request_decoder(self.handle.request_type))
         object.__setattr__(self, "encode_response", response_encoder(self.handle.response_type))
-
-
-def request_decoder(py_type: Any) -> Callable[[bytes], Any]:
-    """`decode(body, py_type, root="request")`, its codec looked up now."""
-    try:
-        codec = codec_for(py_type, lenient=False)
-    except UnsupportedType:
-        return lambda body: decode(body, py_type, root=REQUEST_ROOT)  # raises at each call, as it would
-
-    def decode_request(body: bytes) -> Any:
-        try:
-            parsed = _json_decode(body)
-        except msgspec.DecodeError as exc:
-            raise DecodeError(REQUEST_ROOT, f"invalid JSON: {exc}") from None
-        try:
-            return codec.decode(parsed)
-        except Mismatch as problem:
-            raise DecodeError(problem.path(REQUEST_ROOT), problem.message) from None
-
-    return decode_request
-
-
-def response_encoder(py_type: Any) -> Callable[[Any], bytes]:
-    """`encode(value, py_type)`, its codec looked up now."""
-    try:
-        codec = codec_for(py_type, lenient=False)
-    except UnsupportedType:
-        return lambda value: encode(value, py_type)
-
-    def encode_response(value: Any) -> bytes:
-        try:
-            return _json_encode(codec.encode(value))
-        except Mismatch as problem:
-            raise EncodeError(problem.path(""), problem.message) from None
-
-    return encode_response
 
 
 def bind_verbs(

@@ -10,6 +10,8 @@ Each concept lives in a module of its own:
                        the lifeline that ends the runner with the backplane, whatever the loop is doing
     _serving.py        incoming verb calls: sync verbs on the threads that read them, async ones on the loop
     _verb_binding.py   config and secret values injected into each verb
+    _wire.py           the wire steps of one call (decode the request, call the verb, encode the
+                       response, and the caller's side), shared with `ftl.testing`
     _outgoing.py       calls the module makes, checked (`+calls`, depth) and sent peer to peer; and
                        `topic.publish(...)`, sent to the backplane
     _realm_calls.py    calls to verbs of external realms, over HTTP

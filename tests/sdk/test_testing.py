@@ -9,7 +9,7 @@ import pytest
 
 import ftl
 from ftl.runtime._call_errors import CallFailed
-from ftl.runtime._verb_binding import request_decoder
+from ftl.runtime._wire import request_decoder
 from ftl.runtime.encoding import DecodeError
 from ftl.testing import TestingError, VerbContext, call, call_async
 

@@ -32,6 +32,7 @@ from ftl.devserver.ingress.binding import (
 )
 from ftl.devserver.ingress.routing import Match, MethodNotAllowed, RouteTable, build_route_table
 from ftl.devserver.timeline import Timeline, TimelineEvent
+from ftl.runtime._wire import REQUEST_ROOT
 from ftl.runtime.context import new_request_id
 from ftl.schema import ast
 from ftl.schema.jsonvalidate import normalize_json
@@ -250,7 +251,7 @@ class IngressApp:
             decoded = msgspec.json.decode(body or b"{}")
         except msgspec.DecodeError:
             return _realm_error(400, "bad_request", "request body is not valid JSON"), "", None
-        request, problems = normalize_json(decoded, verb.request, self.backend.schema(), "req")
+        request, problems = normalize_json(decoded, verb.request, self.backend.schema(), REQUEST_ROOT)
         if problems:
             return _realm_error(400, "bad_request", "\n".join(problems)), "", None
         caller_realm = headers.get(CALLER_REALM_HEADER.lower(), "")

@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from ftl.devserver.ingress.shapes import JSON_SHAPES, Resolved, Shape, TypeIndex
+from ftl.runtime._wire import REQUEST_ROOT
 from ftl.schema import ast, print_type
 from ftl.schema.jsonvalidate import (
     alias_json,
@@ -148,10 +149,9 @@ def _scalar_parser(resolved: Resolved) -> Callable[[str], Any] | None:
 
 # ---------------------------------------------------------------------------------------------
 # Request binding
-
-
-# How messages name the verb's request: `req.body.items[2].qty ...`, a path from the request root.
-REQUEST_ROOT: Final = "req"
+#
+# Messages name what failed by its path from the verb's request, `req.body.items[2].qty ...`, as
+# the runner's do (`REQUEST_ROOT`).
 
 
 @dataclass(frozen=True, slots=True)
