@@ -21,7 +21,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ftl.cli.output import PLAIN_OPTION, console, fail_with, set_plain, warn_about
-from ftl.devserver.devloop import DevEvent, describe, run_dev
+from ftl.devserver.dev_events import DevEvent, describe
+from ftl.devserver.dev_session import run_dev
 from ftl.devserver.status import DevStatus, ModuleState, status_fields
 from ftl.errors import FtlError
 from ftl.project import find_project_file, load_project

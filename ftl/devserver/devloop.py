@@ -17,9 +17,7 @@ are rewritten and the modules importing them redeployed (a realm version they di
 live with them).
 
 `ftl secret set` (a change of `.ftl/secrets.toml`) redeploys exactly the modules whose secret
-values changed, and nothing else: their schema is the same, so no importer needs rebuilding. The
-loop keeps only a fingerprint of each module's values, never the values themselves, so nothing
-it reports can show one.
+values changed, and nothing else: their schema is the same, so no importer needs rebuilding.
 
 An edit confined to function bodies (`interface_fingerprint` unchanged) most likely keeps the
 module's client as it is: the module is deployed without the serving modules importing it, and
@@ -29,10 +27,7 @@ after all. If it goes wrong where they are, they are deployed with it, to show t
 A failed changeset leaves the old versions serving; its error is shown once per change, and the
 failed modules are retried when their files or their dependencies change. If a module that
 failed earlier (and was not edited since) is what sinks a changeset, the changeset is tried again
-without it, so an unrelated edit still goes live. A module failing while a module it imports is
-broken is shown as waiting for that one, not with follow-on errors of its own. A module saved
-without errors of its own that a failing one kept from going live is shown as not deployed either
-(and no longer as broken, if it was).
+without it, so an unrelated edit still goes live.
 
 The backplane runs one changeset at a time, and a runner whose module hangs on import holds it
 until the start-up timeout. So a changeset still importing `SLOW_AFTER_S` after it began is
@@ -45,175 +40,56 @@ versions of them that serve), and then tries it again. A changeset is cancelled 
 runners are importing (none of its deployments exists yet), which the deployer rolls back cleanly.
 A changeset that hangs until the runner start-up timeout fails with the runner's error.
 
-A project layout the loop cannot make sense of (two directories claiming one module, a
-`module-dirs` entry that is not a directory, an `ftl.toml` that cannot be read) is shown once; the
-modules that served keep serving, and the modules importing them build against them. A renamed
-`realm` is not applied (it takes a restart); unknown keys are warned about once per set.
-
-Verb calls that raise are shown once each, with the frames of the traceback in user code.
+The loop's parts: `dev_events` (what it reports), `dev_backplane` (what it needs from the
+backplane), `dev_failures` (how failures are placed and shown), `dev_layout` (the modules on
+disk), `dev_project_file` (the project file read again), `dev_values` (config and secret values
+given) and `dev_runtime` (logs, crashes and failed calls of the runners).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
-import os
-import re
-import signal
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any
 
 from ftl.build.discover import ModuleInfo, scan_modules
-from ftl.build.graph import Graph, dependencies_of, dependents_of, interface_fingerprint, module_imports
-from ftl.build.stubs import remove_stale_stubs, render_stub, write_module_stub, write_realm_stubs
-from ftl.build.watcher import Changes, ProjectWatcher, WatchedModule, WatchPlan, make_plan
-from ftl.configstore import SECRETS_FILE, values_for
-from ftl.devserver.status import DevStatus, format_ms
+from ftl.build.graph import Graph, dependencies_of, dependents_of, interface_fingerprint
+from ftl.build.watcher import Changes, ProjectWatcher
+from ftl.devserver.dev_backplane import FAILED_STATE, SERVING_STATES, Deployer, serving_modules
+from ftl.devserver.dev_clients import (
+    live_client,
+    remove_stale_clients,
+    write_module_clients,
+    write_realm_clients,
+)
+from ftl.devserver.dev_events import DevEvent
+from ftl.devserver.dev_failures import PROJECT_KEY, REALMS_KEY, SECRETS_KEY, Failures, blame, owner_of
+from ftl.devserver.dev_layout import (
+    imports_among,
+    readable,
+    rescan,
+    resolved,
+    source_imports,
+    split_cycles,
+    watch_plan,
+)
+from ftl.devserver.dev_project_file import ProjectFileReloader
+from ftl.devserver.dev_runtime import RuntimeReporter
+from ftl.devserver.dev_values import GivenValues
+from ftl.devserver.status import DevStatus
 from ftl.devserver.timeline import Timeline, TimelineEvent
-from ftl.errors import Diagnostic, FtlError, sorted_unique
-from ftl.files import display_path
-from ftl.project import Project, load_project
-from ftl.runtime.extract import MODULE_FILE, read_module_file
-from ftl.runtime.extract.source import recheck_sources
-from ftl.schema import ast
-from ftl.verb_failures import verb_failure_lines
-
-if TYPE_CHECKING:
-    from ftl.devserver.admin import ServerUrls
-    from ftl.devserver.server import ServeOptions
-
-PROJECT_KEY = "<project>"  # where failures that belong to no module are remembered
-PROJECT_FILE_KEY = "<project file>"  # where failures to read ftl-project.toml are remembered
-REALMS_KEY = "<realms>"  # where failures to pin the project's external realms are remembered
-CONFIG_KEY = "<config>"  # where failures to read the project's config values are remembered
-SECRETS_KEY = "<secrets>"  # where failures to read the secrets file are remembered
+from ftl.errors import Diagnostic, FtlError
+from ftl.project import Project
+from ftl.runtime.extract import MODULE_FILE
 
 SLOW_AFTER_S = 5.0  # a changeset still importing after this long is announced (and may yield)
 # A save's mtime precedes the arrival of its event by the watcher's debounce at most (and a coarse
 # clock tick); an older mtime is a copied or moved file's, not the time of the change.
 MTIME_LEEWAY_S = 0.25
-RESCANS = 3  # layout scans redone after their watch is in place, until nothing moved meanwhile
-
-EventKind = Literal[
-    "ready",
-    "deployed",
-    "failed",
-    "slow",
-    "removed",
-    "added",
-    "crashed",
-    "restarted",
-    "log",
-    "call",
-    "warning",
-    "notice",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class DevEvent:
-    """Something the terminal should show once, above the status block."""
-
-    kind: EventKind
-    modules: tuple[str, ...] = ()
-    diagnostics: tuple[Diagnostic, ...] = ()
-    message: str = ""
-    duration_ms: float | None = None
-    level: str = ""
-    waiting: tuple[tuple[str, str], ...] = ()  # (module, what it waits for), shown with a failure
-
-
-def describe(event: DevEvent) -> list[str]:
-    """The plain-text lines `ftl dev` prints for an event (the first is the headline)."""
-    names = ", ".join(event.modules)
-    took = f" in {format_ms(event.duration_ms)}" if event.duration_ms is not None else ""
-    match event.kind:
-        case "ready":
-            count = len(event.modules)
-            return [f"ready: {count} module{'' if count == 1 else 's'} serving{took}"]
-        case "deployed":
-            return [f"deployed {names}{took}"]
-        case "failed":
-            lines = [str(d) for d in event.diagnostics]
-            lines += [f"{module}: waiting for {blocker}" for module, blocker in event.waiting]
-            note = f" ({event.message})" if event.message else ""
-            return [f"failed: {names}{note}", *lines] if names else lines
-        case "slow":
-            return [f"deploying {names}: {event.message}"]
-        case "call" | "notice":
-            return event.message.splitlines()
-        case "warning":
-            return [
-                f"{d.pos}: warning: {d.message}" if d.pos else f"warning: {d.message}"
-                for d in event.diagnostics
-            ]
-        case "crashed":
-            headline, *tail = event.message.splitlines()
-            return [f"crashed: {headline}", *(f"  {line}" for line in tail)]
-        case "log":
-            return [f"{names} | {line}" for line in event.message.splitlines() or [""]]
-        case _:
-            return [f"{event.kind} {names}".rstrip() + (f": {event.message}" if event.message else "")]
-
-
-# -- what the loop needs from the backplane ----------------------------------------------------
-
-
-class DeployOutcome(Protocol):
-    @property
-    def state(self) -> str: ...
-
-    @property
-    def diagnostics(self) -> Sequence[Diagnostic]: ...
-
-
-class LiveDeployment(Protocol):
-    @property
-    def key(self) -> str: ...
-
-    @property
-    def module(self) -> str: ...
-
-    @property
-    def state(self) -> str: ...
-
-    @property
-    def started_at(self) -> float: ...
-
-    @property
-    def version(self) -> int: ...
-
-
-class Deployer(Protocol):
-    """The slice of `ftl.devserver.backplane.Backplane` the dev loop uses.
-
-    `deploy` runs one changeset at a time; cancelled while its runners import, it stops them and
-    nothing of the changeset remains. Its deployments show in `deployments()` from the moment the
-    runners reported their schemas (state "starting") on.
-    """
-
-    async def deploy(
-        self, module_dirs: Sequence[Path], *, removals: Sequence[str] = (), build: bool = True
-    ) -> DeployOutcome: ...
-
-    async def set_project(self, project: Project) -> Sequence[Diagnostic]: ...
-
-    def realm_problems(self) -> Sequence[Diagnostic]: ...
-
-    def deployments(self) -> Sequence[LiveDeployment]: ...
-
-    def schema(self) -> ast.Schema: ...
-
-    def external_realms(self) -> Sequence[ast.Realm]: ...
-
-
-FAILED_STATE = "FAILED"
-SERVING_STATES = frozenset({"live", "down"})  # "down": crashed, being restarted, still routed to
 
 
 @dataclass(eq=False)
@@ -230,12 +106,6 @@ class _Attempt:
             return self
         since = max(self.since, other.since)
         return _Attempt(self.targets | other.targets, self.changed | other.changed, since)
-
-
-# -- the loop ----------------------------------------------------------------------------------
-
-
-MAX_CALLS_REMEMBERED = 1000  # request ids whose verb failure was shown
 
 
 class DevLoop:
@@ -263,16 +133,12 @@ class DevLoop:
         self._graph: Graph = {}
         self._pending: set[str] = set()  # modules whose current sources are not what serves
         self._gone: set[str] = set()  # modules deleted from disk that still serve (removal failed)
-        self._config: dict[str, dict[str, Any]] = {}  # the config values each module was given
-        self._secrets: dict[str, str] = {}  # a fingerprint of the secret values each module was given
-        self._shown: dict[str, frozenset[Diagnostic]] = {}  # last failure shown, per module
-        self._broken: set[str] = set()  # modules whose last deploy failed with errors of their own
-        self._held: set[str] = set()  # saved without errors, kept out by a failing module they went with
+        self._failures = Failures(self.status, report)
+        self._values = GivenValues(self._failures)
+        self._project_file = ProjectFileReloader(project, self._failures, report)
+        self._runtime = RuntimeReporter(backplane, self.status, report, project.root)
         self._unreadable: set[str] = set()  # modules kept serving while their ftl.toml cannot be read
         self._fingerprints: dict[str, str | None] = {}  # interface fingerprint of what serves
-        self._realm = project.realm  # the realm served: renaming it takes a restart
-        self._realm_asked = project.realm  # the realm the project file names, as last shown
-        self._warned = frozenset(project.warnings)  # shown by `ftl dev` as it started
         self._attempt: _Attempt | None = None  # the changeset being deployed
         self._deploying: tuple[frozenset[str], frozenset[str]] | None = None  # (targets, keys before)
         self._deploy_slow = False  # the changeset in flight was announced as slow
@@ -281,7 +147,6 @@ class DevLoop:
         self._set_aside: set[str] = set()  # start-up deploys cancelled while importing: deployed later
         self._early: Changes | None = None  # saved during start-up, for `follow` to apply
         self._turn = asyncio.Lock()  # one changeset in flight at a time
-        self._calls_shown: dict[str, None] = {}  # request ids whose verb failure was shown (bounded)
         self._watcher: ProjectWatcher | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -295,21 +160,21 @@ class DevLoop:
         """Discover, start watching (so edits made meanwhile are not lost), deploy everything."""
         started = self._clock()
         infos, problems = scan_modules(self.project)
-        self._show_failure(PROJECT_KEY, problems, force=True)
-        self._show_failure(REALMS_KEY, self._backplane.realm_problems(), force=True)
+        self._failures.show_problems(PROJECT_KEY, problems, force=True)
+        self._failures.show_problems(REALMS_KEY, self._backplane.realm_problems(), force=True)
         self._set_modules(infos)
-        self._config = self._config_values(self.project)
-        self._watcher = ProjectWatcher(self._plan())
+        self._values.read_config(self.project, self._modules)
+        self._watcher = ProjectWatcher(watch_plan(self.project, self._modules.values()))
         await self._watcher.start()
         # Read after the watch is in place: a later `ftl secret set` is seen as a change.
-        self._secrets = self._secret_fingerprints()
+        self._values.read_secrets(self.project, self._modules)
         if self._timeline is not None:
             streams = [self._timeline.stream(kind) for kind in ("deployment", "log")]
             # Failed calls only: following every call would put `ftl dev` on the calls' hot path.
             streams.append(self._timeline.stream("call", level="error"))
             for events in streams:
                 self._tasks.append(asyncio.create_task(self._follow_runtime(events)))
-        self._write_realm_stubs()
+        write_realm_clients(self._backplane, self.project)
         reader = asyncio.ensure_future(self._read_while_starting())
         try:
             await self.deploy_all()
@@ -405,7 +270,7 @@ class DevLoop:
         """Every module, in dependency order, independent ones in parallel, one changeset each."""
         names = sorted(self._modules)
         self._pending.update(names)
-        acyclic, cyclic = _split_cycles(self._graph)
+        acyclic, cyclic = split_cycles(self._graph)
         finished: dict[str, asyncio.Future[bool]] = {
             name: asyncio.get_running_loop().create_future() for name in acyclic
         }
@@ -479,7 +344,7 @@ class DevLoop:
             changed |= await self._relayout()
         changed &= set(self._modules)
         for name in changed:
-            self._graph[name] = _imports(self._modules[name], self._modules)
+            self._graph[name] = imports_among(self._modules[name], self._modules)
         targets = self._targets(changed, include_pending=changes.layout)
         if carry is not None:
             targets |= set(carry.targets) & set(self._modules)
@@ -537,19 +402,25 @@ class DevLoop:
         pending_before = set(self._pending)
         followers = self._followers(targets, changed)
         first = targets - followers
-        clients = {name: self._live_client(name) for name in first} if followers else {}
+        clients = (
+            {name: live_client(self._backplane, self.project, name) for name in first} if followers else {}
+        )
         for name in first:
             self.status.building(name)
         diagnostics = await self._deploy(first)
         if diagnostics is None:
             self._succeeded(first, since)
-            reshaped = {name for name, client in clients.items() if self._live_client(name) != client}
+            reshaped = {
+                name
+                for name, client in clients.items()
+                if live_client(self._backplane, self.project, name) != client
+            }
             users = followers & {user for name in reshaped for user in dependents_of(self._graph, name)}
             if not users:
                 return True
             # Its client changed after all: what imports it follows, on the one that now serves.
             return await self._settle(users, None, changed, since, False, set(self._pending))
-        if followers and any(self._owner_of(d) not in first for d in diagnostics):
+        if followers and any(owner_of(d, self._modules.values()) not in first for d in diagnostics):
             # Maybe the modules importing it do not fit its new interface: deploy them with it, so
             # that the errors shown are the ones they meet building against it.
             return await self._settle(targets, None, changed, since, include_pending, pending_before)
@@ -559,7 +430,7 @@ class DevLoop:
         """The modules of `targets` that are there only as importers of modules whose edit kept
         their interface (as far as their sources tell): they serve their current sources, and
         follow only if a client they import changes after all."""
-        serving = {d.module for d in self._backplane.deployments() if d.state in SERVING_STATES}
+        serving = serving_modules(self._backplane)
         candidates = {name for name in targets - changed - self._pending if name in serving}
         reshaped = {name for name in targets - candidates if not self._same_interface(name, changed)}
         followers = set()
@@ -580,12 +451,6 @@ class DevLoop:
         info = self._modules.get(name)
         return interface_fingerprint(info) if info is not None else None
 
-    def _live_client(self, name: str) -> str | None:
-        """The generated client of the version of `name` that serves (None: none serves)."""
-        realm = self._backplane.schema().realm(self.project.realm)
-        module = realm.module(name) if realm is not None else None
-        return render_stub(module) if module is not None else None
-
     async def _settle(
         self,
         targets: set[str],
@@ -604,8 +469,8 @@ class DevLoop:
             if diagnostics is None:
                 self._succeeded(targets, since)
                 return True
-        blame = self._blame(diagnostics, targets, changed)
-        stale = {name for name in blame if name in pending_before and name not in changed}
+        blamed = blame(diagnostics, targets, changed, self._modules.values())
+        stale = {name for name in blamed if name in pending_before and name not in changed}
         retry = (
             self._targets(changed, include_pending=include_pending, without=stale) & targets
             if stale
@@ -615,14 +480,14 @@ class DevLoop:
             diagnostics = await self._deploy(retry)
             if diagnostics is None:
                 self._succeeded(retry, since)
-                self._failed(targets - retry, blame, changed)
+                self._failed(targets - retry, blamed, changed)
                 return False
             # Outside the retry, the first attempt's errors are the ones met building the new
             # sources (the retry's only say that the versions serving do not fit them).
-            blame = self._blame(diagnostics, retry, changed) | {
-                n: d for n, d in blame.items() if n not in retry
+            blamed = blame(diagnostics, retry, changed, self._modules.values()) | {
+                n: d for n, d in blamed.items() if n not in retry
             }
-        self._failed(targets | (set(blame) & set(self._modules)), blame, changed)
+        self._failed(targets | (set(blamed) & set(self._modules)), blamed, changed)
         return False
 
     async def _deploy(self, targets: set[str]) -> list[Diagnostic] | None:
@@ -630,7 +495,7 @@ class DevLoop:
         # The backplane runs one changeset at a time anyway; waiting here, not there, keeps the
         # start-up's concurrent deploys from being announced as slow while they merely queue.
         async with self._turn:
-            serving = {d.module for d in self._backplane.deployments() if d.state in SERVING_STATES}
+            serving = serving_modules(self._backplane)
             removals = sorted(self._gone & serving)
             dirs = [self._modules[name].directory for name in sorted(targets)]
             fingerprints = {name: self._fingerprint_of(name) for name in targets}
@@ -647,7 +512,7 @@ class DevLoop:
         if outcome.state == FAILED_STATE:
             return list(outcome.diagnostics) or [Diagnostic("the changeset failed")]
         self._fingerprints.update(fingerprints)
-        self._write_stubs(targets)
+        write_module_clients(self._backplane, self.project, targets)
         if self._gone:
             self._forget_removed()
         return None
@@ -684,102 +549,13 @@ class DevLoop:
             at = current.started_at if current else now
             self.status.deployed(name, version=version, at=at, reload_ms=reload_ms)
             self._pending.discard(name)
-            self._broken.discard(name)
-            self._held.discard(name)
-            self._shown.pop(name, None)
+        self._failures.deployed(names)
         self._report(DevEvent("deployed", tuple(sorted(names)), duration_ms=reload_ms))
 
-    def _blame(
-        self, diagnostics: list[Diagnostic], targets: set[str], changed: set[str]
-    ) -> dict[str, list[Diagnostic]]:
-        """Each diagnostic under the module whose files it points into; the rest under the changed ones."""
-        by_module: dict[str, list[Diagnostic]] = {}
-        unplaced: list[Diagnostic] = []
-        for diagnostic in diagnostics:
-            owner = self._owner_of(diagnostic)
-            if owner is None:
-                unplaced.append(diagnostic)
-            else:
-                by_module.setdefault(owner, []).append(diagnostic)
-        if unplaced:
-            fallback = sorted((changed & targets) or targets)
-            for name in fallback:
-                by_module.setdefault(name, []).extend(unplaced)
-        return by_module
-
-    def _owner_of(self, diagnostic: Diagnostic) -> str | None:
-        if diagnostic.pos is None or not diagnostic.pos.filename:
-            return None
-        path = Path(diagnostic.pos.filename)
-        path = path if path.is_absolute() else (Path.cwd() / path)
-        path = Path(os.path.normpath(path))
-        owners = [m for m in self._modules.values() if path.is_relative_to(m.directory)]
-        return max(owners, key=lambda m: len(m.directory.parts)).name if owners else None
-
-    def _failed(self, names: set[str], blame: dict[str, list[Diagnostic]], changed: set[str]) -> None:
+    def _failed(self, names: set[str], blamed: dict[str, list[Diagnostic]], changed: set[str]) -> None:
         """Mark `names` as not deployed; show each module's errors once per change."""
-        to_show: list[Diagnostic] = []
-        shown_for: list[str] = []
-        waiting: list[tuple[str, str]] = []
-        culprits = sorted(name for name in names if blame.get(name))
-        # Saved and tried without errors of their own: whatever broke them before is fixed.
-        held = sorted(name for name in names if not blame.get(name) and name in changed | self._held)
-        self._broken -= set(held)
-        self._held = (self._held - names) | set(held if culprits else ())
-        broken = set(culprits) | self._broken
-        for name in sorted(names):
-            self._pending.add(name)
-            diagnostics = blame.get(name)
-            if not diagnostics:
-                if name in held and culprits:
-                    self.status.failed(name, f"not deployed: {', '.join(culprits)} failed")
-                else:
-                    self.status.unchanged(name)
-                continue
-            blockers = self._blockers(name, broken)
-            if blockers:
-                # Its errors are most likely the broken module's, seen from here: shown if they
-                # remain once that one is fixed.
-                self._broken.discard(name)
-                note = f"waiting for {', '.join(blockers)}"
-                self.status.failed(name, note)
-                key = frozenset({Diagnostic(note)})
-                if name in changed or self._shown.get(name) != key:
-                    waiting.append((name, ", ".join(blockers)))
-                self._shown[name] = key
-                continue
-            self._broken.add(name)
-            relative = _relative([_deleted_reference(d, self._gone) for d in diagnostics])
-            self.status.failed(name, str(relative[0]))
-            key = frozenset(relative)
-            if name in changed or self._shown.get(name) != key:
-                to_show.extend(relative)
-                shown_for.append(name)
-            self._shown[name] = key
-        if to_show or waiting:
-            notes = [_still_serving(self.status, shown_for)]
-            if held and culprits:
-                serving = _still_serving(self.status, held)
-                notes.append(f"{', '.join(held)} not deployed either" + (f": {serving}" if serving else ""))
-            note = "; ".join(n for n in notes if n)
-            shown = tuple(sorted_unique(to_show))
-            self._report(DevEvent("failed", tuple(shown_for), shown, message=note, waiting=tuple(waiting)))
-
-    def _blockers(self, name: str, broken: set[str]) -> list[str]:
-        """The broken modules `name` imports, directly or not: the first ones in the chain."""
-        found = (dependencies_of(self._graph, [name]) - {name}) & broken
-        first = [b for b in found if not (dependencies_of(self._graph, [b]) - {b}) & broken]
-        return sorted(first or found)
-
-    def _show_failure(self, key: str, diagnostics: Sequence[Diagnostic], *, force: bool = False) -> None:
-        """Project-level problems (a bad ftl.toml, ftl-project.toml): shown when new."""
-        if not diagnostics:
-            self._shown.pop(key, None)
-            return
-        shown = _relative(list(diagnostics))
-        if force or self._shown.get(key) != frozenset(shown):
-            self._report(DevEvent("failed", (), tuple(shown)))
-        self._shown[key] = frozenset(shown)
+        self._pending |= names
+        self._failures.failed(names, blamed, changed, self._graph, self._gone)
 
     # -- modules added, removed, renamed -------------------------------------------------------
 
@@ -787,16 +563,16 @@ class DevLoop:
         """Reload the project file and find the modules again; returns the new, moved or renamed
         ones, those whose config changed and those importing a realm whose pin changed. Deleted
         modules are queued for removal."""
-        project = self._reload_project()
+        project = self._project_file.reload(self.project.path)
         if project is None:
             return set()
         repinned = {pin.name for pin in set(project.realms) ^ set(self.project.realms)}
         self.project = project
-        self._show_failure(REALMS_KEY, await self._backplane.set_project(project))
+        self._failures.show_problems(REALMS_KEY, await self._backplane.set_project(project))
         old = self._modules
-        new, problems = await self._rescan(project, old)
-        self._show_failure(PROJECT_KEY, problems)
-        unreadable = {n for n, info in new.items() if n in old and not _readable(info)} if problems else set()
+        new, problems = await rescan(project, old, self._watcher)
+        self._failures.show_problems(PROJECT_KEY, problems)
+        unreadable = {n for n, info in new.items() if n in old and not readable(info)} if problems else set()
         fixed = self._unreadable - unreadable
         self._unreadable = unreadable
         for name in sorted(unreadable):
@@ -808,141 +584,44 @@ class DevLoop:
         users = {user for name in deleted for user in dependents_of(self._graph, name)}
         self._gone = (self._gone | deleted) - set(new)
         self._pending -= deleted
-        self._broken -= deleted
-        self._held -= deleted
+        self._failures.deleted(deleted)
         self._set_modules(new.values())
-        config, self._config = self._config, self._config_values(project)
-        reconfigured = {name for name in new if config.get(name) != self._config.get(name)}
+        reconfigured = self._values.read_config(project, self._modules)
         if repinned:
-            self._write_realm_stubs()
-            realms = [r.name for r in self._backplane.external_realms()]
-            remove_stale_stubs(project.root, self._modules, realms)
-            users |= {name for name, info in self._modules.items() if repinned & set(_imported(info))}
+            write_realm_clients(self._backplane, self.project)
+            remove_stale_clients(self._backplane, project, self._modules)
+            users |= {name for name, info in self._modules.items() if repinned & set(source_imports(info))}
         moved = {name for name, info in new.items() if old.get(name) != info}
         return moved | reconfigured | (users & set(new)) | (fixed & set(new))
-
-    def _reload_project(self) -> Project | None:
-        """The project file read again, with the realm that serves (renaming it takes a restart);
-        None when it cannot be read. Shows what changed about it: an error, that it is fixed, a
-        renamed realm, new warnings."""
-        try:
-            project = load_project(self.project.path)
-        except FtlError as exc:
-            self._show_failure(PROJECT_FILE_KEY, exc.diagnostics)
-            return None
-        if self._shown.pop(PROJECT_FILE_KEY, None) is not None:
-            self._report(DevEvent("notice", message=f"{display_path(project.path)}: ok again"))
-        if project.realm != self._realm_asked:
-            self._realm_asked = project.realm
-            if project.realm != self._realm:
-                self._report(
-                    DevEvent(
-                        "notice",
-                        message=f"{display_path(project.path)}: realm {project.realm!r} takes effect when"
-                        f" `ftl dev` restarts (serving realm {self._realm!r} until then)",
-                    )
-                )
-        warnings = frozenset(project.warnings)
-        if warnings != self._warned:
-            self._warned = warnings
-            if warnings:
-                self._report(DevEvent("warning", diagnostics=tuple(_relative(list(warnings)))))
-        return replace(project, realm=self._realm)
-
-    async def _rescan(
-        self, project: Project, old: dict[str, ModuleInfo]
-    ) -> tuple[dict[str, ModuleInfo], list[Diagnostic]]:
-        """The modules on disk (with those that served and are still there when the layout does
-        not make sense), watched. A scan made before its watch was in place is made again until
-        nothing changed meanwhile: a directory that just appeared is watched only from then on."""
-        new, problems = _scan(project, old)
-        if self._watcher is None:
-            return new, problems
-        for _ in range(RESCANS):
-            before = _watched(self._watcher.plan)
-            plan = self._plan(new.values())
-            await self._watcher.replan(plan)
-            if _watched(plan) <= before:
-                return new, problems
-            again, problems = _scan(project, old)
-            if again == new:
-                return new, problems
-            new = again
-        await self._watcher.replan(self._plan(new.values()))
-        return new, problems
-
-    def _config_values(self, project: Project) -> dict[str, dict[str, Any]]:
-        """The config values each module's runner is given (`[config]` overlaid with its own table)."""
-        try:
-            values = {name: values_for(project, "config", name) for name in self._modules}
-        except FtlError as exc:
-            self._show_failure(CONFIG_KEY, exc.diagnostics)
-            return self._config
-        self._show_failure(CONFIG_KEY, [])
-        return values
 
     async def _secrets_changed(self, *, replan: bool) -> set[str]:
         """The modules whose secret values are not the ones they were given. With `replan`, the
         state directory may have come or gone: the watch on it follows."""
         if replan and self._watcher is not None:
-            await self._watcher.replan(self._plan())
-        unreadable = SECRETS_KEY in self._shown
-        before, self._secrets = self._secrets, self._secret_fingerprints()
-        changed = {name for name in self._modules if before.get(name) != self._secrets.get(name)}
-        if unreadable and SECRETS_KEY not in self._shown:
+            await self._watcher.replan(watch_plan(self.project, self._modules.values()))
+        unreadable = self._failures.showing(SECRETS_KEY)
+        changed = self._values.read_secrets(self.project, self._modules)
+        if unreadable and not self._failures.showing(SECRETS_KEY):
             # Deploys failed while the file could not be read: retry them now that it can be.
             changed |= self._pending & set(self._modules)
         return changed
 
-    def _secret_fingerprints(self) -> dict[str, str]:
-        """A digest of each module's secret values: enough to tell a change, never shown."""
-        try:
-            values = {name: values_for(self.project, "secret", name) for name in self._modules}
-        except FtlError as exc:
-            self._show_failure(SECRETS_KEY, exc.diagnostics)
-            return self._secrets
-        self._show_failure(SECRETS_KEY, [])
-        return {name: _fingerprint(secrets) for name, secrets in values.items()}
-
     def _forget_removed(self) -> None:
         """After a changeset went through, the deleted modules it removed are gone for good."""
-        serving = {d.module for d in self._backplane.deployments() if d.state in SERVING_STATES}
-        removed = sorted(self._gone - serving)
+        removed = sorted(self._gone - serving_modules(self._backplane))
         self._gone -= set(removed)
         for name in removed:
             self.status.removed(name)
-            self._shown.pop(name, None)
-            self._broken.discard(name)
+            self._failures.removed(name)
         if removed:
-            realms = [r.name for r in self._backplane.external_realms()]
-            remove_stale_stubs(self.project.root, self._modules, realms)
+            remove_stale_clients(self._backplane, self.project, self._modules)
             self._report(DevEvent("removed", tuple(removed)))
 
-    # -- generated clients ---------------------------------------------------------------------
-
-    def _write_stubs(self, names: Iterable[str]) -> None:
-        """Clients of freshly deployed modules, from the schemas their runners reported."""
-        realm = self._backplane.schema().realm(self.project.realm)
-        for name in names:
-            module = realm.module(name) if realm is not None else None
-            if module is not None:
-                write_module_stub(self.project.root, module)
-
-    def _write_realm_stubs(self) -> None:
-        for realm in self._backplane.external_realms():
-            write_realm_stubs(self.project.root, realm)
-
     def _set_modules(self, infos: Iterable[ModuleInfo]) -> None:
-        self._modules = {info.name: _resolved(info) for info in infos}
-        self._graph = {name: _imports(info, self._modules) for name, info in self._modules.items()}
+        self._modules = {info.name: resolved(info) for info in infos}
+        self._graph = {name: imports_among(info, self._modules) for name, info in self._modules.items()}
         for name in self._modules:
             self.status.discovered(name)
-
-    def _plan(self, modules: Iterable[ModuleInfo] | None = None) -> WatchPlan:
-        infos = self._modules.values() if modules is None else modules
-        watched = [WatchedModule(m.name, m.directory, m.watch) for m in infos]
-        secrets = self.project.state_dir / SECRETS_FILE
-        return make_plan(self.project.root, self.project.module_roots(), watched, secrets=secrets)
 
     # -- runner crashes and logs ---------------------------------------------------------------
 
@@ -951,40 +630,8 @@ class DevLoop:
             self.runtime_event(event)
 
     def runtime_event(self, event: TimelineEvent) -> None:
-        """A timeline event from the backplane: user logs, and runner crashes and restarts (told
-        apart by `data["runner"]`, see `ftl.devserver.backplane`)."""
-        if event.kind == "log":
-            self._report(DevEvent("log", (event.module,), message=event.message, level=event.level))
-            return
-        if event.kind == "call":
-            self._call_failed(event)
-            return
-        deployment = str(event.data.get("deployment", ""))
-        serving = {d.key for d in self._backplane.deployments() if d.state in SERVING_STATES}
-        if event.kind != "deployment" or event.module not in self._modules or deployment not in serving:
-            return
-        runner = event.data.get("runner")
-        if runner == "crashed":
-            tail = str(event.data.get("stderr", "")).rstrip()
-            self.status.crashed(event.module, event.message)
-            message = f"{event.message}\n{tail}" if tail else event.message
-            self._report(DevEvent("crashed", (event.module,), message=message, level="error"))
-        elif runner == "restarted":
-            self.status.recovered(event.module)
-            self._report(DevEvent("restarted", (event.module,), message=event.message))
-
-    def _call_failed(self, event: TimelineEvent) -> None:
-        """A verb that raised, once per request (a call it made shares its request id)."""
-        if event.level != "error" or event.data.get("error_kind") != "verb_error":
-            return
-        request = event.request_id or f"#{event.id}"
-        if request in self._calls_shown:
-            return
-        self._calls_shown[request] = None
-        if len(self._calls_shown) > MAX_CALLS_REMEMBERED:
-            del self._calls_shown[next(iter(self._calls_shown))]
-        lines = verb_failure_lines(event, self.project.root)
-        self._report(DevEvent("call", (event.module,), message="\n".join(lines), level="error"))
+        """A timeline event from the backplane, shown if it is about a module of the project."""
+        self._runtime.show(event, self._modules)
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -996,94 +643,6 @@ async def _cancelled(task: asyncio.Future[Any]) -> bool:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     return task.cancelled()
-
-
-_UNKNOWN_REFERENCE = re.compile(r'^unknown reference "(?P<module>[A-Za-z_]\w*)\.(?P<name>[^"]+)"')
-
-
-def _deleted_reference(diagnostic: Diagnostic, deleted: set[str]) -> Diagnostic:
-    """An unknown reference to a module deleted from disk, said as such: the module keeps
-    serving (its removal waits) until nothing uses it."""
-    match = _UNKNOWN_REFERENCE.match(diagnostic.message)
-    if match is None or match["module"] not in deleted:
-        return diagnostic
-    module = match["module"]
-    message = (
-        f"{module}.{match['name']}: module {module} was deleted but is still used here "
-        f"({module} keeps serving until nothing uses it)"
-    )
-    return replace(diagnostic, message=message)
-
-
-def _still_serving(status: DevStatus, names: Iterable[str]) -> str:
-    """`orders v2, billing v1 still serving`, for those of `names` that serve (else "")."""
-    rows = [row for row in map(status.get, names) if row is not None and row.serving]
-    return ", ".join(f"{row.name} v{row.version}" for row in rows) + " still serving" if rows else ""
-
-
-def _still_there(info: ModuleInfo) -> bool:
-    """Whether the module's directory still holds an ftl.toml that names it (or one that cannot be
-    read, which is shown as an error of its own: the module is not deleted for it)."""
-    if not (info.directory / MODULE_FILE).is_file():
-        return False
-    try:
-        return read_module_file(info.directory).name == info.name
-    except FtlError:
-        return True
-
-
-def _watched(plan: WatchPlan) -> set[tuple[Path, bool]]:
-    """Every directory the plan watches, and whether recursively."""
-    return {(p, True) for p in plan.recursive_paths()} | {(p, False) for p in plan.flat_paths()}
-
-
-def _readable(info: ModuleInfo) -> bool:
-    try:
-        read_module_file(info.directory)
-    except FtlError:
-        return False
-    return True
-
-
-def _scan(project: Project, old: dict[str, ModuleInfo]) -> tuple[dict[str, ModuleInfo], list[Diagnostic]]:
-    """The project's modules by name, and the problems met finding them."""
-    infos, problems = scan_modules(project)
-    new = {info.name: _resolved(info) for info in infos}
-    if problems:
-        # A layout that does not make sense takes nothing down: what served and is still there
-        # keeps serving until the problem is fixed.
-        new |= {name: info for name, info in old.items() if name not in new and _still_there(info)}
-    return new, problems
-
-
-def _resolved(info: ModuleInfo) -> ModuleInfo:
-    return replace(info, directory=info.directory.resolve())
-
-
-def _imports(info: ModuleInfo, modules: dict[str, ModuleInfo]) -> dict[str, Any]:
-    return {dep: pos for dep, pos in _imported(info).items() if dep in modules and dep != info.name}
-
-
-def _imported(info: ModuleInfo) -> dict[str, Any]:
-    """Every `ftl_modules.X` the module's sources import now (modules and external realms alike)."""
-    recheck_sources(info.directory / info.package)  # a same-size save can keep a cached file's stat
-    return module_imports(info)
-
-
-def _split_cycles(graph: Graph) -> tuple[list[str], list[str]]:
-    """(modules that can be ordered, modules on or behind a dependency cycle)."""
-    waiting = {name: {d for d in deps if d in graph} for name, deps in graph.items()}
-    ordered: list[str] = []
-    ready = sorted(name for name, deps in waiting.items() if not deps)
-    while ready:
-        name = ready.pop()
-        ordered.append(name)
-        for other, deps in waiting.items():
-            if name in deps:
-                deps.discard(name)
-                if not deps:
-                    ready.append(other)
-    return ordered, sorted(set(graph) - set(ordered))
 
 
 def _saved_at(paths: Iterable[Path], arrived: float | None, now: float) -> float:
@@ -1103,70 +662,3 @@ def _saved_at(paths: Iterable[Path], arrived: float | None, now: float) -> float
     if newest > now or (arrived is not None and newest < arrived - MTIME_LEEWAY_S):
         return fallback
     return newest
-
-
-def _fingerprint(values: dict[str, Any]) -> str:
-    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _relative(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """File names relative to the current directory, as every `ftl` error prints them."""
-    result = []
-    for diagnostic in sorted_unique(diagnostics):
-        pos = diagnostic.pos
-        if pos is not None and pos.filename and os.path.isabs(pos.filename):
-            with contextlib.suppress(ValueError):
-                pos = pos.with_filename(os.path.relpath(pos.filename))
-        result.append(Diagnostic(diagnostic.message, pos))
-    return sorted_unique(result)
-
-
-# -- `ftl dev` as a whole ----------------------------------------------------------------------
-
-
-async def run_dev(
-    project: Project,
-    report: Callable[[DevEvent], None],
-    on_ready: Callable[[ServerUrls], None],
-    *,
-    options: ServeOptions | None = None,
-    status: DevStatus | None = None,
-    console: bool = True,
-) -> None:
-    """Serve `project` with hot reload until SIGINT/SIGTERM, then stop everything it started.
-
-    `on_ready` gets the bound URLs as soon as the servers listen (before the first deploy ends).
-    `console=False` serves the admin API without the web console's pages.
-    """
-    from ftl.devserver.console import server_console_routes
-    from ftl.devserver.server import DevServer
-
-    pages = server_console_routes if console else None
-    server = DevServer(project, realm=project.realm, options=options, admin_extra_routes=pages)
-    loop = DevLoop(project, server.backplane, report, status=status, timeline=server.timeline)
-    event_loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            event_loop.add_signal_handler(sig, server.request_stop)
-            handled.append(sig)
-    running: asyncio.Task[None] | None = None
-    try:
-        await server.start()
-        on_ready(server.urls)
-        running = asyncio.create_task(loop.run())
-        stopped = asyncio.create_task(server.wait_stopped())
-        done, _ = await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        stopped.cancel()
-        if running in done:
-            running.result()
-    finally:
-        if running is not None:
-            running.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await running
-        await loop.close()
-        await server.stop()
-        for sig in handled:
-            event_loop.remove_signal_handler(sig)

@@ -21,7 +21,8 @@ import pytest
 
 from ftl.build.watcher import Changes
 from ftl.configstore import Key, set_value, unset_value, values_for
-from ftl.devserver.devloop import DevEvent, DevLoop, describe
+from ftl.devserver.dev_events import DevEvent, describe
+from ftl.devserver.devloop import DevLoop
 from ftl.devserver.status import ModuleState
 from ftl.devserver.timeline import TimelineEvent
 from ftl.errors import Diagnostic, FtlError, Position
@@ -1099,7 +1100,7 @@ def test_a_verb_that_raises_is_shown_once_with_its_user_frames(
 
 
 def test_an_unknown_reference_to_a_deleted_module_says_it_was_deleted() -> None:
-    from ftl.devserver.devloop import _deleted_reference
+    from ftl.devserver.dev_failures import deleted_reference as _deleted_reference
 
     where = Position("beta/beta/__init__.py", 46, 12)
     unknown = Diagnostic('unknown reference "alpha.echo2", is the type annotated and exported?', where)

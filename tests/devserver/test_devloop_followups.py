@@ -35,7 +35,8 @@ from ftl.build.discover import ModuleInfo
 from ftl.build.graph import interface_fingerprint
 from ftl.build.watcher import Changes
 from ftl.devserver import devloop
-from ftl.devserver.devloop import DevEvent, DevLoop, describe
+from ftl.devserver.dev_events import DevEvent, describe
+from ftl.devserver.devloop import DevLoop
 from ftl.devserver.status import ModuleState
 from ftl.errors import Diagnostic, Position
 from ftl.project import load_project
