@@ -154,8 +154,7 @@ class WatchPlan:
     unfinished: frozenset[Path] = frozenset()
 
     def recursive_paths(self) -> list[Path]:
-        directories = {m.directory for m in self.modules} | self.unfinished
-        return sorted(d for d in directories if d.is_dir())
+        return sorted({m.directory for m in self.modules if m.directory.is_dir()})
 
     def flat_paths(self) -> list[Path]:
         return sorted(p for p in self.flat_dirs if p.is_dir())
@@ -165,6 +164,12 @@ class WatchPlan:
         sets = [
             WatchSet(tuple(self.recursive_paths()), recursive=True),
             WatchSet(tuple(self.flat_paths()), recursive=False),
+        ]
+        # Each its own watch: one deleted (a copy removed again) must not stop the modules' watch.
+        sets += [
+            WatchSet((d,), recursive=True, on_failure=d / MODULE_FILE)
+            for d in sorted(self.unfinished)
+            if d.is_dir()
         ]
         if self.secrets is not None and self.secrets.parent.is_dir():
             # Its own watch: the state dir comes and goes (`rm -rf .ftl`) without disturbing the others.

@@ -184,7 +184,10 @@ def test_a_directory_with_an_ftl_toml_but_no_package_yet_is_watched_into(tmp_pat
     root = _project(tmp_path).resolve()
     (root / "modules/notyet/ftl.toml").write_text('module = "notyet"\n')
     plan = _plan(root)
-    assert plan.recursive_paths() == [root / "modules/echo", root / "modules/notyet", root / "modules/time"]
+    assert plan.recursive_paths() == [root / "modules/echo", root / "modules/time"]
+    # Its own watch: deleting it must not stop the watch of the modules.
+    notyet = root / "modules/notyet"
+    assert WatchSet((notyet,), recursive=True, on_failure=notyet / "ftl.toml") in plan.watch_sets()
     # Its package is written after it: each piece may complete the module, so look again.
     (root / "modules/notyet/notyet").mkdir()
     package_file = root / "modules/notyet/notyet/__init__.py"
