@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -323,6 +324,22 @@ def _watch_filter(_change: Change, path: str) -> bool:
     return not _IGNORED_NAME.search(name) and "/__pycache__" not in path
 
 
+def modified_since(watch: WatchSet, since: float) -> list[Path]:
+    """The files under `watch`'s paths (and, watched flat, the directories right in them), not in
+    ignored places, changed at or after `since`: what a watch not running then may have missed."""
+    found: list[Path] = []
+    for root in watch.paths:
+        for directory, dirs, files in os.walk(root):
+            names = files if watch.recursive else [*files, *dirs]
+            dirs[:] = [d for d in dirs if not is_ignored(PurePosixPath(d))] if watch.recursive else []
+            for name in names:
+                path = Path(directory, name)
+                with contextlib.suppress(OSError):
+                    if not is_ignored(PurePosixPath(name)) and path.stat().st_mtime >= since:
+                        found.append(path)
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class _Pump:
     task: asyncio.Task[None]
@@ -335,7 +352,9 @@ class ProjectWatcher:
     Use as `async with ProjectWatcher(plan) as watcher: async for changes in watcher: ...`.
     Events that arrive while the consumer is busy are merged into the next batch it reads.
     Each `WatchSet` of the plan has its own OS watcher, and `replan()` starts and stops only the
-    ones whose paths changed, so the others never miss an event.
+    ones whose paths changed, so the others never miss an event. A watch stopped (or broken) and
+    started again cannot have seen what changed in between: files modified since it went away
+    are reported when it is back.
     """
 
     def __init__(self, plan: WatchPlan, *, debounce_ms: int = DEBOUNCE_MS, step_ms: int = STEP_MS) -> None:
@@ -344,6 +363,7 @@ class ProjectWatcher:
         self._step_ms = step_ms
         self._raw: asyncio.Queue[tuple[float, set[tuple[Change, str]]]] = asyncio.Queue()  # (arrived, events)
         self._pumps: dict[WatchSet, _Pump] = {}  # a watch that failed is dropped, so replan restarts it
+        self._unwatched_since: float | None = None  # when a watch last went away (stopped or broke)
 
     @property
     def plan(self) -> WatchPlan:
@@ -397,9 +417,22 @@ class ProjectWatcher:
             # Each pump sets up its OS watches synchronously in its first step: let that step run
             # so that a file written right after start() or replan() is seen.
             await asyncio.sleep(0)
+            since, self._unwatched_since = self._unwatched_since, None
+            if since is not None:
+                missed = {
+                    (Change.modified, str(path)) for watch in fresh for path in modified_since(watch, since)
+                }
+                if missed:
+                    self._raw.put_nowait((time.time(), missed))
+
+    def _unwatched(self) -> None:
+        went = time.time()
+        self._unwatched_since = went if self._unwatched_since is None else min(self._unwatched_since, went)
 
     async def _stop(self, watches: Sequence[WatchSet]) -> None:
         pumps = [self._pumps.pop(watch) for watch in watches]
+        if pumps:
+            self._unwatched()
         for pump in pumps:
             # Its own event: awatch sets the event it was given when cancelled, which would
             # otherwise stop every other watch too.
@@ -427,5 +460,6 @@ class ProjectWatcher:
             current = self._pumps.get(watch)
             if current is not None and current.stop is stop:
                 del self._pumps[watch]
+            self._unwatched()
             failed = watch.on_failure or self._plan.root / PROJECT_FILE
             self._raw.put_nowait((time.time(), {(Change.modified, str(failed))}))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path, PurePosixPath
@@ -21,6 +22,7 @@ from ftl.build.watcher import (
     glob_regex,
     is_ignored,
     make_plan,
+    modified_since,
 )
 from ftl.files import write_atomic
 from ftl.runtime.extract.module_file import DEFAULT_WATCH as MODULE_DEFAULT_WATCH
@@ -336,6 +338,43 @@ def test_live_watcher_reports_module_edits_and_layout(tmp_path: Path) -> None:
                 watcher, lambda: fresh.write_text(f"Y = {next(counter)}\n"), lambda c: bool(c.modules)
             )
             assert changes.modules == {"notyet"}
+
+    _run(scenario)
+
+
+def test_modified_since_finds_recent_files_outside_ignored_places(tmp_path: Path) -> None:
+    root = _project(tmp_path).resolve()
+    old, now = time.time() - 100, time.time()
+    for path in (root / "modules").rglob("*"):
+        os.utime(path, (old, old))
+    edited = root / "modules/echo/echo/__init__.py"
+    edited.write_text("X = 1\n")
+    (root / "modules/echo/echo/__pycache__").mkdir()
+    (root / "modules/echo/echo/__pycache__/x.pyc").write_text("")
+    echo = root / "modules/echo"
+    assert modified_since(WatchSet((echo,), recursive=True), now - 1) == [edited]
+    # Flat: only the directory's own entries.
+    (root / "modules/fresh").mkdir()
+    found = modified_since(WatchSet((root / "modules",), recursive=False), now - 1)
+    assert found == [root / "modules/fresh"]
+
+
+def test_a_restarted_watch_reports_what_changed_while_it_was_away(tmp_path: Path) -> None:
+    root = _project(tmp_path).resolve()
+    source = root / "modules/time/time/__init__.py"
+
+    async def scenario() -> None:
+        async with ProjectWatcher(_plan(root)) as watcher:
+            # The modules' watch is swapped for a new one (a module was added); an edit made while
+            # neither ran is still reported.
+            await watcher._stop([w for w in watcher._pumps if w.recursive])
+            source.write_text("T = 2\n")
+            (root / "modules/notyet/notyet").mkdir()
+            (root / "modules/notyet/ftl.toml").write_text('module = "notyet"\n')
+            modules = [*watcher.plan.modules, WatchedModule("notyet", root / "modules/notyet")]
+            await watcher.replan(make_plan(root, [root / "modules"], modules))
+            changes = watcher.drain()
+            assert "time" in changes.modules
 
     _run(scenario)
 
