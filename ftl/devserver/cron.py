@@ -115,7 +115,7 @@ class CronScheduler:
             else:
                 scheduled[key] = _Scheduled(job, _next_fire(job.pattern, now))
                 if scheduled[key].next_at == math.inf:
-                    self._ended(job, "never runs: its schedule has no time after now")
+                    self._warn(job, f"never runs: its schedule ({job.pattern.text}) has no time after now")
         self._scheduled = scheduled
         self._wake.set()
 
@@ -149,26 +149,16 @@ class CronScheduler:
         key = (job.module, job.verb)
         scheduled.next_at = _next_fire(job.pattern, now)
         if scheduled.next_at == math.inf:
-            self._ended(job, "ran for the last time: its schedule has no time after this one")
+            self._warn(job, "ran for the last time: its schedule has no time after this one")
         running = self._running.get(key)
         if running is not None and not running.done():
-            self._timeline.add(
-                TimelineEvent(
-                    kind="log",
-                    time=time.time(),
-                    module=job.module,
-                    verb=job.verb,
-                    level="warn",
-                    message=f"cron job {job.name} skipped a run: the previous one is still running",
-                    data={"cron": job.pattern.text},
-                )
-            )
+            self._warn(job, "skipped a run: the previous one is still running")
             return
         task = asyncio.get_running_loop().create_task(self._run_job(job))
         self._running[key] = task
         task.add_done_callback(lambda done: self._finished(key, done))
 
-    def _ended(self, job: CronJob, why: str) -> None:
+    def _warn(self, job: CronJob, what: str) -> None:
         self._timeline.add(
             TimelineEvent(
                 kind="log",
@@ -176,7 +166,7 @@ class CronScheduler:
                 module=job.module,
                 verb=job.verb,
                 level="warn",
-                message=f"cron job {job.name} {why} ({job.pattern.text})",
+                message=f"cron job {job.name} {what}",
                 data={"cron": job.pattern.text},
             )
         )

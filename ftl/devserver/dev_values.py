@@ -1,7 +1,7 @@
 """The config and secret values each module's runner was given, to tell which modules an edit of
 `ftl-project.toml` or `ftl secret set` (a change of `.ftl/secrets.toml`) concerns.
 
-Of the secrets only a fingerprint of each module's values is kept, never the values themselves,
+Only a fingerprint of each module's values is kept, never the values themselves,
 so nothing the loop reports can show one. A file that cannot be read is shown once (under
 `CONFIG_KEY` or `SECRETS_KEY`), and the values read before are kept.
 """
@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from ftl.configstore import values_for
+from ftl.configstore import Kind, values_for
 from ftl.devserver.dev_failures import CONFIG_KEY, SECRETS_KEY, Failures
 from ftl.errors import FtlError
 from ftl.project import Project
@@ -24,33 +24,27 @@ class GivenValues:
 
     def __init__(self, failures: Failures) -> None:
         self._failures = failures
-        self._config: dict[str, dict[str, Any]] = {}
-        self._secrets: dict[str, str] = {}
+        self._given: dict[Kind, dict[str, str]] = {"config": {}, "secret": {}}  # fingerprints, by module
 
     def read_config(self, project: Project, names: Iterable[str]) -> set[str]:
         """Read the config values of `names` (`[config]` overlaid with each module's own table);
         returns the modules whose values changed."""
-        names = list(names)
-        try:
-            values = {name: values_for(project, "config", name) for name in names}
-        except FtlError as exc:
-            self._failures.show_problems(CONFIG_KEY, exc.diagnostics)
-            return set()
-        self._failures.show_problems(CONFIG_KEY, [])
-        before, self._config = self._config, values
-        return {name for name in names if before.get(name) != values.get(name)}
+        return self._read(project, "config", CONFIG_KEY, list(names))
 
     def read_secrets(self, project: Project, names: Iterable[str]) -> set[str]:
         """Read the secret values of `names`; returns the modules whose values changed."""
-        names = list(names)
+        return self._read(project, "secret", SECRETS_KEY, list(names))
+
+    def _read(self, project: Project, kind: Kind, problems_key: str, names: list[str]) -> set[str]:
         try:
-            values = {name: values_for(project, "secret", name) for name in names}
+            values = {name: values_for(project, kind, name) for name in names}
         except FtlError as exc:
-            self._failures.show_problems(SECRETS_KEY, exc.diagnostics)
+            self._failures.show_problems(problems_key, exc.diagnostics)
             return set()
-        self._failures.show_problems(SECRETS_KEY, [])
-        before, self._secrets = self._secrets, {name: _fingerprint(v) for name, v in values.items()}
-        return {name for name in names if before.get(name) != self._secrets.get(name)}
+        self._failures.show_problems(problems_key, [])
+        before = self._given[kind]
+        self._given[kind] = {name: _fingerprint(v) for name, v in values.items()}
+        return {name for name in names if before.get(name) != self._given[kind].get(name)}
 
 
 def _fingerprint(values: dict[str, Any]) -> str:
