@@ -337,6 +337,7 @@ def logs(
             for event in admin.stream_timeline(**filters, backlog=limit):
                 if event.id > printed:
                     _print_event(event, as_json)
+            console_err.print(f"the backplane at {escape(admin.endpoint)} stopped")
     except FtlError as error:
         fail_with(error)
     except KeyboardInterrupt:

@@ -218,6 +218,7 @@ class DevServer:
         if self._closed:
             return
         self._closed = True
+        self.timeline.end_streams()  # open event streams (`ftl logs -f`, the console) end cleanly
         for server in self._servers:
             server.should_exit = True
         if self._tasks:

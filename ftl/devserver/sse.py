@@ -36,6 +36,8 @@ async def timeline_events(
             except TimeoutError:
                 yield b": keep-alive\n\n"
                 continue
+            if item is None:
+                return  # the server stops: end the response instead of being cancelled mid-stream
             if isinstance(item, Skipped):
                 yield resync_message(item)
                 continue

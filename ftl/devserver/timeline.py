@@ -171,6 +171,9 @@ class Skipped:
     last_id: int
 
 
+_END = TimelineEvent(kind="", time=0.0)  # queued to end a stream
+
+
 @dataclass(slots=True)
 class _Subscriber:
     wanted: EventFilter
@@ -192,6 +195,13 @@ class _Subscriber:
         if self.queue.full():
             self._lose(self.queue.get_nowait())
         self.queue.put_nowait(event)
+
+    def end(self) -> None:
+        """No more events: the reader's `next()` returns None once it has read what came before."""
+        if threading.get_ident() == self.thread_id:
+            self._put(_END)
+        else:
+            self.loop.call_soon_threadsafe(self._put, _END)
 
     def _lose(self, event: TimelineEvent) -> None:
         self.dropped += 1
@@ -357,11 +367,18 @@ class Timeline:
         with self.subscribe(kind, module, verb, request_id, level=level, backlog=backlog) as subscription:
             while True:
                 item = await subscription.next()
+                if item is None:
+                    return
                 if isinstance(item, TimelineEvent):
                     yield item
 
     def subscriber_count(self) -> int:
         return len(self._subscribers)
+
+    def end_streams(self) -> None:
+        """End every open stream (the server stops): readers get None after what they have queued."""
+        for subscriber in self._subscribers:
+            subscriber.end()
 
 
 class Subscription:
@@ -375,13 +392,16 @@ class Subscription:
         self._last_id = backlog[-1].id if backlog else 0
         self._held: TimelineEvent | None = None  # taken from the queue, due after a `Skipped`
 
-    async def next(self) -> TimelineEvent | Skipped:
-        """The next event, or a `Skipped` where events were lost (then the event that followed them)."""
+    async def next(self) -> TimelineEvent | Skipped | None:
+        """The next event, or a `Skipped` where events were lost (then the event that followed them);
+        None once the timeline ended its streams (the server stops)."""
         if self._backlog:
             return self._backlog.popleft()
         while True:
             event = self._held if self._held is not None else await self._subscriber.queue.get()
             self._held = None
+            if event is _END:
+                return None
             # Only the queue's oldest events are dropped, so every loss so far came before `event`.
             gap = self._subscriber.take_gap()
             if gap is not None:

@@ -23,7 +23,7 @@ def capture_output(events: EventQueue) -> None:
     runner's own output (its log file), line by line: events still queued when the process dies
     are lost, and the crash report quotes the end of that file."""
     root = logging.getLogger()
-    root.addHandler(TimelineLogHandler(events))
+    root.addHandler(TimelineLogHandler(events, sys.__stderr__))
     if root.level == logging.WARNING:  # untouched default: show the module's info logs too
         root.setLevel(logging.INFO)
     sys.stdout = CapturedStream(events, "info", sys.__stdout__ or sys.stdout)
@@ -33,9 +33,10 @@ def capture_output(events: EventQueue) -> None:
 class TimelineLogHandler(logging.Handler):
     """Every log record becomes a `log` event linked to the request being served."""
 
-    def __init__(self, events: EventQueue) -> None:
+    def __init__(self, events: EventQueue, copy_to: TextIO | None = None) -> None:
         super().__init__(logging.DEBUG)
         self._events = events
+        self._copy_to = copy_to  # the runner's own output, quoted by crash reports
         self.setFormatter(logging.Formatter("%(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -47,6 +48,12 @@ class TimelineLogHandler(logging.Handler):
         self._events.add(
             log_event(record.levelname.lower(), message, record.created, {"logger": record.name})
         )
+        if self._copy_to is not None:
+            try:
+                self._copy_to.write(f"{record.levelname} {record.name}: {message}\n")
+                self._copy_to.flush()
+            except (OSError, ValueError):  # a closed or broken stream must not break the verb
+                pass
 
 
 class CapturedStream(io.TextIOBase):

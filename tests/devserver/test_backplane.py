@@ -25,6 +25,7 @@ pytestmark = pytest.mark.anyio
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 CRASHY = """
+import logging
 import os
 import sys
 import time
@@ -68,6 +69,7 @@ def explode(req: Req) -> Resp:
 
 @ftl.verb(export=True)
 def die(req: Req) -> Resp:
+    logging.getLogger("crashy").warning("logged before dying")
     print("last words on stdout")  # no flush: a crash report must still have it
     print("about to die: " + req.text, file=sys.stderr, flush=True)
     os._exit(3)
@@ -288,7 +290,10 @@ async def test_a_crashed_runner_is_reported_once_and_restarted(backplane: Backpl
     reports = [e for e in events(backplane, kind="deployment", module="crashy") if e.level == "error"]
     assert len(reports) == 1
     assert "exited unexpectedly (exit status 3)" in reports[0].message
-    assert "last words on stdout\nabout to die: on purpose" in reports[0].data["stderr"]
+    assert (
+        "WARNING crashy: logged before dying\nlast words on stdout\nabout to die: on purpose"
+        in (reports[0].data["stderr"])
+    )
     # Crashes and restarts are told apart by a field, not by their wording.
     runner_events = [e.data.get("runner") for e in events(backplane, kind="deployment", module="crashy")]
     assert runner_events[:2] == ["restarted", "crashed"]  # newest first

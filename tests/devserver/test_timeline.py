@@ -275,3 +275,18 @@ def test_with_errors_adds_the_errors_of_every_kind_to_a_kind() -> None:
         ("log", "info"),
     ]
     assert [(e.kind, e.level) for e in timeline.query(kind="log")] == [("log", "error"), ("log", "info")]
+
+
+def test_ending_the_streams_ends_every_reader_after_what_it_has_queued() -> None:
+    async def main() -> None:
+        timeline = Timeline()
+        stream = timeline.stream("log")
+        reader = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0)
+        timeline.add(TimelineEvent(kind="log", time=0.0, message="last"))
+        timeline.end_streams()
+        assert (await reader).message == "last"
+        with pytest.raises(StopAsyncIteration):
+            await anext(stream)
+
+    asyncio.run(main())

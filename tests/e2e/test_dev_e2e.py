@@ -383,6 +383,37 @@ def test_dev_edit_break_fix_add_delete_and_stop(project: Path, start_dev: Callab
     poll(lambda: not [p for p in dev.seen_pids if alive(p)], "every runner to stop")
 
 
+def test_ctrl_c_with_a_log_follower_connected_stops_cleanly(
+    project: Path, start_dev: Callable[..., DevProcess]
+) -> None:
+    dev = start_dev()
+    poll(lambda: answer(dev, "/hello", "message") == "v1", "the first deploy")
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "ftl", "logs", "-f", "--endpoint", dev.admin],
+        cwd=project,
+        env=dev_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        first = len(dev.lines)
+        get(dev, "/hello")
+        time.sleep(0.5)  # no signal tells when the follower's stream is open; a late one only tests less
+        os.killpg(dev.process.pid, signal.SIGINT)
+        assert dev.process.wait(timeout=WAIT_S) == 0
+        dev.wait_line(r"^stopped$", after=first)
+        _, err = follower.communicate(timeout=WAIT_S)
+    finally:
+        if follower.poll() is None:
+            os.killpg(follower.pid, signal.SIGKILL)
+            follower.wait(timeout=WAIT_S)
+    output = "\n".join(dev.lines)
+    assert "Exception in ASGI application" not in output and "Traceback" not in output, output
+    assert follower.returncode == 0 and "stopped" in err
+
+
 def test_dev_redeploys_only_what_an_edit_reshapes_and_shows_an_importer_a_fix_breaks(
     project: Path, start_dev: Callable[..., DevProcess]
 ) -> None:

@@ -64,9 +64,9 @@ def test_stderr_is_also_kept_and_partial_lines_are_per_thread() -> None:
 
 
 def test_log_records_keep_their_level_and_logger() -> None:
-    events = Collected()
+    events, copy = Collected(), io.StringIO()
     logger = logging.getLogger("test_log_capture")
-    handler = TimelineLogHandler(events)
+    handler = TimelineLogHandler(events, copy)
     logger.addHandler(handler)
     try:
         token = call_context.enter(CONTEXT)
@@ -78,4 +78,6 @@ def test_log_records_keep_their_level_and_logger() -> None:
         logger.removeHandler(handler)
     [record] = events.added
     assert (record.level, record.message, record.request_id) == ("warning", "careful with that", "req-1")
+    # Also in the runner's own output, which a crash report quotes (queued events die with it).
+    assert copy.getvalue() == "WARNING test_log_capture: careful with that\n"
     assert record.data == {"logger": "test_log_capture"}
