@@ -46,7 +46,7 @@ class TimelineLogHandler(logging.Handler):
             self.handleError(record)
             return
         self._events.add(
-            log_event(record.levelname.lower(), message, record.created, {"logger": record.name})
+            log_event(_level(record), message, record.created, {"logger": record.name})
         )
         if self._copy_to is not None:
             try:
@@ -104,3 +104,10 @@ def log_event(level: str, message: str, at: float, data: dict[str, Any]) -> Even
     if context is None:
         return EventRecord("log", at, level=level, message=message, data=data)
     return EventRecord("log", at, context.verb, context.request_id, None, level, message, data)
+
+
+def _level(record: logging.LogRecord) -> str:
+    """The timeline's name of a record's level: `warn` as FTL's own events say it, else lower case."""
+    name = record.levelname.lower()
+    return "warn" if name == "warning" else name
+

@@ -77,7 +77,7 @@ def test_log_records_keep_their_level_and_logger() -> None:
     finally:
         logger.removeHandler(handler)
     [record] = events.added
-    assert (record.level, record.message, record.request_id) == ("warning", "careful with that", "req-1")
+    assert (record.level, record.message, record.request_id) == ("warn", "careful with that", "req-1")
     # Also in the runner's own output, which a crash report quotes (queued events die with it).
     assert copy.getvalue() == "WARNING test_log_capture: careful with that\n"
     assert record.data == {"logger": "test_log_capture"}
