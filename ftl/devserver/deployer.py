@@ -358,6 +358,9 @@ class Deployer:
         for key in replaced:
             count, runner = self._router.in_flight(key), self._supervisor.runner(key)
             if count and runner is not None:
+                self._router.stopping(
+                    key, f"its old version ran {self.drain_timeout:g} s after a new one went live"
+                )
                 calls = "a call" if count == 1 else f"{count} calls"
                 self._warn(
                     runner.module,

@@ -23,6 +23,8 @@ from ftl.runtime.context import CALLER_HEADER, new_request_id
 from ftl.runtime.protocol import ClientPool, ConnectionLost, ErrorKind, ReplyLost, Routes, error_kind
 from ftl.schema import ast
 
+MAX_STOP_REASONS = 100
+
 
 @dataclass(frozen=True, slots=True)
 class CallError:
@@ -111,6 +113,7 @@ class Router:
         self._pool = ClientPool()
         self._in_flight: dict[str, int] = {}
         self._idle = asyncio.Event()
+        self._stop_reasons: dict[str, str] = {}  # deployments stopped on purpose (bounded), and why
 
     def update(self, table: RouteTable) -> None:
         """Switch to a new table; calls already under way finish where they started."""
@@ -143,8 +146,10 @@ class Router:
             client = self._pool.ready(route.endpoint) or await self._pool.get(route.endpoint)
             reply = await client.call(route.module, route.verb, body, request_id, (), headers)
         except ReplyLost:
-            message = f"module {module} stopped during the call (its runner died)"
-            return self._failed(module, verb, request_id, "crashed", message)
+            why = self._stop_reasons.get(deployment, "its runner died")
+            return self._failed(
+                module, verb, request_id, "crashed", f"module {module} stopped during the call ({why})"
+            )
         except (ConnectionLost, OSError):
             return self._failed(
                 module, verb, request_id, "not_live", f"module {module} went away during the call"
@@ -177,6 +182,12 @@ class Router:
         while any(key in self._in_flight for key in keys):
             self._idle.clear()
             await self._idle.wait()
+
+    def stopping(self, deployment: str, why: str) -> None:
+        """`deployment` is being stopped on purpose: calls it cuts off say `why`."""
+        self._stop_reasons[deployment] = why
+        while len(self._stop_reasons) > MAX_STOP_REASONS:
+            del self._stop_reasons[next(iter(self._stop_reasons))]
 
     def forget(self, endpoints_in_use: Iterable[str]) -> None:
         """Close pooled connections to every endpoint not listed."""

@@ -45,9 +45,7 @@ class TimelineLogHandler(logging.Handler):
         except Exception:
             self.handleError(record)
             return
-        self._events.add(
-            log_event(_level(record), message, record.created, {"logger": record.name})
-        )
+        self._events.add(log_event(_level(record), message, record.created, {"logger": record.name}))
         if self._copy_to is not None:
             try:
                 self._copy_to.write(f"{record.levelname} {record.name}: {message}\n")
@@ -110,4 +108,3 @@ def _level(record: logging.LogRecord) -> str:
     """The timeline's name of a record's level: `warn` as FTL's own events say it, else lower case."""
     name = record.levelname.lower()
     return "warn" if name == "warning" else name
-

@@ -363,6 +363,10 @@ async def test_a_replaced_deployment_with_a_runaway_call_is_stopped_after_the_dr
         await backplane.wait_drained()
         failed = await runaway
     assert failed.error is not None and failed.error.kind == "crashed"
+    assert (
+        failed.error.message
+        == "module crashy stopped during the call (its old version ran 0.2 s after a new one went live)"
+    )
     assert not alive(old_pid)
     [warning] = [e for e in events(backplane, kind="log", module="crashy") if e.level == "warn"]
     assert warning.message.startswith(f"the replaced version of crashy ({old.key}) was still running a call")
