@@ -349,7 +349,7 @@ def _log_target(admin: AdminClient, target: str) -> tuple[str, str | None]:
 
     A name the schema no longer has is still known while the timeline holds events of it.
     """
-    from ftl.devserver.admin import VerbNotFound, resolve_target
+    from ftl.devserver.admin_names import VerbNotFound, resolve_target
 
     found = resolve_target(admin.schema(), target)
     if not isinstance(found, VerbNotFound):

@@ -12,47 +12,45 @@
 
 `admin_routes()` gives the routes so the console can be mounted beside them on the same app.
 Errors are JSON: `{"error": {"kind", "message"}}` (plus `request_id` and `suggestions` on calls,
-and `exception`, `where`, `traceback` when the verb raised).
+and `exception`, `where`, `traceback` when the verb raised: see `admin_errors`).
 
-Only the developer's own tools may use it, not any web page their browser happens to open: a
-request must name this server in its Host (a loopback name or address, or the host it is bound to:
-no DNS rebinding), an Origin must be the server's own (the console's pages), and POSTs must be
-`Content-Type: application/json` (which a page of another site cannot send without asking first).
+Only the developer's own tools may use it (see `admin_guard`); verb names are resolved in either
+spelling, with suggestions (`admin_names`); timeline filters are parsed by `admin_timeline`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import difflib
-import ipaddress
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
-from urllib.parse import urlsplit
 
 import msgspec
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ftl.devserver.admin_errors import error_response
+from ftl.devserver.admin_guard import AdminHosts, OwnToolsOnly, refuse_unless_json
+from ftl.devserver.admin_names import VerbNotFound, resolve_verb
+from ftl.devserver.admin_timeline import (
+    DEFAULT_TIMELINE_PAGE,
+    MAX_TIMELINE_PAGE,
+    optional_count,
+    optional_int,
+    timeline_filters,
+)
 from ftl.devserver.ingress import IngressBackend
 from ftl.devserver.routes import CallError
 from ftl.devserver.sse import timeline_events
 from ftl.devserver.timeline import Timeline, event_to_json
 from ftl.errors import FtlError
-from ftl.names import lower_camel
 from ftl.project import Project
 from ftl.schema import ast, print_schema, to_json
 from ftl.schema.jsonvalidate import normalize_json
-
-MAX_TIMELINE_PAGE: Final = 1000
-DEFAULT_TIMELINE_PAGE: Final = 100
-JSON_MEDIA_TYPE: Final = "application/json"
 
 # HTTP status for each CallError kind.
 CALL_STATUS: Final = {
@@ -96,111 +94,6 @@ class AdminBackend(IngressBackend, Protocol):
     def deployments(self) -> Sequence[Any]: ...
 
     async def deploy(self, module_dirs: Sequence[Path]) -> _DeployResult: ...
-
-
-def error_response(
-    status: int,
-    kind: str,
-    message: str,
-    *,
-    request_id: str | None = None,
-    suggestions: list[str] | None = None,
-    raised: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    """`{"error": {"kind", "message"}}`, with `request_id` (and `suggestions`) for calls.
-
-    `raised` adds what a verb that raised tells its developer: `exception`, `where`, `traceback`.
-    """
-    error: dict[str, Any] = {"kind": kind, "message": message}
-    if suggestions is not None:
-        error["suggestions"] = suggestions
-    if raised:
-        error.update(raised)
-    body: dict[str, Any] = (
-        {"error": error} if request_id is None else {"request_id": request_id, "error": error}
-    )
-    return JSONResponse(body, status_code=status)
-
-
-# ---------------------------------------------------------------------------------------------
-# Verb lookup (either spelling) with suggestions
-
-
-@dataclass(frozen=True, slots=True)
-class VerbNotFound:
-    message: str
-    suggestions: list[str]
-
-
-def resolve_verb(schema: ast.Schema, text: str) -> tuple[str, ast.Verb] | VerbNotFound:
-    """`users.get_user` or `users.getUser` → (module, verb) of the internal realm, or why not."""
-    module_name, dot, verb_name = text.strip().partition(".")
-    names = _verb_names(schema)
-    if not dot or not module_name or not verb_name:
-        return VerbNotFound(f"expected MODULE.VERB, got {text!r}", _suggest_for_part(text, names))
-    for realm in schema.internal_realms():
-        module = realm.module(module_name)
-        if module is None:
-            continue
-        for candidate in (verb_name, lower_camel(verb_name)):
-            decl = module.decl(candidate)
-            if isinstance(decl, ast.Verb):
-                return module.name, decl
-    module_verbs = [name for name in names if name.split(".")[0] == module_name]
-    if module_verbs:
-        # The module is right: only its verbs are candidates, compared by verb name.
-        suggestions = _suggest(lower_camel(verb_name), [name.split(".", 1)[1] for name in module_verbs])
-        return VerbNotFound(
-            f"module {module_name} has no verb {verb_name}", [f"{module_name}.{v}" for v in suggestions]
-        )
-    wanted = lower_camel(verb_name)
-    same_verb = [name for name in names if name.split(".", 1)[1] == wanted]
-    close_modules = _suggest(module_name, sorted({name.split(".")[0] for name in same_verb}))
-    if close_modules:
-        # Only the module is misspelled: the verb of that name in the modules it is close to.
-        return VerbNotFound(f"unknown verb {text}", [f"{module}.{wanted}" for module in close_modules])
-    return VerbNotFound(f"unknown verb {text}", _suggest(f"{module_name}.{wanted}", names))
-
-
-def resolve_target(schema: ast.Schema, text: str) -> tuple[str, str | None] | VerbNotFound:
-    """`users` or `users.get_user` (either spelling) → (module, schema verb name or None), or why not."""
-    module_name, dot, _ = text.strip().partition(".")
-    if dot:
-        found = resolve_verb(schema, text)
-        return found if isinstance(found, VerbNotFound) else (found[0], found[1].name)
-    modules = _module_names(schema)
-    if module_name in modules:
-        return module_name, None
-    return VerbNotFound(f"unknown module {module_name}", _suggest(module_name, modules))
-
-
-def _module_names(schema: ast.Schema) -> list[str]:
-    return [
-        module.name for realm in schema.internal_realms() for module in realm.modules if not module.builtin
-    ]
-
-
-def _suggest_for_part(text: str, names: list[str]) -> list[str]:
-    """For a bare name (`get_user`): the verbs of that name in any module, else close names."""
-    wanted = lower_camel(text.strip(". ")).lower()
-    same_verb = [name for name in names if name.split(".", 1)[1].lower() == wanted]
-    return same_verb[:3] or _suggest(text, names)
-
-
-def _verb_names(schema: ast.Schema) -> list[str]:
-    return [
-        f"{module.name}.{verb.name}"
-        for realm in schema.internal_realms()
-        for module in realm.modules
-        if not module.builtin
-        for verb in module.verbs()
-    ]
-
-
-def _suggest(text: str, names: list[str]) -> list[str]:
-    by_lower = {name.lower(): name for name in names}
-    close = difflib.get_close_matches(text.lower(), list(by_lower), n=3, cutoff=0.6)
-    return [by_lower[name] for name in close]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,9 +208,9 @@ class AdminApi:
 
     async def timeline_page(self, request: Request) -> Response:
         try:
-            filters = _timeline_filters(request.query_params)
-            before_id = _optional_int(request.query_params.get("before_id"), "before_id")
-            limit = _optional_count(request.query_params.get("limit"), "limit")
+            filters = timeline_filters(request.query_params)
+            before_id = optional_int(request.query_params.get("before_id"), "before_id")
+            limit = optional_count(request.query_params.get("limit"), "limit")
         except ValueError as problem:
             return error_response(400, "bad_request", str(problem))
         limit = DEFAULT_TIMELINE_PAGE if limit is None else min(limit, MAX_TIMELINE_PAGE)
@@ -326,8 +219,8 @@ class AdminApi:
 
     async def timeline_stream(self, request: Request) -> Response:
         try:
-            filters = _timeline_filters(request.query_params)
-            backlog = _optional_count(request.query_params.get("backlog"), "backlog") or 0
+            filters = timeline_filters(request.query_params)
+            backlog = optional_count(request.query_params.get("backlog"), "backlog") or 0
         except ValueError as problem:
             return error_response(400, "bad_request", str(problem))
         for unsupported in ("since", "until"):
@@ -377,17 +270,6 @@ class AdminApi:
         return JSONResponse(sorted(listed, key=lambda r: r["name"]))
 
 
-def refuse_unless_json(request: Request, *, request_id: str | None = None) -> JSONResponse | None:
-    """415 for a body not declared JSON: a page of another site can send text/plain to any
-    address without the browser asking the server first, but not application/json."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type == JSON_MEDIA_TYPE:
-        return None
-    given = f"not {media_type}" if media_type else "no Content-Type was given"
-    message = f"the body must be sent as Content-Type: {JSON_MEDIA_TYPE} ({given})"
-    return error_response(415, "unsupported_media_type", message, request_id=request_id)
-
-
 def _raised(failure: object) -> dict[str, str]:
     """What the verb raised, where the backend knows it (the backplane's CallError does)."""
     if not isinstance(failure, CallError):
@@ -425,134 +307,9 @@ def _only_modules(schema: ast.Schema, names: list[str]) -> ast.Schema | str:
     return ast.Schema(tuple(realms))
 
 
-def _optional_int(text: str | None, name: str) -> int | None:
-    if text is None or text == "":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, not {text!r}") from None
-
-
-def _optional_count(text: str | None, name: str) -> int | None:
-    """A number of events: absent, or an integer from 0 up (0 asks for none)."""
-    count = _optional_int(text, name)
-    if count is not None and count < 0:
-        raise ValueError(f"{name} must be 0 or more, not {count}")
-    return count
-
-
-def _optional_float(text: str | None, name: str) -> float | None:
-    if text is None or text == "":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a number (unix seconds), not {text!r}") from None
-
-
-def _timeline_filters(params: Mapping[str, str]) -> dict[str, Any]:
-    filters: dict[str, Any] = {
-        name: params.get(name) or None for name in ("kind", "module", "verb", "request_id")
-    }
-    filters["since"] = _optional_float(params.get("since"), "since")
-    filters["until"] = _optional_float(params.get("until"), "until")
-    if params.get("with_errors") not in (None, "", "0", "1"):
-        raise ValueError("with_errors must be 1 or 0")
-    if params.get("with_errors") == "1":
-        filters["with_errors"] = True
-    return filters
-
-
 def event_stream(timeline: Timeline, filters: dict[str, Any], backlog: int) -> AsyncIterator[bytes]:
     """Server-sent events: one JSON event per message."""
     return timeline_events(timeline, filters, backlog, lambda e: msgspec.json.encode(event_to_json(e)))
-
-
-# ---------------------------------------------------------------------------------------------
-# Only the developer's own tools: no other site's page, no other host name
-
-WILDCARD_ADDRESSES: Final = frozenset({"0.0.0.0", "::"})
-
-
-def host_name(host_header: str) -> str:
-    """The name in a Host header: `127.0.0.1:8892` → `127.0.0.1`, `[::1]:8892` (or `::1`) → `::1`."""
-    text = host_header.strip().lower()
-    if text.startswith("["):
-        return text[1:].partition("]")[0]
-    if text.count(":") == 1:
-        text = text.partition(":")[0]
-    return text.rstrip(".")
-
-
-def is_loopback(name: str) -> bool:
-    """`localhost`, `*.localhost` (never resolved outside this machine) or a loopback address."""
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    return _is_address(name) and ipaddress.ip_address(name).is_loopback
-
-
-def _is_address(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
-
-
-@dataclass(frozen=True, slots=True)
-class AdminHosts:
-    """The names a request may address the admin server by: loopback ones and the bound hosts."""
-
-    bound: frozenset[str]
-    admin_url: str  # where to point someone who used another name
-
-    @classmethod
-    def of(cls, admin_url: str, bound_hosts: Iterable[str] = ()) -> AdminHosts:
-        names = {host_name(name) for name in (urlsplit(admin_url).hostname or "", *bound_hosts) if name}
-        return cls(frozenset(names), admin_url)
-
-    def allows(self, name: str) -> bool:
-        if is_loopback(name) or name in self.bound:
-            return True
-        # Listening on every interface, any address of this machine is fine: DNS rebinding needs a name.
-        return bool(self.bound & WILDCARD_ADDRESSES) and _is_address(name)
-
-
-def foreign_request_refusal(headers: Headers, hosts: AdminHosts) -> Response | None:
-    """Why a request that a web page (not the developer) may have made is refused, or None."""
-    host = headers.get("host")
-    # Browsers always send Host; a client that sends none is no web page.
-    if host is not None and not hosts.allows(host_name(host)):
-        message = (
-            f"Host {host!r} is not this admin server: use {hosts.admin_url} or a localhost address "
-            "(other names are refused, so that no web page can reach the admin API by DNS rebinding)"
-        )
-        return error_response(403, "forbidden", message)
-    origin = headers.get("origin")
-    if origin is not None and (host is None or origin.strip().lower() != f"http://{host.strip().lower()}"):
-        message = (
-            f"a page from {origin} may not use the admin API: only the console's own pages may "
-            "(tools such as ftl call send no Origin)"
-        )
-        return error_response(403, "forbidden", message)
-    return None
-
-
-class OwnToolsOnly:
-    """ASGI middleware that answers `foreign_request_refusal` instead of letting the app run."""
-
-    def __init__(self, app: ASGIApp, hosts: AdminHosts) -> None:
-        self.app = app
-        self.hosts = hosts
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            refusal = foreign_request_refusal(Headers(scope=scope), self.hosts)
-            if refusal is not None:
-                await refusal(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def create_admin_app(

@@ -13,14 +13,8 @@ import httpx
 import pytest
 from ingress_schemas import schema
 
-from ftl.devserver.admin import (
-    ServerUrls,
-    VerbNotFound,
-    create_admin_app,
-    event_stream,
-    resolve_target,
-    resolve_verb,
-)
+from ftl.devserver.admin import ServerUrls, create_admin_app, event_stream
+from ftl.devserver.admin_names import VerbNotFound, resolve_target, resolve_verb
 from ftl.devserver.backplane import DeploymentInfo
 from ftl.devserver.deployer import DeployResult
 from ftl.devserver.routes import CallError, CallResult
