@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -33,33 +32,26 @@ async def run_dev(
     `console=False` serves the admin API without the web console's pages.
     """
     from ftl.devserver.console import server_console_routes
-    from ftl.devserver.server import DevServer
+    from ftl.devserver.server import DevServer, stop_on_signals
 
     pages = server_console_routes if console else None
     server = DevServer(project, realm=project.realm, options=options, admin_extra_routes=pages)
     loop = DevLoop(project, server.backplane, report, status=status, timeline=server.timeline)
-    event_loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            event_loop.add_signal_handler(sig, server.request_stop)
-            handled.append(sig)
-    running: asyncio.Task[None] | None = None
-    try:
-        await server.start()
-        on_ready(server.urls)
-        running = asyncio.create_task(loop.run())
-        stopped = asyncio.create_task(server.wait_stopped())
-        done, _ = await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        stopped.cancel()
-        if running in done:
-            running.result()
-    finally:
-        if running is not None:
-            running.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await running
-        await loop.close()
-        await server.stop()
-        for sig in handled:
-            event_loop.remove_signal_handler(sig)
+    with stop_on_signals(server):
+        running: asyncio.Task[None] | None = None
+        try:
+            await server.start()
+            on_ready(server.urls)
+            running = asyncio.create_task(loop.run())
+            stopped = asyncio.create_task(server.wait_stopped())
+            done, _ = await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if running in done:
+                running.result()
+        finally:
+            if running is not None:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+            await loop.close()
+            await server.stop()

@@ -236,6 +236,7 @@ class Timeline:
         self.stream_queue_size = stream_queue_size
         self._clock = clock
         self._stores: dict[str, _KindStore] = {}
+        self._streams_ended = False
         self._size = 0
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -340,6 +341,8 @@ class Timeline:
             threading.get_ident(),
         )
         self._subscribers = [*self._subscribers, subscriber]
+        if self._streams_ended:
+            subscriber.end()
         past = (
             self.query(kind, module, verb, request_id, limit=backlog, with_errors=with_errors)
             if backlog > 0
@@ -376,7 +379,9 @@ class Timeline:
         return len(self._subscribers)
 
     def end_streams(self) -> None:
-        """End every open stream (the server stops): readers get None after what they have queued."""
+        """End every open stream (the server stops): readers get None after what they have queued;
+        a stream opened after this ends at once."""
+        self._streams_ended = True
         for subscriber in self._subscribers:
             subscriber.end()
 

@@ -288,5 +288,7 @@ def test_ending_the_streams_ends_every_reader_after_what_it_has_queued() -> None
         assert (await reader).message == "last"
         with pytest.raises(StopAsyncIteration):
             await anext(stream)
+        with pytest.raises(StopAsyncIteration):  # opened while the server stops
+            await anext(timeline.stream("log"))
 
     asyncio.run(main())

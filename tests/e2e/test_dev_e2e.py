@@ -389,7 +389,7 @@ def test_ctrl_c_with_a_log_follower_connected_stops_cleanly(
     dev = start_dev()
     poll(lambda: answer(dev, "/hello", "message") == "v1", "the first deploy")
     follower = subprocess.Popen(
-        [sys.executable, "-m", "ftl", "logs", "-f", "--endpoint", dev.admin],
+        [sys.executable, "-m", "ftl", "logs", "-f", "-n", "0", "--kind", "all", "--endpoint", dev.admin],
         cwd=project,
         env=dev_env(),
         stdout=subprocess.PIPE,
@@ -397,14 +397,24 @@ def test_ctrl_c_with_a_log_follower_connected_stops_cleanly(
         text=True,
         start_new_session=True,
     )
+    followed: list[str] = []
+
+    def read() -> None:
+        assert follower.stdout is not None
+        followed.extend(follower.stdout)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
+        # Only the stream prints new events (`-n 0`): a printed line means the follower is connected.
+        poll(lambda: get(dev, "/hello") and followed, "the follower to print a new event")
         first = len(dev.lines)
-        get(dev, "/hello")
-        time.sleep(0.5)  # no signal tells when the follower's stream is open; a late one only tests less
         os.killpg(dev.process.pid, signal.SIGINT)
         assert dev.process.wait(timeout=WAIT_S) == 0
         dev.wait_line(r"^stopped$", after=first)
-        _, err = follower.communicate(timeout=WAIT_S)
+        follower.wait(timeout=WAIT_S)
+        assert follower.stderr is not None
+        err = follower.stderr.read()
     finally:
         if follower.poll() is None:
             os.killpg(follower.pid, signal.SIGKILL)
