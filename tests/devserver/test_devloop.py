@@ -213,6 +213,28 @@ def run_loop(root: Path, scenario: Scenario) -> None:
     asyncio.run(main())
 
 
+def run_whole_loop(root: Path, scenario: Scenario, *, slow_after: float = 5.0) -> None:
+    """Like `run_loop`, with the loop's own `run()` (start-up and the real watcher) in a task."""
+
+    async def main() -> None:
+        project = load_project(root / "ftl-project.toml")
+        backplane = FakeBackplane(project.realm)
+        backplane.project = project
+        events: list[DevEvent] = []
+        loop = DevLoop(project, backplane, events.append, slow_after=slow_after)
+        running = asyncio.create_task(loop.run())
+        try:
+            async with asyncio.timeout(20):
+                await scenario(loop, backplane, events)
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+            await loop.close()
+
+    asyncio.run(main())
+
+
 def src(root: Path, name: str) -> Path:
     return root / "modules" / name / name / "__init__.py"
 
@@ -689,36 +711,23 @@ def test_an_unreadable_secrets_file_is_shown_without_its_content_and_retried_onc
 
 
 def test_a_running_loop_redeploys_on_ftl_secret_set(project_root: Path) -> None:
-    async def main() -> None:
-        project = load_project(project_root / "ftl-project.toml")
-        backplane = FakeBackplane(project.realm)
-        backplane.project = project
-        events: list[DevEvent] = []
-        loop = DevLoop(project, backplane, events.append)
-        running = asyncio.create_task(loop.run())
-        try:
-            async with asyncio.timeout(20):
-                while not any(e.kind == "ready" for e in events):
-                    await asyncio.sleep(0.01)
-                started = len(backplane.calls)
-                counter = 0
-                # As `ftl secret set` would (again, until the OS watch reports it).
-                while not backplane.calls[started:]:
-                    counter += 1
-                    set_secret(loop, "greeter.signingKey", f"s3cr3t-{counter}")
-                    for _ in range(50):
-                        if backplane.calls[started:]:
-                            break
-                        await asyncio.sleep(0.01)
-            assert {tuple(c.modules) for c in backplane.calls[started:]} == {("greeter",)}
-            assert "s3cr3t" not in shown_text(loop, events)
-        finally:
-            running.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await running
-            await loop.close()
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        while not any(e.kind == "ready" for e in events):
+            await asyncio.sleep(0.01)
+        started = len(backplane.calls)
+        counter = 0
+        # As `ftl secret set` would (again, until the OS watch reports it).
+        while not backplane.calls[started:]:
+            counter += 1
+            set_secret(loop, "greeter.signingKey", f"s3cr3t-{counter}")
+            for _ in range(50):
+                if backplane.calls[started:]:
+                    break
+                await asyncio.sleep(0.01)
+        assert {tuple(c.modules) for c in backplane.calls[started:]} == {("greeter",)}
+        assert "s3cr3t" not in shown_text(loop, events)
 
-    asyncio.run(main())
+    run_whole_loop(project_root, scenario)
 
 
 # -- a project layout that does not make sense takes nothing down --------------------------------
@@ -1017,29 +1026,16 @@ def test_a_save_during_start_up_cancels_the_module_still_importing(project_root:
         shutil.rmtree(project_root / "modules" / name)
     src(project_root, "solo").write_text("HANG\n")
 
-    async def main() -> None:
-        project = load_project(project_root / "ftl-project.toml")
-        backplane = FakeBackplane(project.realm)
-        backplane.project = project
-        events: list[DevEvent] = []
-        loop = DevLoop(project, backplane, events.append, slow_after=0.05)
-        running = asyncio.create_task(loop.run())
-        try:
-            async with asyncio.timeout(20):
-                await until(lambda: any(e.kind == "slow" for e in events))
-                [slow] = [e for e in events if e.kind == "slow"]
-                assert slow.message == "still importing after 0.05 s"  # nothing queued behind it
-                src(project_root, "solo").write_text("X = 5\n")  # the real watcher sees this
-                await until(lambda: deployed(events, "solo"))
-                assert backplane.hanging == [["solo"]]
-                assert [e.kind for e in events].count("ready") == 1
-        finally:
-            running.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await running
-            await loop.close()
+    async def scenario(loop: DevLoop, backplane: FakeBackplane, events: list[DevEvent]) -> None:
+        await until(lambda: any(e.kind == "slow" for e in events))
+        [slow] = [e for e in events if e.kind == "slow"]
+        assert slow.message == "still importing after 0.05 s"  # nothing queued behind it
+        src(project_root, "solo").write_text("X = 5\n")  # the real watcher sees this
+        await until(lambda: deployed(events, "solo"))
+        assert backplane.hanging == [["solo"]]
+        assert [e.kind for e in events].count("ready") == 1
 
-    asyncio.run(main())
+    run_whole_loop(project_root, scenario, slow_after=0.05)
 
 
 # -- verb failures -------------------------------------------------------------------------------
