@@ -232,6 +232,12 @@ def ftl_command(
     )
 
 
+def write_module(root: Path, name: str, code: str) -> None:
+    (root / name / name).mkdir(parents=True)
+    (root / name / "ftl.toml").write_text(f'module = "{name}"\n')
+    (root / name / name / "__init__.py").write_text(code)
+
+
 @pytest.mark.e2e
 def test_config_commands(project: Project) -> None:
     root = project.root
@@ -274,9 +280,7 @@ def test_secret_list_never_prints_values(project: Project) -> None:
 @pytest.mark.e2e
 def test_values_are_validated_against_declared_types(project: Project) -> None:
     root = project.root
-    (root / "echo" / "echo").mkdir(parents=True)
-    (root / "echo" / "ftl.toml").write_text('module = "echo"\n')
-    (root / "echo" / "echo" / "__init__.py").write_text(MODULE_CODE)
+    write_module(root, "echo", MODULE_CODE)
     wrong = ftl_command(root, "config", "set", "echo.greeting", "5")
     assert wrong.returncode == 1
     assert "echo.greeting: expected String, got Int" in wrong.stderr
@@ -302,9 +306,7 @@ def test_an_environment_secret_no_module_reads_is_warned_about_with_the_right_va
 @pytest.mark.e2e
 def test_secret_list_warns_about_a_misspelled_variable(project: Project) -> None:
     root = project.root
-    (root / "echo" / "echo").mkdir(parents=True)
-    (root / "echo" / "ftl.toml").write_text('module = "echo"\n')
-    (root / "echo" / "echo" / "__init__.py").write_text(MODULE_CODE)
+    write_module(root, "echo", MODULE_CODE)
     listed = ftl_command(root, "secret", "list", FTL_SECRET_ECHO_PORTT="80")
     assert listed.returncode == 0
     assert listed.stdout.splitlines() == ["echo.portt  (env FTL_SECRET_ECHO_PORTT)"]
@@ -317,12 +319,12 @@ def test_secret_list_warns_about_a_misspelled_variable(project: Project) -> None
 @pytest.mark.e2e
 def test_an_integer_beyond_int64_is_out_of_range(project: Project) -> None:
     root = project.root
-    (root / "users" / "users").mkdir(parents=True)
-    (root / "users" / "ftl.toml").write_text('module = "users"\n')
-    (root / "users" / "users" / "__init__.py").write_text(
+    write_module(
+        root,
+        "users",
         MODULE_CODE.replace('ftl.Config("greeting")', 'ftl.Config("maxId")').replace(
             "greeting: Annotated[str", "greeting: Annotated[int"
-        )
+        ),
     )
     before = project.path.read_bytes()
     done = ftl_command(root, "config", "set", "users.maxId", "99999999999999999999999")
@@ -352,9 +354,7 @@ BANK_PIN = textwrap.dedent(
 @pytest.mark.e2e
 def test_a_realm_endpoint_is_set_without_a_misleading_note(project: Project) -> None:
     root = project.root
-    (root / "echo" / "echo").mkdir(parents=True)
-    (root / "echo" / "ftl.toml").write_text('module = "echo"\n')
-    (root / "echo" / "echo" / "__init__.py").write_text(MODULE_CODE)
+    write_module(root, "echo", MODULE_CODE)
     with project.path.open("a") as file:
         file.write(BANK_PIN)
     done = ftl_command(root, "config", "set", "bank-realm-endpoint", '"http://127.0.0.1:9999"')
